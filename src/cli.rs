@@ -1,0 +1,164 @@
+//! The command line as clap sees it: flags and positionals with their help text.
+//!
+//! Nothing here touches the network, the file system or DNS; turning a `Cli` into a
+//! checked `Config` is `config.rs`'s job.
+
+use clap::Parser;
+
+const EXAMPLES: &str = "\
+Examples:
+  Chat between two machines:
+    rnc -l 5000                      # on the first machine
+    rnc HOST 5000                    # on the second
+  Pipe a file over TCP:
+    rnc -l 5000 > out                # receiver
+    rnc HOST 5000 < file             # sender
+  Poke a server by hand (CRLF line endings):
+    rnc -C example.org 80
+  UDP and Unix sockets:
+    rnc -u -l 5353                   # UDP listener
+    rnc -l -U /tmp/app.sock          # Unix stream listener
+
+Exit status:
+  0    the session ended normally (also: idle timeout -w after connecting,
+       or the reader of stdout went away)
+  1    runtime or network error (refused, reset, unresolvable name,
+       connect timeout, bind failure, I/O error)
+  2    usage error (bad flag, port or address; nothing was sent)
+  128+N  ended by signal N (130 for Ctrl-C, 143 for SIGTERM)";
+
+/// rnc's command line (clap derive).
+#[derive(Debug, Parser)]
+#[command(
+    name = "rnc",
+    version,
+    about = "netcat-style tool: one TCP, UDP or Unix socket, joined to stdin and stdout",
+    long_about = None,
+    after_help = EXAMPLES,
+    override_usage = "rnc [OPTIONS] HOST PORT\n       rnc -l [OPTIONS] [ADDR] PORT\n       rnc -U [OPTIONS] PATH\n       rnc -l -U [OPTIONS] PATH",
+    disable_help_flag = true,
+    disable_version_flag = true
+)]
+pub(crate) struct Cli {
+    /// Listen for an incoming connection instead of connecting
+    #[arg(short = 'l', long = "listen")]
+    pub(crate) listen: bool,
+
+    /// Use UDP instead of TCP (with -U: a Unix datagram socket)
+    #[arg(short = 'u', long = "udp")]
+    pub(crate) udp: bool,
+
+    /// Use a Unix domain socket; the positional argument is its PATH
+    #[arg(short = 'U', long = "unix")]
+    pub(crate) unix: bool,
+
+    /// Use IPv4 only
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub(crate) ipv4: bool,
+
+    /// Use IPv6 only
+    #[arg(short = '6')]
+    pub(crate) ipv6: bool,
+
+    /// Source address to bind a client to
+    #[arg(short = 's', long = "source", value_name = "ADDR")]
+    pub(crate) source: Option<String>,
+
+    /// Source port for a client; the port to listen on with -l
+    #[arg(
+        short = 'p',
+        long = "source-port",
+        value_name = "PORT",
+        allow_hyphen_values = true
+    )]
+    pub(crate) port: Option<String>,
+
+    /// Numeric addresses and ports only: never resolve names
+    #[arg(short = 'n', long = "numeric")]
+    pub(crate) numeric: bool,
+
+    /// Connect timeout, and idle timeout once connected, in seconds
+    #[arg(
+        short = 'w',
+        long = "wait",
+        value_name = "SECS",
+        allow_hyphen_values = true,
+        long_help = "Connect timeout, and idle timeout once connected, in seconds.\n\
+                     A connect that takes longer fails (exit 1); a session with no data in \
+                     either direction for SECS ends normally (exit 0). Fractions are allowed."
+    )]
+    pub(crate) wait: Option<String>,
+
+    /// Quit SECS seconds after stdin EOF (0: as soon as everything read is sent)
+    #[arg(
+        short = 'q',
+        long = "quit-after-eof",
+        value_name = "SECS",
+        allow_hyphen_values = true
+    )]
+    pub(crate) quit: Option<String>,
+
+    /// Never read stdin (receive only)
+    #[arg(short = 'd', long = "no-stdin")]
+    pub(crate) no_stdin: bool,
+
+    /// Keep listening: after one connection ends, accept the next
+    #[arg(short = 'k', long = "keep-open")]
+    pub(crate) keep_open: bool,
+
+    /// Send CRLF for each LF read from stdin
+    #[arg(short = 'C', long = "crlf")]
+    pub(crate) crlf: bool,
+
+    /// Report the session's lifecycle on stderr
+    #[arg(short = 'v', long = "verbose")]
+    pub(crate) verbose: bool,
+
+    /// Zero-I/O mode: connect, report, close (port scanning)
+    #[arg(short = 'z', long = "zero-io")]
+    pub(crate) zero_io: bool,
+
+    /// Do not shut down the socket's write side at stdin EOF
+    #[arg(long = "no-shutdown")]
+    pub(crate) no_shutdown: bool,
+
+    /// Shut down the write side at stdin EOF (the default; accepted for nc compatibility)
+    #[arg(short = 'N', hide = true)]
+    pub(crate) shutdown_compat: bool,
+
+    /// HOST PORT to connect to; [ADDR] PORT to listen on; PATH with -U
+    #[arg(value_name = "ARGS", num_args = 0..=2)]
+    pub(crate) args: Vec<String>,
+
+    /// Print help (see more with '--help')
+    #[arg(short = 'h', long = "help", action = clap::ArgAction::Help)]
+    pub(crate) help: Option<bool>,
+
+    /// Print version
+    #[arg(short = 'V', long = "version", action = clap::ArgAction::Version)]
+    pub(crate) version: Option<bool>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn cli_accepts_nc_listen_spelling() {
+        let cli = Cli::try_parse_from(["rnc", "-l", "-p", "5000"]).expect("valid command line");
+        assert!(cli.listen);
+        assert_eq!(cli.port.as_deref(), Some("5000"));
+        assert!(cli.args.is_empty());
+    }
+
+    #[test]
+    fn cli_rejects_three_positionals() {
+        assert!(Cli::try_parse_from(["rnc", "a", "b", "c"]).is_err());
+    }
+}

@@ -1,0 +1,554 @@
+//! `Cli` → `Config`: every cross-flag check, port and address parsing, timeouts.
+//!
+//! No network I/O and no DNS happen here: a host that is not a literal address stays a
+//! `Host::Name` for `net::resolve`. The one file read is the services table for port names.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::Cli;
+use crate::error::{Error, Result};
+
+/// Longest accepted `-w`/`-q` value: one year.
+const MAX_TIMEOUT_SECS: f64 = 365.0 * 24.0 * 3600.0;
+
+/// Room in `sockaddr_un.sun_path` for a path, leaving its terminating NUL.
+pub(crate) const UNIX_PATH_MAX_BYTES: usize = 107;
+
+/// Connect out, or wait for a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// `rnc HOST PORT`.
+    Connect,
+    /// `rnc -l [ADDR] PORT`.
+    Listen,
+}
+
+/// Which kind of socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    Tcp,
+    Udp,
+    UnixStream,
+    UnixDatagram,
+}
+
+impl Transport {
+    /// True for UDP and Unix datagram sockets: no EOF, message boundaries kept.
+    pub(crate) fn is_datagram(self) -> bool {
+        matches!(self, Transport::Udp | Transport::UnixDatagram)
+    }
+
+    /// The short name shown to users.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+            Transport::UnixStream => "unix",
+            Transport::UnixDatagram => "unixgram",
+        }
+    }
+}
+
+/// Address family restriction from `-4` / `-6`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    Any,
+    V4,
+    V6,
+}
+
+impl Family {
+    /// Whether `ip` is allowed by this restriction.
+    pub(crate) fn allows(self, ip: &IpAddr) -> bool {
+        match self {
+            Family::Any => true,
+            Family::V4 => ip.is_ipv4(),
+            Family::V6 => ip.is_ipv6(),
+        }
+    }
+}
+
+/// A host as the user wrote it: a literal address (no DNS needed) or a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Host {
+    /// A literal IPv4 or IPv6 address, with the IPv6 scope id (`%lo`) resolved.
+    Literal { ip: IpAddr, scope_id: u32 },
+    /// A name for `net::resolve`.
+    Name(String),
+}
+
+/// Where the socket goes: an internet host and port, or a Unix path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// Host (or listen address; `None` = every address) and port.
+    Inet { host: Option<Host>, port: u16 },
+    /// A Unix socket path.
+    Unix(PathBuf),
+}
+
+/// Everything `run` needs, checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    /// Connect or listen.
+    pub(crate) mode: Mode,
+    /// Socket kind.
+    pub(crate) transport: Transport,
+    /// Remote end (connect) or local address (listen).
+    pub(crate) target: Target,
+    /// `-4` / `-6`.
+    pub(crate) family: Family,
+    /// Client source address (`-s`).
+    pub(crate) source_host: Option<Host>,
+    /// Client source port (`-p`).
+    pub(crate) source_port: Option<u16>,
+    /// `-n`: never resolve names.
+    pub(crate) numeric: bool,
+    /// `-w`: connect timeout and idle timeout.
+    pub(crate) wait: Option<Duration>,
+    /// `-q`: quit this long after stdin EOF.
+    pub(crate) quit_after_eof: Option<Duration>,
+    /// `-d`: do not read stdin.
+    pub(crate) no_stdin: bool,
+    /// `-k`: accept again after a connection ends.
+    pub(crate) keep_open: bool,
+    /// `-C`: LF → CRLF towards the peer.
+    pub(crate) crlf: bool,
+    /// `-v`: lifecycle lines on stderr.
+    pub(crate) verbose: bool,
+    /// `-z`: connect and close.
+    pub(crate) zero_io: bool,
+    /// Send `shutdown(Write)` at stdin EOF (off with `--no-shutdown`).
+    pub(crate) shutdown_on_eof: bool,
+}
+
+impl Config {
+    /// Check a parsed command line and turn it into a `Config`.
+    pub(crate) fn from_cli(cli: Cli) -> Result<Config> {
+        let mode = if cli.listen {
+            Mode::Listen
+        } else {
+            Mode::Connect
+        };
+        let transport = match (cli.unix, cli.udp) {
+            (false, false) => Transport::Tcp,
+            (false, true) => Transport::Udp,
+            (true, false) => Transport::UnixStream,
+            (true, true) => Transport::UnixDatagram,
+        };
+        let family = match (cli.ipv4, cli.ipv6) {
+            (true, true) => return usage("`-4` and `-6` cannot be used together"),
+            (true, false) => Family::V4,
+            (false, true) => Family::V6,
+            (false, false) => Family::Any,
+        };
+        if cli.keep_open && mode != Mode::Listen {
+            return usage("`-k` needs `-l`");
+        }
+        if cli.zero_io && mode == Mode::Listen {
+            return usage("`-z` cannot be used with `-l`");
+        }
+        if cli.zero_io && transport.is_datagram() {
+            return usage("`-z` needs a stream socket (not `-u`)");
+        }
+        let wait = cli.wait.as_deref().map(|s| parse_timeout("-w", s, false)).transpose()?;
+        let quit_after_eof = cli.quit.as_deref().map(|s| parse_timeout("-q", s, true)).transpose()?;
+
+        let mut source_host = None;
+        let mut source_port = None;
+        let target = if cli.unix {
+            if cli.ipv4 || cli.ipv6 {
+                return usage("`-4`/`-6` cannot be used with `-U`");
+            }
+            if cli.source.is_some() || cli.port.is_some() {
+                return usage("`-s`/`-p` cannot be used with `-U`");
+            }
+            let [path] = cli.args.as_slice() else {
+                return usage("`-U` takes exactly one argument: the socket PATH");
+            };
+            Target::Unix(parse_unix_path(path)?)
+        } else if mode == Mode::Listen {
+            let (addr, port) = match (cli.args.as_slice(), cli.port.as_deref()) {
+                ([port], None) => (None, port.as_str()),
+                ([addr, port], None) => (Some(addr.as_str()), port.as_str()),
+                ([], Some(port)) => (None, port),
+                ([addr], Some(port)) => (Some(addr.as_str()), port),
+                ([_, _], Some(_)) => {
+                    return usage("a port was given both with `-p` and as an argument");
+                }
+                ([], None) => return usage("`-l` needs a PORT to listen on"),
+                _ => return usage("too many arguments"),
+            };
+            let addr = match (addr, cli.source.as_deref()) {
+                (Some(_), Some(_)) => {
+                    return usage("a listen address was given both with `-s` and as an argument");
+                }
+                (a, s) => a.or(s),
+            };
+            let host = addr.map(|a| parse_host(a, cli.numeric)).transpose()?;
+            Target::Inet {
+                host,
+                port: parse_port(port, cli.numeric, true)?,
+            }
+        } else {
+            let [host, port] = cli.args.as_slice() else {
+                return usage("a client needs HOST and PORT (or `-l` to listen)");
+            };
+            source_host = cli
+                .source
+                .as_deref()
+                .map(|s| parse_host(s, cli.numeric))
+                .transpose()?;
+            source_port = cli
+                .port
+                .as_deref()
+                .map(|p| parse_port(p, cli.numeric, true))
+                .transpose()?;
+            Target::Inet {
+                host: Some(parse_host(host, cli.numeric)?),
+                port: parse_port(port, cli.numeric, false)?,
+            }
+        };
+        if let Target::Inet {
+            host: Some(Host::Literal { ip, .. }),
+            ..
+        } = &target
+            && !family.allows(ip)
+        {
+            return usage(format!("address `{ip}` does not match `-4`/`-6`"));
+        }
+
+        Ok(Config {
+            mode,
+            transport,
+            target,
+            family,
+            source_host,
+            source_port,
+            numeric: cli.numeric,
+            wait,
+            quit_after_eof,
+            no_stdin: cli.no_stdin,
+            keep_open: cli.keep_open,
+            crlf: cli.crlf,
+            verbose: cli.verbose,
+            zero_io: cli.zero_io,
+            shutdown_on_eof: !cli.no_shutdown,
+        })
+    }
+}
+
+fn usage<T>(msg: impl Into<String>) -> Result<T> {
+    Err(Error::Usage(msg.into()))
+}
+
+/// Parse a port: a number in 1-65535 (0 too when `allow_zero`), or a service name.
+pub(crate) fn parse_port(text: &str, numeric: bool, allow_zero: bool) -> Result<u16> {
+    let range = if allow_zero { "0-65535" } else { "1-65535" };
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return match text.parse::<u16>() {
+            Ok(0) if !allow_zero => usage(format!("invalid port `{text}` ({range})")),
+            Ok(port) => Ok(port),
+            Err(_) => usage(format!("invalid port `{text}` ({range})")),
+        };
+    }
+    let is_name = !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && text.bytes().any(|b| b.is_ascii_alphabetic());
+    if !is_name {
+        return usage(format!("invalid port `{}` ({range})", text.escape_debug()));
+    }
+    if numeric {
+        return usage(format!("`-n` forbids the service name `{text}`: give a port number"));
+    }
+    match lookup_service(text) {
+        Some(port) => Ok(port),
+        None => usage(format!("invalid port `{text}`: unknown service name")),
+    }
+}
+
+/// Look a TCP/UDP service name up in /etc/services, then in a small built-in table for
+/// machines without one.
+fn lookup_service(name: &str) -> Option<u16> {
+    if let Ok(table) = std::fs::read_to_string("/etc/services")
+        && let Some(port) = find_service(&table, name)
+    {
+        return Some(port);
+    }
+    const BUILT_IN: &[(&str, u16)] = &[
+        ("ftp", 21),
+        ("ssh", 22),
+        ("telnet", 23),
+        ("smtp", 25),
+        ("domain", 53),
+        ("http", 80),
+        ("www", 80),
+        ("pop3", 110),
+        ("imap", 143),
+        ("https", 443),
+        ("submission", 587),
+        ("imaps", 993),
+        ("pop3s", 995),
+    ];
+    BUILT_IN
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|&(_, p)| p)
+}
+
+/// Find `name` (or an alias) in the text of an /etc/services file.
+fn find_service(table: &str, name: &str) -> Option<u16> {
+    table.lines().find_map(|line| {
+        let line = line.split('#').next().unwrap_or("");
+        let mut fields = line.split_whitespace();
+        let primary = fields.next()?;
+        let port_proto = fields.next()?;
+        let (port, _proto) = port_proto.split_once('/')?;
+        let matches = primary == name || fields.any(|alias| alias == name);
+        if matches { port.parse().ok() } else { None }
+    })
+}
+
+/// Parse a host: `1.2.3.4`, `::1`, `[::1]`, `fe80::1%lo`, or a name (an error under `-n`).
+pub(crate) fn parse_host(text: &str, numeric: bool) -> Result<Host> {
+    let unbracketed = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    if let Ok(ip) = unbracketed.parse::<Ipv4Addr>() {
+        return Ok(Host::Literal {
+            ip: IpAddr::V4(ip),
+            scope_id: 0,
+        });
+    }
+    let (addr, scope) = match unbracketed.split_once('%') {
+        Some((a, s)) => (a, Some(s)),
+        None => (unbracketed, None),
+    };
+    if let Ok(ip) = addr.parse::<Ipv6Addr>() {
+        let scope_id = match scope {
+            None => 0,
+            Some(scope) => parse_scope(scope)
+                .ok_or_else(|| Error::Usage(format!("unknown IPv6 scope `{scope}` in `{text}`")))?,
+        };
+        return Ok(Host::Literal {
+            ip: IpAddr::V6(ip),
+            scope_id,
+        });
+    }
+    let is_name = !text.is_empty()
+        && text.len() <= 253
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+    if !is_name {
+        return usage(format!("invalid address `{}`", text.escape_debug()));
+    }
+    if numeric {
+        return usage(format!("`-n` forbids the host name `{text}`: give an address"));
+    }
+    Ok(Host::Name(text.to_string()))
+}
+
+/// An IPv6 scope: a number, or an interface name looked up in /sys/class/net.
+fn parse_scope(scope: &str) -> Option<u32> {
+    if let Ok(n) = scope.parse::<u32>() {
+        return Some(n);
+    }
+    if scope.is_empty() || scope.contains('/') || scope.starts_with('.') {
+        return None;
+    }
+    let index = std::fs::read_to_string(format!("/sys/class/net/{scope}/ifindex")).ok()?;
+    index.trim().parse().ok()
+}
+
+/// Parse a `-w`/`-q` value in seconds. `-q` (`allow_zero`) accepts 0.
+fn parse_timeout(flag: &str, text: &str, allow_zero: bool) -> Result<Duration> {
+    let secs: f64 = text.trim().parse().unwrap_or(f64::NAN);
+    let ok = secs.is_finite()
+        && secs <= MAX_TIMEOUT_SECS
+        && (secs > 0.0 || (allow_zero && secs == 0.0));
+    if !ok {
+        let lower = if allow_zero { "0 <=" } else { "0 <" };
+        return usage(format!(
+            "invalid timeout `{text}` for `{flag}` ({lower} SECS <= {MAX_TIMEOUT_SECS})"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Check a Unix socket path: not empty, no NUL, short enough for `sun_path`.
+fn parse_unix_path(text: &str) -> Result<PathBuf> {
+    let path = PathBuf::from(text);
+    let reason = if text.is_empty() {
+        Some("empty path".to_string())
+    } else if text.contains('\0') {
+        Some("path contains a NUL byte".to_string())
+    } else if text.len() > UNIX_PATH_MAX_BYTES {
+        Some(format!(
+            "path too long ({} bytes, at most {UNIX_PATH_MAX_BYTES})",
+            text.len()
+        ))
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(Error::UnixPath { path, reason }),
+        None => Ok(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(args: &[&str]) -> Result<Config> {
+        let cli = Cli::try_parse_from(std::iter::once("rnc").chain(args.iter().copied()))
+            .expect("clap accepts the test's command line");
+        Config::from_cli(cli)
+    }
+
+    fn usage_text(args: &[&str]) -> String {
+        match config(args) {
+            Err(Error::Usage(msg)) => msg,
+            other => panic!("expected a usage error for {args:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn config_client_literal_and_port() {
+        let c = config(&["127.0.0.1", "80"]).unwrap();
+        assert_eq!(c.mode, Mode::Connect);
+        assert_eq!(c.transport, Transport::Tcp);
+        assert_eq!(
+            c.target,
+            Target::Inet {
+                host: Some(Host::Literal {
+                    ip: "127.0.0.1".parse().unwrap(),
+                    scope_id: 0
+                }),
+                port: 80
+            }
+        );
+        assert!(c.shutdown_on_eof);
+    }
+
+    #[test]
+    fn config_listen_spellings() {
+        for args in [
+            &["-l", "5000"][..],
+            &["-l", "-p", "5000"],
+            &["-l", "::1", "5000"],
+            &["-l", "-p", "5000", "[::1]"],
+            &["-l", "-s", "::1", "-p", "5000"],
+        ] {
+            let c = config(args).unwrap();
+            assert_eq!(c.mode, Mode::Listen);
+            let Target::Inet { port, .. } = c.target else {
+                panic!("inet target")
+            };
+            assert_eq!(port, 5000, "{args:?}");
+        }
+        let c = config(&["-l", "0"]).unwrap();
+        assert_eq!(c.target, Target::Inet { host: None, port: 0 });
+    }
+
+    #[test]
+    fn config_bad_ports_are_usage_errors() {
+        assert_eq!(usage_text(&["h", "70000"]), "invalid port `70000` (1-65535)");
+        assert_eq!(usage_text(&["h", "65536"]), "invalid port `65536` (1-65535)");
+        assert_eq!(usage_text(&["h", "80x"]), "invalid port `80x` (1-65535)");
+        assert_eq!(usage_text(&["h", ""]), "invalid port `` (1-65535)");
+        assert_eq!(usage_text(&["h", "0"]), "invalid port `0` (1-65535)");
+        assert!(usage_text(&["h", "nosuchservice"]).contains("unknown service"));
+        assert!(usage_text(&["-n", "127.0.0.1", "http"]).contains("-n"));
+    }
+
+    #[test]
+    fn config_service_name_port() {
+        let table = "# comment\nhttp\t\t80/tcp\t\twww\t# WorldWideWeb\nssh 22/tcp\n";
+        assert_eq!(find_service(table, "http"), Some(80));
+        assert_eq!(find_service(table, "www"), Some(80));
+        assert_eq!(find_service(table, "ssh"), Some(22));
+        assert_eq!(find_service(table, "nope"), None);
+        assert_eq!(parse_port("http", false, false).unwrap(), 80);
+    }
+
+    #[test]
+    fn config_ipv6_forms() {
+        let lo6 = Host::Literal {
+            ip: "::1".parse().unwrap(),
+            scope_id: 0,
+        };
+        assert_eq!(parse_host("::1", true).unwrap(), lo6);
+        assert_eq!(parse_host("[::1]", true).unwrap(), lo6);
+        assert_eq!(
+            parse_host("fe80::1%1", true).unwrap(),
+            Host::Literal {
+                ip: "fe80::1".parse().unwrap(),
+                scope_id: 1
+            }
+        );
+        if std::path::Path::new("/sys/class/net/lo/ifindex").exists() {
+            assert!(matches!(
+                parse_host("fe80::1%lo", true).unwrap(),
+                Host::Literal { scope_id, .. } if scope_id > 0
+            ));
+        }
+        assert!(parse_host("fe80::1%nosuchif0", true).is_err());
+    }
+
+    #[test]
+    fn config_numeric_forbids_names() {
+        assert!(usage_text(&["-n", "localhost", "80"]).contains("localhost"));
+        assert_eq!(
+            parse_host("example.org", false).unwrap(),
+            Host::Name("example.org".into())
+        );
+        assert!(parse_host("bad host", false).is_err());
+    }
+
+    #[test]
+    fn config_conflicting_flags() {
+        assert!(usage_text(&["-k", "h", "80"]).contains("-k"));
+        assert!(usage_text(&["-z", "-l", "80"]).contains("-z"));
+        assert!(usage_text(&["-U", "-s", "x", "/tmp/s"]).contains("-U"));
+        assert!(usage_text(&["-4", "::1", "80"]).contains("-4"));
+        assert!(usage_text(&["h"]).contains("HOST and PORT"));
+        assert!(usage_text(&["-l"]).contains("PORT"));
+        assert!(usage_text(&["-l", "-p", "1", "a", "2"]).contains("-p"));
+    }
+
+    #[test]
+    fn config_timeouts() {
+        assert_eq!(
+            config(&["-w", "1.5", "h", "80"]).unwrap().wait,
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            config(&["-q", "0", "h", "80"]).unwrap().quit_after_eof,
+            Some(Duration::ZERO)
+        );
+        for bad in ["0", "-1", "1e9", "nan", "inf", "x", ""] {
+            assert!(
+                usage_text(&["-w", bad, "h", "80"]).contains("invalid timeout"),
+                "{bad}"
+            );
+        }
+        assert!(usage_text(&["-q", "-1", "h", "80"]).contains("invalid timeout"));
+    }
+
+    #[test]
+    fn config_unix_paths() {
+        let c = config(&["-U", "-u", "/tmp/x.sock"]).unwrap();
+        assert_eq!(c.transport, Transport::UnixDatagram);
+        assert_eq!(c.target, Target::Unix("/tmp/x.sock".into()));
+        let long = format!("/tmp/{}", "a".repeat(120));
+        assert!(matches!(
+            config(&["-U", &long]),
+            Err(Error::UnixPath { .. })
+        ));
+    }
+}

@@ -1,0 +1,193 @@
+//! rnc's one error type, its exit codes and the one-line printer.
+//!
+//! Every variant names the operation that failed and the thing it failed on; sources are
+//! kept as `#[source]` so the printer can join them. No blanket `From<io::Error>`: an I/O
+//! error without its address or file would not tell the user anything.
+
+use std::fmt::Write as _;
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can end rnc with a message.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    /// A flag or argument is wrong by meaning (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// A host name did not resolve.
+    #[error("cannot resolve `{host}`")]
+    Resolve {
+        host: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A host name resolved to nothing usable for the requested family.
+    #[error("`{host}` has no {family} address")]
+    NoAddress { host: String, family: &'static str },
+    /// Creating or configuring a socket failed.
+    #[error("{what}")]
+    Socket {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    /// Binding a local address failed.
+    #[error("bind to {addr}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: io::Error,
+    },
+    /// Listening failed.
+    #[error("listen on {addr}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: io::Error,
+    },
+    /// Accepting a connection failed.
+    #[error("accept on {addr}")]
+    Accept {
+        addr: String,
+        #[source]
+        source: io::Error,
+    },
+    /// Connecting failed.
+    #[error("connect to {addr}")]
+    Connect {
+        addr: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A connect did not finish within `-w`.
+    #[error("connect to {addr}: timed out after {secs}")]
+    ConnectTimeout { addr: String, secs: String },
+    /// A Unix socket path problem found before any syscall on the socket.
+    #[error("unix socket `{}`: {reason}", path.display())]
+    UnixPath { path: PathBuf, reason: String },
+    /// Reading from or writing to the peer failed.
+    #[error("{op} {peer}")]
+    Peer {
+        op: &'static str,
+        peer: String,
+        #[source]
+        source: io::Error,
+    },
+    /// Reading stdin or writing stdout failed.
+    #[error("{op}")]
+    Stdio {
+        op: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    /// Setting up the event loop failed.
+    #[error("event loop: {what}")]
+    Poll {
+        what: &'static str,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// rnc's result type.
+pub(crate) type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// The documented exit code: 2 for usage errors, 1 for everything that happened at run time.
+    pub(crate) fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) | Error::UnixPath { .. } => 2,
+            _ => 1,
+        }
+    }
+
+    /// The whole error on one line: the message, then each source, joined by `: `.
+    pub(crate) fn one_line(&self) -> String {
+        let mut line = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(err) = source {
+            let _ = write!(line, ": {}", describe_source(err));
+            source = err.source();
+        }
+        line
+    }
+}
+
+/// Print `rnc: {msg}` as one line on stderr. Errors writing it are ignored: there is
+/// nowhere else to report them, and a lost notice must not end a transfer.
+pub(crate) fn print_line(msg: &str) {
+    use std::io::Write as _;
+    let line = format!("rnc: {msg}\n");
+    let _ = io::stderr().write_all(line.as_bytes());
+}
+
+/// A lowercase, terse text for an error from the OS: `connection refused`, not
+/// `Connection refused (os error 111)`.
+fn describe_source(err: &(dyn std::error::Error + 'static)) -> String {
+    if let Some(io_err) = err.downcast_ref::<io::Error>() {
+        return describe_io(io_err);
+    }
+    err.to_string()
+}
+
+/// The user-facing text of an `io::Error`.
+pub(crate) fn describe_io(err: &io::Error) -> String {
+    match err.kind() {
+        io::ErrorKind::TimedOut => return "timed out".to_string(),
+        io::ErrorKind::ConnectionRefused => return "connection refused".to_string(),
+        io::ErrorKind::ConnectionReset => return "connection reset by peer".to_string(),
+        io::ErrorKind::AddrInUse => return "address already in use".to_string(),
+        _ => {}
+    }
+    let text = err.to_string();
+    // std formats OS errors as "Message text (os error N)"; keep the text only.
+    let text = match text.find(" (os error ") {
+        Some(at) => &text[..at],
+        None => &text[..],
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_connect_refused_names_address() {
+        let err = Error::Connect {
+            addr: "127.0.0.1:9".into(),
+            source: io::Error::from(io::ErrorKind::ConnectionRefused),
+        };
+        assert_eq!(err.one_line(), "connect to 127.0.0.1:9: connection refused");
+        assert_eq!(err.exit_code(), 1);
+    }
+
+    #[test]
+    fn error_os_text_is_lowercased_without_os_error_suffix() {
+        let err = Error::Listen {
+            addr: "0.0.0.0:5000".into(),
+            source: io::Error::from(rustix::io::Errno::ADDRINUSE),
+        };
+        assert_eq!(err.one_line(), "listen on 0.0.0.0:5000: address already in use");
+        let err = Error::Stdio {
+            op: "write to stdout",
+            source: io::Error::from(rustix::io::Errno::NOSPC),
+        };
+        assert_eq!(err.one_line(), "write to stdout: no space left on device");
+    }
+
+    #[test]
+    fn error_usage_exit_code_is_2() {
+        assert_eq!(Error::Usage("invalid port `70000` (1-65535)".into()).exit_code(), 2);
+        let err = Error::UnixPath {
+            path: "/x".into(),
+            reason: "path too long".into(),
+        };
+        assert_eq!(err.exit_code(), 2);
+        assert_eq!(err.one_line(), "unix socket `/x`: path too long");
+    }
+}

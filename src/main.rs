@@ -1,0 +1,60 @@
+//! rnc's entry point: installs the panic hook, parses the command line, runs, prints the
+//! error once, and turns the outcome into the exit code.
+//!
+//! Nothing below `main` exits the process, so every destructor (stdin flags, Unix socket
+//! files) runs on every path.
+
+mod buffer;
+mod cli;
+mod config;
+mod crlf;
+mod endpoint;
+mod error;
+mod event_loop;
+mod net;
+mod session;
+mod stdio;
+mod sys;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::error::print_line;
+
+fn main() -> ExitCode {
+    install_panic_hook();
+    let cli = cli::Cli::parse();
+    let config = match config::Config::from_cli(cli) {
+        Ok(config) => config,
+        Err(e) => {
+            print_line(&e.one_line());
+            return ExitCode::from(e.exit_code());
+        }
+    };
+    match event_loop::run(&config) {
+        Ok(outcome) => ExitCode::from(outcome.exit_code()),
+        Err(e) => {
+            print_line(&e.one_line());
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// A panic is a bug in rnc: say so on one line, without a backtrace, and let unwinding
+/// run the destructors that put stdin's flags back.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        print_line(&format!("internal error{location}: {payload} (please report this bug)"));
+    }));
+}

@@ -1,0 +1,418 @@
+//! Building sockets: name resolution, socket options, bind, listen, non-blocking connect
+//! start, and Unix socket files (stale replacement and removal).
+//!
+//! This is the only file that imports socket2. Everything it returns is a non-blocking mio
+//! type ready for registration; it never waits for readiness (the loop does).
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, ToSocketAddrs};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use mio::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use crate::config::{Family, Host, UNIX_PATH_MAX_BYTES};
+use crate::error::{Error, Result};
+
+/// Pending connections a listener keeps.
+const LISTEN_BACKLOG: i32 = 128;
+
+/// Resolve `host` to the socket addresses to try, in the resolver's order.
+pub(crate) fn resolve(host: &Host, port: u16, family: Family) -> Result<Vec<SocketAddr>> {
+    match host {
+        Host::Literal { ip, scope_id } => Ok(vec![socket_addr(*ip, port, *scope_id)]),
+        Host::Name(name) => {
+            let found = (name.as_str(), port)
+                .to_socket_addrs()
+                .map_err(|source| Error::Resolve {
+                    host: name.clone(),
+                    source,
+                })?;
+            let mut addrs: Vec<SocketAddr> =
+                found.filter(|a| family.allows(&a.ip())).collect();
+            addrs.dedup();
+            if addrs.is_empty() {
+                return Err(Error::NoAddress {
+                    host: name.clone(),
+                    family: match family {
+                        Family::V4 => "IPv4",
+                        Family::V6 => "IPv6",
+                        Family::Any => "usable",
+                    },
+                });
+            }
+            Ok(addrs)
+        }
+    }
+}
+
+fn socket_addr(ip: IpAddr, port: u16, scope_id: u32) -> SocketAddr {
+    match ip {
+        IpAddr::V4(v4) => SocketAddr::new(IpAddr::V4(v4), port),
+        IpAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(v6, port, 0, scope_id)),
+    }
+}
+
+/// Where a listener binds: the given host, or every address (dual-stack `[::]` first,
+/// then `0.0.0.0`). The flag says whether the socket should be IPv6-only.
+pub(crate) fn listen_addrs(
+    host: Option<&Host>,
+    port: u16,
+    family: Family,
+) -> Result<Vec<(SocketAddr, bool)>> {
+    let unspecified_v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
+    let unspecified_v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port);
+    Ok(match (host, family) {
+        (Some(host), _) => resolve(host, port, family)?
+            .into_iter()
+            .map(|a| (a, true))
+            .collect(),
+        (None, Family::Any) => vec![(unspecified_v6, false), (unspecified_v4, false)],
+        (None, Family::V4) => vec![(unspecified_v4, false)],
+        (None, Family::V6) => vec![(unspecified_v6, true)],
+    })
+}
+
+fn domain_of(addr: &SocketAddr) -> Domain {
+    if addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    }
+}
+
+fn socket_error(what: String) -> impl FnOnce(io::Error) -> Error {
+    move |source| Error::Socket { what, source }
+}
+
+/// Whether a bind failure on the dual-stack address means "no IPv6 here, try IPv4".
+fn is_family_unavailable(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(code) if code == rustix::io::Errno::AFNOSUPPORT.raw_os_error()
+            || code == rustix::io::Errno::ADDRNOTAVAIL.raw_os_error()
+    )
+}
+
+/// Create, configure and bind an inet socket; used by listeners of both kinds.
+fn bind_inet(addr: SocketAddr, v6only: bool, ty: Type) -> io::Result<Socket> {
+    let proto = if ty == Type::STREAM {
+        Protocol::TCP
+    } else {
+        Protocol::UDP
+    };
+    let socket = Socket::new(domain_of(&addr), ty.cloexec(), Some(proto))?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(v6only)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket)
+}
+
+/// Bind the first of `candidates` that works (a dual-stack address falls back to IPv4
+/// when the machine has no IPv6). Returns the socket and the address actually bound.
+fn bind_first(candidates: &[(SocketAddr, bool)], ty: Type, listen: bool) -> Result<Socket> {
+    let mut last = None;
+    for (i, &(addr, v6only)) in candidates.iter().enumerate() {
+        let attempt = bind_inet(addr, v6only, ty).and_then(|s| {
+            if listen {
+                s.listen(LISTEN_BACKLOG)?;
+            }
+            Ok(s)
+        });
+        match attempt {
+            Ok(socket) => return Ok(socket),
+            Err(e) if i + 1 < candidates.len() && is_family_unavailable(&e) => last = Some(e),
+            Err(source) => {
+                let addr = addr.to_string();
+                return Err(if listen {
+                    Error::Listen { addr, source }
+                } else {
+                    Error::Bind { addr, source }
+                });
+            }
+        }
+    }
+    Err(Error::Socket {
+        what: "no address to bind".into(),
+        source: last.unwrap_or_else(|| io::ErrorKind::AddrNotAvailable.into()),
+    })
+}
+
+/// A TCP listener on the first usable candidate address.
+pub(crate) fn tcp_listener(candidates: &[(SocketAddr, bool)]) -> Result<TcpListener> {
+    let socket = bind_first(candidates, Type::STREAM, true)?;
+    Ok(TcpListener::from_std(socket.into()))
+}
+
+/// A UDP socket bound for listening on the first usable candidate address.
+pub(crate) fn udp_listener(candidates: &[(SocketAddr, bool)]) -> Result<UdpSocket> {
+    let socket = bind_first(candidates, Type::DGRAM, false)?;
+    Ok(UdpSocket::from_std(socket.into()))
+}
+
+/// Start a non-blocking TCP connect to `addr` from `source`; the loop waits for it.
+pub(crate) fn tcp_connect_start(
+    addr: SocketAddr,
+    source: Option<SocketAddr>,
+) -> io::Result<TcpStream> {
+    let socket = Socket::new(domain_of(&addr), Type::STREAM.cloexec(), Some(Protocol::TCP))?;
+    socket.set_nonblocking(true)?;
+    // Small interactive writes (a typed line, a request) go out at once; bulk writes are
+    // large enough that Nagle would not merge anything anyway.
+    socket.set_tcp_nodelay(true)?;
+    if let Some(source) = source {
+        socket.set_reuse_address(true)?;
+        socket.bind(&source.into())?;
+    }
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e)
+            if e.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error())
+                || e.kind() == io::ErrorKind::WouldBlock => {}
+        Err(e) => return Err(e),
+    }
+    Ok(TcpStream::from_std(socket.into()))
+}
+
+/// A connected UDP socket to `addr` from `source`.
+pub(crate) fn udp_connect(addr: SocketAddr, source: Option<SocketAddr>) -> io::Result<UdpSocket> {
+    let socket = Socket::new(domain_of(&addr), Type::DGRAM.cloexec(), Some(Protocol::UDP))?;
+    socket.set_nonblocking(true)?;
+    if let Some(source) = source {
+        socket.set_reuse_address(true)?;
+        socket.bind(&source.into())?;
+    }
+    socket.connect(&addr.into())?;
+    Ok(UdpSocket::from_std(socket.into()))
+}
+
+/// Set TCP_NODELAY on an accepted stream (see `tcp_connect_start`).
+pub(crate) fn tune_accepted(stream: &TcpStream) {
+    // Failing to set it only costs latency.
+    let _ = stream.set_nodelay(true);
+}
+
+/// A Unix socket file rnc created; removed on drop if it is still the same file.
+#[derive(Debug)]
+pub(crate) struct SocketFile {
+    /// Where it is.
+    path: PathBuf,
+    /// Its device and inode, so a file someone put in its place is left alone.
+    id: (u64, u64),
+}
+
+impl SocketFile {
+    fn record(path: &Path) -> io::Result<SocketFile> {
+        let meta = std::fs::symlink_metadata(path)?;
+        Ok(SocketFile {
+            path: path.to_path_buf(),
+            id: (meta.dev(), meta.ino()),
+        })
+    }
+
+    /// The path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        if let Ok(meta) = std::fs::symlink_metadata(&self.path)
+            && meta.file_type().is_socket()
+            && (meta.dev(), meta.ino()) == self.id
+        {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Make `path` free for a new socket: nothing there is fine; a stale socket (nobody
+/// listening) is removed; a live one is "in use"; any other file is refused.
+fn clear_stale_socket(path: &Path, datagram: bool) -> Result<()> {
+    let bind_error = |source: io::Error| Error::Bind {
+        addr: path.display().to_string(),
+        source,
+    };
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(bind_error(e)),
+    };
+    if !meta.file_type().is_socket() {
+        return Err(bind_error(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "file exists and is not a socket",
+        )));
+    }
+    let probe = if datagram {
+        std::os::unix::net::UnixDatagram::unbound().and_then(|s| s.connect(path))
+    } else {
+        std::os::unix::net::UnixStream::connect(path).map(drop)
+    };
+    match probe {
+        Ok(()) => Err(bind_error(io::ErrorKind::AddrInUse.into())),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            std::fs::remove_file(path).map_err(bind_error)
+        }
+        Err(e) => Err(bind_error(e)),
+    }
+}
+
+fn unix_socket(ty: Type) -> Result<Socket> {
+    let socket = Socket::new(Domain::UNIX, ty.cloexec(), None)
+        .map_err(socket_error("create unix socket".into()))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(socket_error("set unix socket non-blocking".into()))?;
+    Ok(socket)
+}
+
+fn unix_addr(path: &Path) -> Result<SockAddr> {
+    SockAddr::unix(path).map_err(|e| Error::UnixPath {
+        path: path.to_path_buf(),
+        reason: crate::error::describe_io(&e),
+    })
+}
+
+fn bind_unix(socket: &Socket, path: &Path, datagram: bool) -> Result<SocketFile> {
+    clear_stale_socket(path, datagram)?;
+    socket.bind(&unix_addr(path)?).map_err(|source| Error::Bind {
+        addr: path.display().to_string(),
+        source,
+    })?;
+    SocketFile::record(path).map_err(|source| Error::Bind {
+        addr: path.display().to_string(),
+        source,
+    })
+}
+
+/// A Unix stream listener at `path`, with the guard that removes its file.
+pub(crate) fn unix_listener(path: &Path) -> Result<(UnixListener, SocketFile)> {
+    let socket = unix_socket(Type::STREAM)?;
+    let file = bind_unix(&socket, path, false)?;
+    socket.listen(LISTEN_BACKLOG).map_err(|source| Error::Listen {
+        addr: path.display().to_string(),
+        source,
+    })?;
+    Ok((UnixListener::from_std(socket.into()), file))
+}
+
+/// A Unix datagram socket bound at `path` (listener side).
+pub(crate) fn unix_datagram_listener(path: &Path) -> Result<(UnixDatagram, SocketFile)> {
+    let socket = unix_socket(Type::DGRAM)?;
+    let file = bind_unix(&socket, path, true)?;
+    Ok((UnixDatagram::from_std(socket.into()), file))
+}
+
+/// Connect a Unix stream socket to `path`. Unix connects finish at once or fail.
+pub(crate) fn unix_connect(path: &Path) -> Result<UnixStream> {
+    let socket = unix_socket(Type::STREAM)?;
+    socket
+        .connect(&unix_addr(path)?)
+        .map_err(|source| Error::Connect {
+            addr: path.display().to_string(),
+            source,
+        })?;
+    Ok(UnixStream::from_std(socket.into()))
+}
+
+/// A Unix datagram client: bound to a temporary path (so the listener can reply) and
+/// connected to `path`.
+pub(crate) fn unix_datagram_connect(path: &Path) -> Result<(UnixDatagram, SocketFile)> {
+    let socket = unix_socket(Type::DGRAM)?;
+    let local = temp_socket_path()?;
+    socket.bind(&unix_addr(&local)?).map_err(|source| Error::Bind {
+        addr: local.display().to_string(),
+        source,
+    })?;
+    let file = SocketFile::record(&local).map_err(|source| Error::Bind {
+        addr: local.display().to_string(),
+        source,
+    })?;
+    socket
+        .connect(&unix_addr(path)?)
+        .map_err(|source| Error::Connect {
+            addr: path.display().to_string(),
+            source,
+        })?;
+    Ok((UnixDatagram::from_std(socket.into()), file))
+}
+
+/// A fresh path for a client's own Unix datagram address, in `$TMPDIR` (or /tmp when
+/// that would be too long for `sun_path`).
+fn temp_socket_path() -> Result<PathBuf> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let name = format!(
+        "rnc-{}-{}-{}.sock",
+        std::process::id(),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let dir = std::env::temp_dir();
+    let path = dir.join(&name);
+    if path.as_os_str().len() <= UNIX_PATH_MAX_BYTES {
+        Ok(path)
+    } else {
+        Ok(Path::new("/tmp").join(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn net_resolve_literal_needs_no_dns() {
+        let host = Host::Literal {
+            ip: "127.0.0.1".parse().unwrap(),
+            scope_id: 0,
+        };
+        assert_eq!(
+            resolve(&host, 80, Family::Any).unwrap(),
+            vec!["127.0.0.1:80".parse().unwrap()]
+        );
+    }
+
+    #[test]
+    fn net_listen_defaults_to_dual_stack_then_v4() {
+        let addrs = listen_addrs(None, 5000, Family::Any).unwrap();
+        assert_eq!(addrs[0], ("[::]:5000".parse().unwrap(), false));
+        assert_eq!(addrs[1], ("0.0.0.0:5000".parse().unwrap(), false));
+    }
+
+    #[test]
+    fn net_unix_stale_socket_is_replaced_and_file_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        {
+            let stale = std::os::unix::net::UnixListener::bind(&path).unwrap();
+            drop(stale); // leaves the file behind, nobody listening
+        }
+        assert!(path.exists());
+        let (listener, file) = unix_listener(&path).unwrap();
+        assert!(unix_listener(&path).is_err(), "a live socket is in use");
+        drop(listener);
+        drop(file);
+        assert!(!path.exists(), "the socket file is removed");
+    }
+
+    #[test]
+    fn net_unix_refuses_to_replace_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plain");
+        std::fs::write(&path, b"keep me").unwrap();
+        let err = unix_listener(&path).unwrap_err();
+        assert!(err.one_line().contains("not a socket"), "{}", err.one_line());
+        assert_eq!(std::fs::read(&path).unwrap(), b"keep me");
+    }
+}

@@ -1,0 +1,741 @@
+//! The session: stdin → socket ("to peer") and socket → stdout ("from peer"), their
+//! queues, readiness, EOF and half-close rules, timers, and `is_done()`, the one place
+//! that decides when a session is over.
+//!
+//! It never calls `poll`: the loop tells it what became ready (`on_*` methods), then
+//! calls `pump()`, which moves bytes as far as they go without waiting. Readiness is
+//! cached: an event sets a flag, `WouldBlock` clears it, so sources are registered once
+//! (edge-triggered) and never re-registered. Stdin and stdout outlive one connection
+//! (`-k`), so a session is `attach`ed to each new endpoint in turn.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use mio::{Interest, Registry, Token};
+
+use crate::buffer::{ByteQueue, Fill};
+use crate::crlf::CrlfEncoder;
+use crate::endpoint::{Endpoint, PeerAddr};
+use crate::error::{Error, Result, print_line};
+use crate::stdio::StdStream;
+
+/// Capacity of each direction's queue.
+pub(crate) const QUEUE_BYTES: usize = 256 * 1024;
+/// The largest UDP payload; one stdin read is at most one datagram of this size.
+pub(crate) const MAX_DATAGRAM_BYTES: usize = 65_507;
+/// Room a UDP receive needs so that no datagram is ever truncated.
+const DATAGRAM_RECV_BYTES: usize = 65_536;
+/// How long a datagram client waits for replies after stdin ends (without `-q`).
+const DATAGRAM_LINGER: Duration = Duration::from_secs(1);
+/// Rounds `pump` makes before handing control back to the loop (fairness with signals
+/// and timers when both ends are always ready, as a file to a fast socket is).
+const PUMP_ROUNDS: usize = 16;
+
+/// Token for stdin.
+pub(crate) const STDIN: Token = Token(0);
+/// Token for stdout.
+pub(crate) const STDOUT: Token = Token(1);
+/// Token for the session's socket.
+pub(crate) const SOCKET: Token = Token(2);
+
+/// The session's knobs, from `Config`.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// `-C`.
+    pub(crate) crlf: bool,
+    /// Send `shutdown(Write)` at stdin EOF.
+    pub(crate) shutdown_on_eof: bool,
+    /// `-v`.
+    pub(crate) verbose: bool,
+    /// `-w` once connected.
+    pub(crate) idle_timeout: Option<Duration>,
+    /// `-q`.
+    pub(crate) quit_after_eof: Option<Duration>,
+    /// `-k`: a datagram listener replies to the latest sender.
+    pub(crate) follow_latest_sender: bool,
+}
+
+/// How the current connection's peer is addressed for datagrams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DatagramPeer {
+    /// A stream, or a connected datagram socket: no address needed.
+    Connected,
+    /// A datagram listener that has not heard from anyone yet.
+    Waiting,
+    /// A datagram listener locked onto (or, with `-k`, following) this sender.
+    Known(PeerAddr),
+}
+
+/// Why a connection ended without both directions closing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimerEnd {
+    /// `-w`: nothing moved for that long.
+    Idle,
+    /// `-q` after stdin EOF, or a datagram client's linger.
+    Quit,
+}
+
+/// The state of one connection.
+struct Connection {
+    /// The socket.
+    endpoint: Endpoint,
+    /// Whether it is a datagram socket.
+    datagram: bool,
+    /// A read may succeed.
+    readable: bool,
+    /// A write may succeed.
+    writable: bool,
+    /// Datagram addressing.
+    peer: DatagramPeer,
+    /// The peer sent EOF (streams only).
+    peer_eof: bool,
+    /// Our side is finished: stdin ended, the queue drained, and the shutdown (if any)
+    /// was sent. Holds when that happened.
+    to_peer_done_at: Option<Instant>,
+    /// An ICMP "port unreachable" was reported and not yet followed by a good datagram.
+    refused_reported: bool,
+    /// A timer ended the connection; it finishes flushing to stdout, then stops.
+    ended_by: Option<TimerEnd>,
+    /// Bytes sent to the peer.
+    bytes_sent: u64,
+    /// Bytes received from the peer.
+    bytes_received: u64,
+    /// When the connection started.
+    started: Instant,
+    /// Last time a byte moved in either direction.
+    last_activity: Instant,
+    /// Last time a datagram arrived.
+    last_received: Option<Instant>,
+}
+
+/// stdin and stdout joined to one connection at a time.
+pub(crate) struct Session {
+    /// Knobs.
+    options: Options,
+    /// stdin, unless `-d`.
+    stdin: Option<StdStream>,
+    /// stdout.
+    stdout: StdStream,
+    /// A read from stdin may succeed.
+    stdin_ready: bool,
+    /// stdin is a file or device: always ready, never registered.
+    stdin_always_ready: bool,
+    /// stdin has delivered at least one byte.
+    stdin_delivered: bool,
+    /// stdin said EOF.
+    stdin_eof: bool,
+    /// A write to stdout may succeed.
+    stdout_ready: bool,
+    /// stdout's reader went away (EPIPE): the session ends quietly.
+    stdout_closed: bool,
+    /// stdin → peer.
+    to_peer: ByteQueue,
+    /// peer → stdout.
+    from_peer: ByteQueue,
+    /// `-C` state and its scratch buffer.
+    crlf: Option<(CrlfEncoder, Vec<u8>, Vec<u8>)>,
+    /// The current connection.
+    conn: Option<Connection>,
+}
+
+impl Session {
+    /// A session over stdin (`None` with `-d`) and stdout, with no connection yet.
+    pub(crate) fn new(options: Options, stdin: Option<StdStream>, stdout: StdStream) -> Session {
+        let stdin_always_ready = stdin.as_ref().is_some_and(|s| !s.is_pollable());
+        let crlf = options
+            .crlf
+            .then(|| (CrlfEncoder::default(), vec![0; QUEUE_BYTES / 2], Vec::new()));
+        Session {
+            options,
+            stdin,
+            stdout,
+            stdin_ready: stdin_always_ready,
+            stdin_always_ready,
+            stdin_delivered: false,
+            stdin_eof: false,
+            stdout_ready: true,
+            stdout_closed: false,
+            to_peer: ByteQueue::new(QUEUE_BYTES),
+            from_peer: ByteQueue::new(QUEUE_BYTES),
+            crlf,
+            conn: None,
+        }
+    }
+
+    /// Register stdin and stdout (when epoll can watch them). Done once per process.
+    pub(crate) fn register_stdio(&mut self, registry: &Registry) -> Result<()> {
+        if let Some(stdin) = &self.stdin
+            && !self.stdin_always_ready
+        {
+            let fd = stdin.raw_fd();
+            match registry.register(&mut mio::unix::SourceFd(&fd), STDIN, Interest::READABLE) {
+                Ok(()) => self.stdin_ready = true,
+                // epoll refuses some fds (EPERM); they never block, so read them whenever.
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {
+                    self.stdin_always_ready = true;
+                    self.stdin_ready = true;
+                }
+                Err(source) => {
+                    return Err(Error::Poll {
+                        what: "register stdin",
+                        source,
+                    });
+                }
+            }
+        }
+        if self.stdout.is_pollable() {
+            let fd = self.stdout.raw_fd();
+            match registry.register(&mut mio::unix::SourceFd(&fd), STDOUT, Interest::WRITABLE) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {}
+                Err(source) => {
+                    return Err(Error::Poll {
+                        what: "register stdout",
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Start a connection on `endpoint`. `waiting_for_sender` marks a datagram listener
+    /// that learns its peer from the first datagram.
+    pub(crate) fn attach(
+        &mut self,
+        mut endpoint: Endpoint,
+        waiting_for_sender: bool,
+        registry: &Registry,
+    ) -> Result<()> {
+        registry
+            .register(
+                endpoint.source(),
+                SOCKET,
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .map_err(|source| Error::Poll {
+                what: "register socket",
+                source,
+            })?;
+        let now = Instant::now();
+        self.conn = Some(Connection {
+            datagram: endpoint.is_datagram(),
+            endpoint,
+            readable: true,
+            writable: true,
+            peer: if waiting_for_sender {
+                DatagramPeer::Waiting
+            } else {
+                DatagramPeer::Connected
+            },
+            peer_eof: false,
+            to_peer_done_at: None,
+            refused_reported: false,
+            ended_by: None,
+            bytes_sent: 0,
+            bytes_received: 0,
+            started: now,
+            last_activity: now,
+            last_received: None,
+        });
+        Ok(())
+    }
+
+    /// End the current connection: deregister and close its socket. Returns
+    /// `(bytes sent, bytes received, duration)` for the summary line.
+    pub(crate) fn detach(&mut self, registry: &Registry) -> Option<(u64, u64, Duration)> {
+        let mut conn = self.conn.take()?;
+        let _ = registry.deregister(conn.endpoint.source());
+        Some((conn.bytes_sent, conn.bytes_received, conn.started.elapsed()))
+    }
+
+    /// stdin may have data.
+    pub(crate) fn on_stdin_readable(&mut self) {
+        self.stdin_ready = true;
+    }
+
+    /// stdout may take data.
+    pub(crate) fn on_stdout_writable(&mut self) {
+        self.stdout_ready = true;
+    }
+
+    /// The socket may be readable and/or writable.
+    pub(crate) fn on_socket_event(&mut self, readable: bool, writable: bool) {
+        if let Some(conn) = &mut self.conn {
+            conn.readable |= readable;
+            conn.writable |= writable;
+        }
+    }
+
+    /// Move bytes in both directions until nothing more can move now. Returns `true`
+    /// when work may remain (the loop should poll without sleeping).
+    pub(crate) fn pump(&mut self) -> Result<bool> {
+        for _ in 0..PUMP_ROUNDS {
+            let mut progress = self.read_stdin()?;
+            progress |= self.send_to_peer()?;
+            progress |= self.receive_from_peer()?;
+            progress |= self.write_stdout()?;
+            progress |= self.finish_to_peer()?;
+            if !progress || self.is_done() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Whether the current connection is over. The single place that decides it.
+    pub(crate) fn is_done(&self) -> bool {
+        if self.stdout_closed {
+            return true;
+        }
+        let Some(conn) = &self.conn else {
+            return false;
+        };
+        if conn.ended_by.is_some() {
+            // A timer fired: finish writing what was received, then stop.
+            return self.from_peer.is_empty();
+        }
+        if conn.datagram {
+            // No EOF in datagrams: only timers, signals or stdout end them.
+            return false;
+        }
+        let from_peer_done = conn.peer_eof && self.from_peer.is_empty();
+        if !from_peer_done {
+            return false;
+        }
+        let to_peer_done = self.stdin.is_none() || conn.to_peer_done_at.is_some();
+        if to_peer_done {
+            return true;
+        }
+        // The peer closed but stdin has not ended. A file is finite: send it all. A pipe
+        // or terminal that is sending keeps going until its EOF. One that never gave a
+        // byte and has none now is an idle receive-only stdin (`rnc -l P > out` in a
+        // terminal): waiting for it would hang, so the session is over.
+        !self.stdin_always_ready
+            && !self.stdin_delivered
+            && !self.stdin_ready
+            && self.to_peer.is_empty()
+    }
+
+    /// Whether the session can never continue: stdout's reader is gone.
+    pub(crate) fn is_stdout_closed(&self) -> bool {
+        self.stdout_closed
+    }
+
+    /// Whether stdin has ended (for `-k`: later connections are half-closed at once).
+    pub(crate) fn is_stdin_eof(&self) -> bool {
+        self.stdin_eof
+    }
+
+    /// Which timer ended the connection, if one did.
+    pub(crate) fn timer_end(&self) -> Option<TimerEnd> {
+        self.conn.as_ref().and_then(|c| c.ended_by)
+    }
+
+    /// The nearest instant at which a timer needs attention.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let conn = self.conn.as_ref()?;
+        if conn.ended_by.is_some() {
+            return None;
+        }
+        let mut deadlines = Vec::with_capacity(2);
+        if let Some(idle) = self.options.idle_timeout
+            && conn.peer != DatagramPeer::Waiting
+        {
+            deadlines.push(conn.last_activity + idle);
+        }
+        if let Some(done_at) = conn.to_peer_done_at {
+            if let Some(quit) = self.options.quit_after_eof {
+                deadlines.push(done_at + quit);
+            } else if conn.datagram && conn.peer == DatagramPeer::Connected {
+                let since = conn.last_received.map_or(done_at, |r| r.max(done_at));
+                deadlines.push(since + DATAGRAM_LINGER);
+            }
+        }
+        deadlines.into_iter().min()
+    }
+
+    /// Let timers that are due end the connection.
+    pub(crate) fn on_timer(&mut self, now: Instant) {
+        let Some(deadline) = self.next_deadline() else {
+            return;
+        };
+        if now < deadline {
+            return;
+        }
+        let Some(conn) = &mut self.conn else { return };
+        let idle_due = self
+            .options
+            .idle_timeout
+            .is_some_and(|idle| conn.peer != DatagramPeer::Waiting && now >= conn.last_activity + idle);
+        conn.ended_by = Some(if idle_due {
+            TimerEnd::Idle
+        } else {
+            TimerEnd::Quit
+        });
+        if self.options.verbose {
+            print_line(if idle_due {
+                "idle timeout"
+            } else {
+                "quitting after stdin EOF"
+            });
+        }
+    }
+
+    fn can_send(&self) -> bool {
+        match &self.conn {
+            None => false,
+            Some(conn) => {
+                conn.ended_by.is_none()
+                    && conn.to_peer_done_at.is_none()
+                    && conn.peer != DatagramPeer::Waiting
+                    && !matches!(&conn.peer, DatagramPeer::Known(PeerAddr::Unix(None)))
+            }
+        }
+    }
+
+    /// stdin → to-peer queue.
+    fn read_stdin(&mut self) -> Result<bool> {
+        if self.stdin_eof || !self.stdin_ready || !self.can_send() {
+            return Ok(false);
+        }
+        let datagram = self.conn.as_ref().is_some_and(|c| c.datagram);
+        if datagram && !self.to_peer.is_empty() {
+            return Ok(false); // one datagram in flight at a time keeps boundaries
+        }
+        let Some(stdin) = &mut self.stdin else {
+            return Ok(false);
+        };
+        let mut progress = false;
+        loop {
+            let max = if datagram {
+                MAX_DATAGRAM_BYTES
+            } else {
+                self.to_peer.room()
+            };
+            if max == 0 {
+                break;
+            }
+            let fill = match &mut self.crlf {
+                None => self.to_peer.fill_from(max, |buf| stdin.read(buf)),
+                Some((encoder, scratch, encoded)) => {
+                    // Translation can double the size: read at most half the room.
+                    let want = (max / 2).min(scratch.len());
+                    if want == 0 {
+                        break;
+                    }
+                    match read_retrying(stdin, &mut scratch[..want]) {
+                        Ok(0) => Ok(Fill::Eof),
+                        Ok(n) => {
+                            encoded.clear();
+                            encoder.encode(&scratch[..n], encoded);
+                            self.to_peer.push(encoded);
+                            Ok(Fill::Read(n))
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Fill::WouldBlock),
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            match fill.map_err(|source| Error::Stdio {
+                op: "read from stdin",
+                source,
+            })? {
+                Fill::Read(_) => {
+                    progress = true;
+                    self.stdin_delivered = true;
+                    if datagram {
+                        break;
+                    }
+                }
+                Fill::Eof => {
+                    progress = true;
+                    self.stdin_eof = true;
+                    break;
+                }
+                Fill::WouldBlock => {
+                    self.stdin_ready = false;
+                    break;
+                }
+            }
+        }
+        Ok(progress)
+    }
+
+    /// to-peer queue → socket.
+    fn send_to_peer(&mut self) -> Result<bool> {
+        let Some(conn) = &mut self.conn else {
+            return Ok(false);
+        };
+        if self.to_peer.is_empty() || !conn.writable {
+            return Ok(false);
+        }
+        let mut progress = false;
+        let mut retried_refusal = false;
+        while !self.to_peer.is_empty() {
+            let dest = match &conn.peer {
+                DatagramPeer::Known(addr) => Some(addr),
+                _ => None,
+            };
+            let endpoint = &mut conn.endpoint;
+            match self.to_peer.drain_to(|buf| endpoint.write(buf, dest)) {
+                Ok(Some(n)) => {
+                    progress = true;
+                    conn.bytes_sent += n as u64;
+                    conn.last_activity = Instant::now();
+                    if conn.datagram {
+                        self.to_peer.clear(); // a datagram goes whole or not at all
+                    }
+                }
+                Ok(None) => {
+                    conn.writable = false;
+                    break;
+                }
+                Err(e)
+                    if conn.datagram
+                        && e.kind() == io::ErrorKind::ConnectionRefused
+                        && !retried_refusal =>
+                {
+                    // The error belongs to an earlier datagram; this one was not sent.
+                    report_refused(conn, self.options.verbose);
+                    retried_refusal = true;
+                }
+                Err(e) if conn.datagram && e.kind() == io::ErrorKind::ConnectionRefused => {
+                    // Still refused: drop this datagram, as the network would.
+                    self.to_peer.clear();
+                    progress = true;
+                }
+                Err(source) => {
+                    return Err(Error::Peer {
+                        op: "send to",
+                        peer: peer_name(conn),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(progress)
+    }
+
+    /// socket → from-peer queue.
+    fn receive_from_peer(&mut self) -> Result<bool> {
+        let verbose = self.options.verbose;
+        let follow_latest = self.options.follow_latest_sender;
+        let Some(conn) = &mut self.conn else {
+            return Ok(false);
+        };
+        if conn.peer_eof || !conn.readable || conn.ended_by.is_some() {
+            return Ok(false);
+        }
+        let mut progress = false;
+        loop {
+            if conn.datagram {
+                let need = if matches!(conn.endpoint, Endpoint::Udp(_)) {
+                    DATAGRAM_RECV_BYTES
+                } else {
+                    QUEUE_BYTES
+                };
+                if self.from_peer.room() < need {
+                    break;
+                }
+                let tail = self.from_peer.tail_mut(need);
+                let received = if conn.peer == DatagramPeer::Connected {
+                    conn.endpoint.read(tail).map(|n| (n, None))
+                } else {
+                    conn.endpoint.recv_from(tail)
+                };
+                match received {
+                    Ok((n, from)) => {
+                        if let Some(from) = from
+                            && !accept_sender(conn, from, follow_latest, verbose)
+                        {
+                            continue;
+                        }
+                        self.from_peer.commit(n);
+                        progress = true;
+                        conn.bytes_received += n as u64;
+                        let now = Instant::now();
+                        conn.last_activity = now;
+                        conn.last_received = Some(now);
+                        conn.refused_reported = false;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        conn.readable = false;
+                        break;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                        report_refused(conn, verbose);
+                    }
+                    Err(source) => {
+                        return Err(Error::Peer {
+                            op: "receive from",
+                            peer: peer_name(conn),
+                            source,
+                        });
+                    }
+                }
+            } else {
+                let room = self.from_peer.room();
+                if room == 0 {
+                    break;
+                }
+                let endpoint = &mut conn.endpoint;
+                match self.from_peer.fill_from(room, |buf| endpoint.read(buf)) {
+                    Ok(Fill::Read(n)) => {
+                        progress = true;
+                        conn.bytes_received += n as u64;
+                        conn.last_activity = Instant::now();
+                    }
+                    Ok(Fill::Eof) => {
+                        progress = true;
+                        conn.peer_eof = true;
+                        if verbose {
+                            print_line("peer closed its side");
+                        }
+                        break;
+                    }
+                    Ok(Fill::WouldBlock) => {
+                        conn.readable = false;
+                        break;
+                    }
+                    Err(source) => {
+                        return Err(Error::Peer {
+                            op: "read from",
+                            peer: peer_name(conn),
+                            source,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(progress)
+    }
+
+    /// from-peer queue → stdout.
+    fn write_stdout(&mut self) -> Result<bool> {
+        if self.from_peer.is_empty() || !self.stdout_ready || self.stdout_closed {
+            return Ok(false);
+        }
+        let mut progress = false;
+        while !self.from_peer.is_empty() {
+            let stdout = &mut self.stdout;
+            match self.from_peer.drain_to(|buf| stdout.write(buf)) {
+                Ok(Some(_)) => {
+                    progress = true;
+                    if let Some(conn) = &mut self.conn {
+                        conn.last_activity = Instant::now();
+                    }
+                }
+                Ok(None) => {
+                    self.stdout_ready = false;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                    // Our reader left (`| head`): nothing more can be delivered. Quiet end.
+                    self.stdout_closed = true;
+                    self.from_peer.clear();
+                    return Ok(true);
+                }
+                Err(source) => {
+                    return Err(Error::Stdio {
+                        op: "write to stdout",
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(progress)
+    }
+
+    /// At stdin EOF with the queue drained: half-close (once) and start the `-q` clock.
+    fn finish_to_peer(&mut self) -> Result<bool> {
+        let verbose = self.options.verbose;
+        let shutdown = self.options.shutdown_on_eof;
+        let Some(conn) = &mut self.conn else {
+            return Ok(false);
+        };
+        if !self.stdin_eof || !self.to_peer.is_empty() || conn.to_peer_done_at.is_some() {
+            return Ok(false);
+        }
+        if !conn.datagram && shutdown {
+            match conn.endpoint.shutdown_write() {
+                Ok(()) => {}
+                // Already reset by the peer: the read side reports it.
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
+                Err(source) => {
+                    return Err(Error::Peer {
+                        op: "shut down",
+                        peer: peer_name(conn),
+                        source,
+                    });
+                }
+            }
+            if verbose {
+                print_line("sent shutdown (EOF on stdin)");
+            }
+        }
+        conn.to_peer_done_at = Some(Instant::now());
+        Ok(true)
+    }
+}
+
+/// Read, retrying on `EINTR`.
+fn read_retrying(stdin: &mut StdStream, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match stdin.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Decide whether a datagram from `from` belongs to the session, locking onto the
+/// first sender (or following the latest one under `-k`).
+fn accept_sender(conn: &mut Connection, from: PeerAddr, follow_latest: bool, verbose: bool) -> bool {
+    match &conn.peer {
+        DatagramPeer::Waiting => {
+            if verbose {
+                print_line(&format!("connection from {from}"));
+            }
+            conn.peer = DatagramPeer::Known(from);
+            true
+        }
+        DatagramPeer::Known(current) if *current == from => true,
+        DatagramPeer::Known(_) if follow_latest => {
+            if verbose {
+                print_line(&format!("now replying to {from}"));
+            }
+            conn.peer = DatagramPeer::Known(from);
+            true
+        }
+        DatagramPeer::Known(_) => {
+            if verbose {
+                print_line(&format!("ignoring datagram from {from}"));
+            }
+            false
+        }
+        DatagramPeer::Connected => true,
+    }
+}
+
+/// Tell the user, once per burst, that the datagram peer's port is closed.
+fn report_refused(conn: &mut Connection, verbose: bool) {
+    if !conn.refused_reported || verbose {
+        print_line(&format!(
+            "{}: peer port closed (connection refused)",
+            peer_name(conn)
+        ));
+    }
+    conn.refused_reported = true;
+}
+
+fn peer_name(conn: &Connection) -> String {
+    match &conn.peer {
+        DatagramPeer::Known(addr) => addr.to_string(),
+        _ => conn
+            .endpoint
+            .peer_description()
+            .unwrap_or_else(|| "peer".to_string()),
+    }
+}

@@ -1,0 +1,12 @@
+//! The single integration test binary: spawns the real rnc and checks what a user sees.
+//!
+//! One binary (Cargo.toml: `autotests = false`, one `[[test]]`) so the suite links once.
+//! Each module owns one area; shared harness code lives in `util` only.
+
+mod util;
+
+mod cli;
+mod interop;
+mod tcp;
+mod udp;
+mod unix;
