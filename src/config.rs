@@ -152,8 +152,16 @@ impl Config {
         if cli.zero_io && transport.is_datagram() {
             return usage("`-z` needs a stream socket (not `-u`)");
         }
-        let wait = cli.wait.as_deref().map(|s| parse_timeout("-w", s, false)).transpose()?;
-        let quit_after_eof = cli.quit.as_deref().map(|s| parse_timeout("-q", s, true)).transpose()?;
+        let wait = cli
+            .wait
+            .as_deref()
+            .map(|s| parse_timeout("-w", s, false))
+            .transpose()?;
+        let quit_after_eof = cli
+            .quit
+            .as_deref()
+            .map(|s| parse_timeout("-q", s, true))
+            .transpose()?;
 
         let mut source_host = None;
         let mut source_port = None;
@@ -254,13 +262,17 @@ pub(crate) fn parse_port(text: &str, numeric: bool, allow_zero: bool) -> Result<
         };
     }
     let is_name = !text.is_empty()
-        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        && text.bytes().any(|b| b.is_ascii_alphabetic());
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && text.as_bytes()[0].is_ascii_alphabetic();
     if !is_name {
         return usage(format!("invalid port `{}` ({range})", text.escape_debug()));
     }
     if numeric {
-        return usage(format!("`-n` forbids the service name `{text}`: give a port number"));
+        return usage(format!(
+            "`-n` forbids the service name `{text}`: give a port number"
+        ));
     }
     match lookup_service(text) {
         Some(port) => Ok(port),
@@ -346,7 +358,9 @@ pub(crate) fn parse_host(text: &str, numeric: bool) -> Result<Host> {
         return usage(format!("invalid address `{}`", text.escape_debug()));
     }
     if numeric {
-        return usage(format!("`-n` forbids the host name `{text}`: give an address"));
+        return usage(format!(
+            "`-n` forbids the host name `{text}`: give an address"
+        ));
     }
     Ok(Host::Name(text.to_string()))
 }
@@ -366,9 +380,8 @@ fn parse_scope(scope: &str) -> Option<u32> {
 /// Parse a `-w`/`-q` value in seconds. `-q` (`allow_zero`) accepts 0.
 fn parse_timeout(flag: &str, text: &str, allow_zero: bool) -> Result<Duration> {
     let secs: f64 = text.trim().parse().unwrap_or(f64::NAN);
-    let ok = secs.is_finite()
-        && secs <= MAX_TIMEOUT_SECS
-        && (secs > 0.0 || (allow_zero && secs == 0.0));
+    let ok =
+        secs.is_finite() && secs <= MAX_TIMEOUT_SECS && (secs > 0.0 || (allow_zero && secs == 0.0));
     if !ok {
         let lower = if allow_zero { "0 <=" } else { "0 <" };
         return usage(format!(
@@ -452,13 +465,25 @@ mod tests {
             assert_eq!(port, 5000, "{args:?}");
         }
         let c = config(&["-l", "0"]).unwrap();
-        assert_eq!(c.target, Target::Inet { host: None, port: 0 });
+        assert_eq!(
+            c.target,
+            Target::Inet {
+                host: None,
+                port: 0
+            }
+        );
     }
 
     #[test]
     fn config_bad_ports_are_usage_errors() {
-        assert_eq!(usage_text(&["h", "70000"]), "invalid port `70000` (1-65535)");
-        assert_eq!(usage_text(&["h", "65536"]), "invalid port `65536` (1-65535)");
+        assert_eq!(
+            usage_text(&["h", "70000"]),
+            "invalid port `70000` (1-65535)"
+        );
+        assert_eq!(
+            usage_text(&["h", "65536"]),
+            "invalid port `65536` (1-65535)"
+        );
         assert_eq!(usage_text(&["h", "80x"]), "invalid port `80x` (1-65535)");
         assert_eq!(usage_text(&["h", ""]), "invalid port `` (1-65535)");
         assert_eq!(usage_text(&["h", "0"]), "invalid port `0` (1-65535)");

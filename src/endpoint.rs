@@ -129,10 +129,7 @@ impl Endpoint {
         match self {
             Endpoint::Tcp(s) => s.peer_addr().ok().map(|a| a.to_string()),
             Endpoint::Udp(s) => s.peer_addr().ok().map(|a| a.to_string()),
-            Endpoint::Unix(s) => s
-                .peer_addr()
-                .ok()
-                .map(|a| describe_unix(Ok(a))),
+            Endpoint::Unix(s) => s.peer_addr().ok().map(|a| describe_unix(Ok(a))),
             Endpoint::UnixDatagram(s, _) => s.peer_addr().ok().map(|a| describe_unix(Ok(a))),
         }
     }

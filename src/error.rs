@@ -172,7 +172,10 @@ mod tests {
             addr: "0.0.0.0:5000".into(),
             source: io::Error::from(rustix::io::Errno::ADDRINUSE),
         };
-        assert_eq!(err.one_line(), "listen on 0.0.0.0:5000: address already in use");
+        assert_eq!(
+            err.one_line(),
+            "listen on 0.0.0.0:5000: address already in use"
+        );
         let err = Error::Stdio {
             op: "write to stdout",
             source: io::Error::from(rustix::io::Errno::NOSPC),
@@ -182,7 +185,10 @@ mod tests {
 
     #[test]
     fn error_usage_exit_code_is_2() {
-        assert_eq!(Error::Usage("invalid port `70000` (1-65535)".into()).exit_code(), 2);
+        assert_eq!(
+            Error::Usage("invalid port `70000` (1-65535)".into()).exit_code(),
+            2
+        );
         let err = Error::UnixPath {
             path: "/x".into(),
             reason: "path too long".into(),

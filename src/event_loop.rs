@@ -19,7 +19,7 @@ use crate::config::{Config, Family, Host, Mode, Target, Transport};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result, describe_io, print_line};
 use crate::net::{self, SocketFile};
-use crate::session::{Options, STDIN, STDOUT, SOCKET, Session};
+use crate::session::{Options, SOCKET, STDIN, STDOUT, Session};
 use crate::stdio::StdStream;
 
 /// Token for a stream listener.
@@ -208,7 +208,9 @@ fn run_client(lp: &mut Loop, config: &Config) -> Result<Outcome> {
             Endpoint::UnixDatagram(socket, Some(file))
         }
         (Target::Inet { host, port }, transport) => {
-            let host = host.as_ref().ok_or_else(|| Error::Usage("no host".into()))?;
+            let host = host
+                .as_ref()
+                .ok_or_else(|| Error::Usage("no host".into()))?;
             if config.verbose
                 && let Host::Name(name) = host
             {
@@ -218,12 +220,12 @@ fn run_client(lp: &mut Loop, config: &Config) -> Result<Outcome> {
             if transport == Transport::Udp {
                 let addr = addrs[0];
                 let source = source_addr(config, &addr)?;
-                Endpoint::Udp(net::udp_connect(addr, source).map_err(|source| {
-                    Error::Connect {
+                Endpoint::Udp(
+                    net::udp_connect(addr, source).map_err(|source| Error::Connect {
                         addr: addr.to_string(),
                         source,
-                    }
-                })?)
+                    })?,
+                )
             } else {
                 match connect_tcp(lp, config, &addrs)? {
                     Ok(endpoint) => endpoint,
@@ -295,8 +297,9 @@ fn connect_tcp(
             Ok(stream) => stream,
             Err(e) => {
                 let e = match source {
-                    Some(src) if e.kind() == io::ErrorKind::AddrInUse
-                        || e.kind() == io::ErrorKind::AddrNotAvailable =>
+                    Some(src)
+                        if e.kind() == io::ErrorKind::AddrInUse
+                            || e.kind() == io::ErrorKind::AddrNotAvailable =>
                     {
                         Error::Bind {
                             addr: src.to_string(),

@@ -55,6 +55,8 @@ fn install_panic_hook() {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".to_string());
-        print_line(&format!("internal error{location}: {payload} (please report this bug)"));
+        print_line(&format!(
+            "internal error{location}: {payload} (please report this bug)"
+        ));
     }));
 }

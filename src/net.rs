@@ -23,14 +23,14 @@ pub(crate) fn resolve(host: &Host, port: u16, family: Family) -> Result<Vec<Sock
     match host {
         Host::Literal { ip, scope_id } => Ok(vec![socket_addr(*ip, port, *scope_id)]),
         Host::Name(name) => {
-            let found = (name.as_str(), port)
-                .to_socket_addrs()
-                .map_err(|source| Error::Resolve {
-                    host: name.clone(),
-                    source,
-                })?;
-            let mut addrs: Vec<SocketAddr> =
-                found.filter(|a| family.allows(&a.ip())).collect();
+            let found =
+                (name.as_str(), port)
+                    .to_socket_addrs()
+                    .map_err(|source| Error::Resolve {
+                        host: name.clone(),
+                        source,
+                    })?;
+            let mut addrs: Vec<SocketAddr> = found.filter(|a| family.allows(&a.ip())).collect();
             addrs.dedup();
             if addrs.is_empty() {
                 return Err(Error::NoAddress {
@@ -159,7 +159,11 @@ pub(crate) fn tcp_connect_start(
     addr: SocketAddr,
     source: Option<SocketAddr>,
 ) -> io::Result<TcpStream> {
-    let socket = Socket::new(domain_of(&addr), Type::STREAM.cloexec(), Some(Protocol::TCP))?;
+    let socket = Socket::new(
+        domain_of(&addr),
+        Type::STREAM.cloexec(),
+        Some(Protocol::TCP),
+    )?;
     socket.set_nonblocking(true)?;
     // Small interactive writes (a typed line, a request) go out at once; bulk writes are
     // large enough that Nagle would not merge anything anyway.
@@ -281,10 +285,12 @@ fn unix_addr(path: &Path) -> Result<SockAddr> {
 
 fn bind_unix(socket: &Socket, path: &Path, datagram: bool) -> Result<SocketFile> {
     clear_stale_socket(path, datagram)?;
-    socket.bind(&unix_addr(path)?).map_err(|source| Error::Bind {
-        addr: path.display().to_string(),
-        source,
-    })?;
+    socket
+        .bind(&unix_addr(path)?)
+        .map_err(|source| Error::Bind {
+            addr: path.display().to_string(),
+            source,
+        })?;
     SocketFile::record(path).map_err(|source| Error::Bind {
         addr: path.display().to_string(),
         source,
@@ -295,10 +301,12 @@ fn bind_unix(socket: &Socket, path: &Path, datagram: bool) -> Result<SocketFile>
 pub(crate) fn unix_listener(path: &Path) -> Result<(UnixListener, SocketFile)> {
     let socket = unix_socket(Type::STREAM)?;
     let file = bind_unix(&socket, path, false)?;
-    socket.listen(LISTEN_BACKLOG).map_err(|source| Error::Listen {
-        addr: path.display().to_string(),
-        source,
-    })?;
+    socket
+        .listen(LISTEN_BACKLOG)
+        .map_err(|source| Error::Listen {
+            addr: path.display().to_string(),
+            source,
+        })?;
     Ok((UnixListener::from_std(socket.into()), file))
 }
 
@@ -326,10 +334,12 @@ pub(crate) fn unix_connect(path: &Path) -> Result<UnixStream> {
 pub(crate) fn unix_datagram_connect(path: &Path) -> Result<(UnixDatagram, SocketFile)> {
     let socket = unix_socket(Type::DGRAM)?;
     let local = temp_socket_path()?;
-    socket.bind(&unix_addr(&local)?).map_err(|source| Error::Bind {
-        addr: local.display().to_string(),
-        source,
-    })?;
+    socket
+        .bind(&unix_addr(&local)?)
+        .map_err(|source| Error::Bind {
+            addr: local.display().to_string(),
+            source,
+        })?;
     let file = SocketFile::record(&local).map_err(|source| Error::Bind {
         addr: local.display().to_string(),
         source,
@@ -412,7 +422,11 @@ mod tests {
         let path = dir.path().join("plain");
         std::fs::write(&path, b"keep me").unwrap();
         let err = unix_listener(&path).unwrap_err();
-        assert!(err.one_line().contains("not a socket"), "{}", err.one_line());
+        assert!(
+            err.one_line().contains("not a socket"),
+            "{}",
+            err.one_line()
+        );
         assert_eq!(std::fs::read(&path).unwrap(), b"keep me");
     }
 }

@@ -364,10 +364,9 @@ impl Session {
             return;
         }
         let Some(conn) = &mut self.conn else { return };
-        let idle_due = self
-            .options
-            .idle_timeout
-            .is_some_and(|idle| conn.peer != DatagramPeer::Waiting && now >= conn.last_activity + idle);
+        let idle_due = self.options.idle_timeout.is_some_and(|idle| {
+            conn.peer != DatagramPeer::Waiting && now >= conn.last_activity + idle
+        });
         conn.ended_by = Some(if idle_due {
             TimerEnd::Idle
         } else {
@@ -692,7 +691,12 @@ fn read_retrying(stdin: &mut StdStream, buf: &mut [u8]) -> io::Result<usize> {
 
 /// Decide whether a datagram from `from` belongs to the session, locking onto the
 /// first sender (or following the latest one under `-k`).
-fn accept_sender(conn: &mut Connection, from: PeerAddr, follow_latest: bool, verbose: bool) -> bool {
+fn accept_sender(
+    conn: &mut Connection,
+    from: PeerAddr,
+    follow_latest: bool,
+    verbose: bool,
+) -> bool {
     match &conn.peer {
         DatagramPeer::Waiting => {
             if verbose {
@@ -737,5 +741,264 @@ fn peer_name(conn: &Connection) -> String {
             .endpoint
             .peer_description()
             .unwrap_or_else(|| "peer".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::fd::{AsFd, OwnedFd};
+    use std::os::unix::net::UnixStream as StdUnixStream;
+
+    /// A session wired to pipes and a Unix socket pair, with the test holding the far ends.
+    struct Rig {
+        session: Session,
+        poll: mio::Poll,
+        stdin_writer: Option<io::PipeWriter>,
+        stdout_reader: Option<io::PipeReader>,
+        peer: StdUnixStream,
+    }
+
+    fn options() -> Options {
+        Options {
+            crlf: false,
+            shutdown_on_eof: true,
+            verbose: false,
+            idle_timeout: None,
+            quit_after_eof: None,
+            follow_latest_sender: false,
+        }
+    }
+
+    fn rig_with(
+        options: Options,
+        stdin: Option<StdStream>,
+        stdin_writer: Option<io::PipeWriter>,
+    ) -> Rig {
+        let (stdout_reader, stdout_writer) = io::pipe().unwrap();
+        let stdout_fd: OwnedFd = stdout_writer.into();
+        let stdout = StdStream::open(stdout_fd.as_fd(), true).unwrap();
+        let (ours, peer) = StdUnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let poll = mio::Poll::new().unwrap();
+        let mut session = Session::new(options, stdin, stdout);
+        session.register_stdio(poll.registry()).unwrap();
+        session
+            .attach(
+                Endpoint::Unix(mio::net::UnixStream::from_std(ours)),
+                false,
+                poll.registry(),
+            )
+            .unwrap();
+        Rig {
+            session,
+            poll,
+            stdin_writer,
+            stdout_reader: Some(stdout_reader),
+            peer,
+        }
+    }
+
+    fn rig(options: Options) -> Rig {
+        let (r, w) = io::pipe().unwrap();
+        let r: OwnedFd = r.into();
+        let stdin = StdStream::open(r.as_fd(), false).unwrap();
+        rig_with(options, Some(stdin), Some(w))
+    }
+
+    impl Rig {
+        fn pump(&mut self) {
+            self.session.on_stdin_readable();
+            self.session.on_socket_event(true, true);
+            self.session.on_stdout_writable();
+            while self.session.pump().unwrap() {}
+        }
+
+        fn peer_reads_eof(&mut self) -> bool {
+            let mut buf = [0u8; 64];
+            self.peer.set_nonblocking(true).unwrap();
+            let got = self.peer.read(&mut buf);
+            self.peer.set_nonblocking(false).unwrap();
+            matches!(got, Ok(0))
+        }
+    }
+
+    #[test]
+    fn session_stdin_eof_half_closes_then_waits_for_peer() {
+        let mut rig = rig(options());
+        rig.stdin_writer
+            .as_mut()
+            .unwrap()
+            .write_all(b"hello")
+            .unwrap();
+        rig.stdin_writer = None; // EOF
+        rig.pump();
+        let mut buf = [0u8; 5];
+        rig.peer.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"hello");
+        assert!(rig.peer_reads_eof(), "the peer sees our FIN");
+        assert!(!rig.session.is_done(), "still receiving");
+        rig.peer.write_all(b"reply").unwrap();
+        rig.peer.shutdown(std::net::Shutdown::Write).unwrap();
+        rig.pump();
+        assert!(rig.session.is_done());
+        let mut out = [0u8; 5];
+        rig.stdout_reader
+            .as_mut()
+            .unwrap()
+            .read_exact(&mut out)
+            .unwrap();
+        assert_eq!(&out, b"reply");
+    }
+
+    #[test]
+    fn session_peer_eof_with_idle_silent_stdin_is_done() {
+        let mut rig = rig(options());
+        rig.peer.write_all(b"data").unwrap();
+        rig.peer.shutdown(std::net::Shutdown::Write).unwrap();
+        rig.pump();
+        assert!(rig.session.is_done(), "receive-only use ends with the peer");
+    }
+
+    #[test]
+    fn session_peer_eof_with_active_stdin_keeps_sending_until_stdin_eof() {
+        let mut rig = rig(options());
+        rig.stdin_writer
+            .as_mut()
+            .unwrap()
+            .write_all(b"part1")
+            .unwrap();
+        rig.pump();
+        rig.peer.shutdown(std::net::Shutdown::Write).unwrap();
+        rig.pump();
+        assert!(!rig.session.is_done(), "stdin is still sending");
+        rig.stdin_writer
+            .as_mut()
+            .unwrap()
+            .write_all(b"part2")
+            .unwrap();
+        rig.stdin_writer = None;
+        rig.pump();
+        assert!(rig.session.is_done());
+        let mut buf = [0u8; 10];
+        rig.peer.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"part1part2");
+        assert!(rig.peer_reads_eof());
+    }
+
+    #[test]
+    fn session_peer_eof_with_file_stdin_sends_whole_file() {
+        let mut file = tempfile::tempfile().unwrap();
+        let data = vec![7u8; 3 * QUEUE_BYTES + 11];
+        file.write_all(&data).unwrap();
+        std::io::Seek::rewind(&mut file).unwrap();
+        let stdin = StdStream::open(file.as_fd(), false).unwrap();
+        let mut rig = rig_with(options(), Some(stdin), None);
+        rig.peer.shutdown(std::net::Shutdown::Write).unwrap();
+        let reader = std::thread::spawn({
+            let mut peer = rig.peer.try_clone().unwrap();
+            move || {
+                let mut got = Vec::new();
+                peer.read_to_end(&mut got).unwrap();
+                got
+            }
+        });
+        for _ in 0..1000 {
+            rig.pump();
+            if rig.session.is_done() {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        assert!(rig.session.is_done());
+        drop(rig.session.detach(rig.poll.registry()));
+        drop(rig.session);
+        assert_eq!(reader.join().unwrap().len(), data.len());
+    }
+
+    #[test]
+    fn session_no_stdin_ends_with_peer() {
+        let mut rig = rig_with(options(), None, None);
+        rig.pump();
+        assert!(!rig.peer_reads_eof(), "-d sends no FIN");
+        assert!(!rig.session.is_done());
+        rig.peer.shutdown(std::net::Shutdown::Write).unwrap();
+        rig.pump();
+        assert!(rig.session.is_done());
+    }
+
+    #[test]
+    fn session_no_shutdown_keeps_write_side_open() {
+        let mut rig = rig(Options {
+            shutdown_on_eof: false,
+            ..options()
+        });
+        rig.stdin_writer = None;
+        rig.pump();
+        assert!(!rig.peer_reads_eof(), "--no-shutdown sends no FIN");
+        assert!(!rig.session.is_done());
+        rig.peer.shutdown(std::net::Shutdown::Write).unwrap();
+        rig.pump();
+        assert!(rig.session.is_done());
+    }
+
+    #[test]
+    fn session_stdout_reader_gone_ends_quietly() {
+        let mut rig = rig(options());
+        rig.stdout_reader = None;
+        rig.peer.write_all(b"nobody reads this").unwrap();
+        rig.pump();
+        assert!(rig.session.is_stdout_closed());
+        assert!(rig.session.is_done());
+    }
+
+    #[test]
+    fn session_quit_zero_ends_after_stdin_eof() {
+        let mut rig = rig(Options {
+            quit_after_eof: Some(Duration::ZERO),
+            ..options()
+        });
+        rig.stdin_writer = None;
+        rig.pump();
+        assert!(
+            !rig.session.is_done(),
+            "the timer has not been looked at yet"
+        );
+        rig.session.on_timer(Instant::now());
+        assert!(rig.session.is_done());
+        assert_eq!(rig.session.timer_end(), Some(TimerEnd::Quit));
+    }
+
+    #[test]
+    fn session_idle_timeout_ends() {
+        let mut rig = rig(Options {
+            idle_timeout: Some(Duration::from_millis(1)),
+            ..options()
+        });
+        rig.pump();
+        let deadline = rig.session.next_deadline().expect("an idle deadline");
+        rig.session.on_timer(deadline);
+        assert_eq!(rig.session.timer_end(), Some(TimerEnd::Idle));
+        assert!(rig.session.is_done());
+    }
+
+    #[test]
+    fn session_crlf_translates_towards_peer() {
+        let mut rig = rig(Options {
+            crlf: true,
+            ..options()
+        });
+        rig.stdin_writer
+            .as_mut()
+            .unwrap()
+            .write_all(b"a\nb\r\n")
+            .unwrap();
+        rig.stdin_writer = None;
+        rig.pump();
+        let mut got = Vec::new();
+        rig.peer.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"a\r\nb\r\n");
     }
 }

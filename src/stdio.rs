@@ -38,7 +38,8 @@ impl StdStream {
         StdStream::open(io::stdout().as_fd(), true)
     }
 
-    fn open(fd: BorrowedFd<'_>, write: bool) -> io::Result<StdStream> {
+    /// Open `fd` (stdin or stdout, or a test pipe) for the loop.
+    pub(crate) fn open(fd: BorrowedFd<'_>, write: bool) -> io::Result<StdStream> {
         let kind = sys::fd_kind(fd)?;
         if !kind.is_pollable() {
             // Files and devices: blocking I/O is what they do anyway.
