@@ -176,11 +176,12 @@ fn drive(lp: &mut Loop, session: &mut Session) -> Result<Outcome> {
         }
         for event in lp.events.iter() {
             match event.token() {
-                STDIN => session.on_stdin_readable(),
+                STDIN => session.on_stdin_readable(event.is_read_closed() || event.is_error()),
                 STDOUT => session.on_stdout_writable(),
                 SOCKET => session.on_socket_event(
                     event.is_readable() || event.is_read_closed() || event.is_error(),
                     event.is_writable() || event.is_write_closed() || event.is_error(),
+                    event.is_read_closed() || event.is_error(),
                 ),
                 // LISTENER: the next `-k` connection waits in the backlog. SIGNALS: handled.
                 _ => {}

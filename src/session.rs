@@ -18,6 +18,7 @@ use crate::crlf::CrlfEncoder;
 use crate::endpoint::{Endpoint, PeerAddr};
 use crate::error::{Error, Result, print_line};
 use crate::stdio::StdStream;
+use crate::sys::FdKind;
 
 /// Capacity of each direction's queue.
 pub(crate) const QUEUE_BYTES: usize = 256 * 1024;
@@ -89,6 +90,8 @@ struct Connection {
     peer: DatagramPeer,
     /// The peer sent EOF (streams only).
     peer_eof: bool,
+    /// An event reported the read side closed (FIN or error): read until EOF.
+    read_closed_seen: bool,
     /// Our side is finished: stdin ended, the queue drained, and the shutdown (if any)
     /// was sent. Holds when that happened.
     to_peer_done_at: Option<Instant>,
@@ -120,6 +123,11 @@ pub(crate) struct Session {
     stdin_ready: bool,
     /// stdin is a file or device: always ready, never registered.
     stdin_always_ready: bool,
+    /// stdin is a pipe: a short read means it is empty (a terminal returns one line per
+    /// read, so it must be read until `WouldBlock`).
+    stdin_short_read_drains: bool,
+    /// stdout is a pipe or socket: a short write means it is full.
+    stdout_short_write_fills: bool,
     /// stdin has delivered at least one byte.
     stdin_delivered: bool,
     /// stdin said EOF.
@@ -145,7 +153,11 @@ impl Session {
         let crlf = options
             .crlf
             .then(|| (CrlfEncoder::default(), vec![0; QUEUE_BYTES / 2], Vec::new()));
+        let stdin_short_read_drains = stdin.as_ref().is_some_and(|s| s.kind() == FdKind::Pipe);
+        let stdout_short_write_fills = matches!(stdout.kind(), FdKind::Pipe | FdKind::Socket);
         Session {
+            stdin_short_read_drains,
+            stdout_short_write_fills,
             options,
             stdin,
             stdout,
@@ -229,6 +241,7 @@ impl Session {
                 DatagramPeer::Connected
             },
             peer_eof: false,
+            read_closed_seen: false,
             to_peer_done_at: None,
             refused_reported: false,
             ended_by: None,
@@ -249,9 +262,13 @@ impl Session {
         Some((conn.bytes_sent, conn.bytes_received, conn.started.elapsed()))
     }
 
-    /// stdin may have data.
-    pub(crate) fn on_stdin_readable(&mut self) {
+    /// stdin may have data; `closed` when the event also says its writer is gone (then a
+    /// short read no longer means "empty": EOF is pending and no new edge will come).
+    pub(crate) fn on_stdin_readable(&mut self, closed: bool) {
         self.stdin_ready = true;
+        if closed {
+            self.stdin_short_read_drains = false;
+        }
     }
 
     /// stdout may take data.
@@ -259,11 +276,13 @@ impl Session {
         self.stdout_ready = true;
     }
 
-    /// The socket may be readable and/or writable.
-    pub(crate) fn on_socket_event(&mut self, readable: bool, writable: bool) {
+    /// The socket may be readable and/or writable; `read_closed` when the event also
+    /// carries the peer's FIN or an error (read until `WouldBlock` or EOF then).
+    pub(crate) fn on_socket_event(&mut self, readable: bool, writable: bool, read_closed: bool) {
         if let Some(conn) = &mut self.conn {
             conn.readable |= readable;
             conn.writable |= writable;
+            conn.read_closed_seen |= read_closed;
         }
     }
 
@@ -415,6 +434,7 @@ impl Session {
             if max == 0 {
                 break;
             }
+            let mut requested = max;
             let fill = match &mut self.crlf {
                 None => self.to_peer.fill_from(max, |buf| stdin.read(buf)),
                 Some((encoder, scratch, encoded)) => {
@@ -423,6 +443,7 @@ impl Session {
                     if want == 0 {
                         break;
                     }
+                    requested = want;
                     match read_retrying(stdin, &mut scratch[..want]) {
                         Ok(0) => Ok(Fill::Eof),
                         Ok(n) => {
@@ -440,10 +461,16 @@ impl Session {
                 op: "read from stdin",
                 source,
             })? {
-                Fill::Read(_) => {
+                Fill::Read(n) => {
                     progress = true;
                     self.stdin_delivered = true;
                     if datagram {
+                        break;
+                    }
+                    if n < requested && self.stdin_short_read_drains {
+                        // A pipe returned less than asked: it is empty now, and the
+                        // next byte written to it brings a new edge. Skip the EAGAIN read.
+                        self.stdin_ready = false;
                         break;
                     }
                 }
@@ -477,6 +504,7 @@ impl Session {
                 _ => None,
             };
             let endpoint = &mut conn.endpoint;
+            let queued = self.to_peer.len();
             match self.to_peer.drain_to(|buf| endpoint.write(buf, dest)) {
                 Ok(Some(n)) => {
                     progress = true;
@@ -484,6 +512,11 @@ impl Session {
                     conn.last_activity = Instant::now();
                     if conn.datagram {
                         self.to_peer.clear(); // a datagram goes whole or not at all
+                    } else if n < queued {
+                        // A short write means the send buffer is full; its draining
+                        // brings a new edge. Skip the EAGAIN write.
+                        conn.writable = false;
+                        break;
                     }
                 }
                 Ok(None) => {
@@ -585,6 +618,12 @@ impl Session {
                         progress = true;
                         conn.bytes_received += n as u64;
                         conn.last_activity = Instant::now();
+                        if n < room && !conn.read_closed_seen {
+                            // A stream socket returns less than asked only when its
+                            // receive queue is empty; new data brings a new edge.
+                            conn.readable = false;
+                            break;
+                        }
                     }
                     Ok(Fill::Eof) => {
                         progress = true;
@@ -619,11 +658,18 @@ impl Session {
         let mut progress = false;
         while !self.from_peer.is_empty() {
             let stdout = &mut self.stdout;
+            let queued = self.from_peer.len();
             match self.from_peer.drain_to(|buf| stdout.write(buf)) {
-                Ok(Some(_)) => {
+                Ok(Some(n)) => {
                     progress = true;
                     if let Some(conn) = &mut self.conn {
                         conn.last_activity = Instant::now();
+                    }
+                    if n < queued && self.stdout_short_write_fills {
+                        // A pipe took less than offered: it is full until its reader
+                        // drains it, which brings a new edge.
+                        self.stdout_ready = false;
+                        break;
                     }
                 }
                 Ok(None) => {
@@ -810,8 +856,8 @@ mod tests {
 
     impl Rig {
         fn pump(&mut self) {
-            self.session.on_stdin_readable();
-            self.session.on_socket_event(true, true);
+            self.session.on_stdin_readable(true);
+            self.session.on_socket_event(true, true, true);
             self.session.on_stdout_writable();
             while self.session.pump().unwrap() {}
         }
