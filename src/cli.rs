@@ -126,6 +126,10 @@ pub(crate) struct Cli {
     #[arg(short = 'N', hide = true)]
     pub(crate) shutdown_compat: bool,
 
+    /// Always copy through user space (no sendfile/splice); for benchmarks and tests
+    #[arg(long = "no-zero-copy", hide = true)]
+    pub(crate) no_zero_copy: bool,
+
     /// HOST PORT to connect to; [ADDR] PORT to listen on; PATH with -U
     #[arg(value_name = "ARGS", num_args = 0..=2)]
     pub(crate) args: Vec<String>,

@@ -103,8 +103,6 @@ pub(crate) struct Config {
     pub(crate) source_host: Option<Host>,
     /// Client source port (`-p`).
     pub(crate) source_port: Option<u16>,
-    /// `-n`: never resolve names.
-    pub(crate) numeric: bool,
     /// `-w`: connect timeout and idle timeout.
     pub(crate) wait: Option<Duration>,
     /// `-q`: quit this long after stdin EOF.
@@ -121,6 +119,8 @@ pub(crate) struct Config {
     pub(crate) zero_io: bool,
     /// Send `shutdown(Write)` at stdin EOF (off with `--no-shutdown`).
     pub(crate) shutdown_on_eof: bool,
+    /// Use sendfile/splice where possible (off with the hidden `--no-zero-copy`).
+    pub(crate) zero_copy: bool,
 }
 
 impl Config {
@@ -234,7 +234,6 @@ impl Config {
             family,
             source_host,
             source_port,
-            numeric: cli.numeric,
             wait,
             quit_after_eof,
             no_stdin: cli.no_stdin,
@@ -243,6 +242,7 @@ impl Config {
             verbose: cli.verbose,
             zero_io: cli.zero_io,
             shutdown_on_eof: !cli.no_shutdown,
+            zero_copy: !cli.no_zero_copy,
         })
     }
 }

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 
 use mio::net::{TcpStream, UdpSocket, UnixDatagram, UnixStream};
@@ -44,7 +45,11 @@ pub(crate) enum Endpoint {
     Udp(UdpSocket),
     /// A Unix datagram socket: connected (client) or bound (listener); the client's own
     /// temporary address file rides along so it is removed with the socket.
-    UnixDatagram(UnixDatagram, Option<SocketFile>),
+    UnixDatagram(
+        UnixDatagram,
+        #[allow(dead_code, reason = "held only so that its Drop removes the file")]
+        Option<SocketFile>,
+    ),
 }
 
 impl Endpoint {
@@ -60,6 +65,16 @@ impl Endpoint {
             Endpoint::Unix(s) => s,
             Endpoint::Udp(s) => s,
             Endpoint::UnixDatagram(s, _) => s,
+        }
+    }
+
+    /// The socket's fd, for the zero-copy path.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Endpoint::Tcp(s) => s.as_fd(),
+            Endpoint::Unix(s) => s.as_fd(),
+            Endpoint::Udp(s) => s.as_fd(),
+            Endpoint::UnixDatagram(s, _) => s.as_fd(),
         }
     }
 

@@ -138,6 +138,7 @@ fn session_options(config: &Config) -> Options {
         idle_timeout: config.wait,
         quit_after_eof: config.quit_after_eof,
         follow_latest_sender: config.keep_open,
+        zero_copy: config.zero_copy,
     }
 }
 

@@ -8,13 +8,16 @@ mod buffer;
 mod cli;
 mod config;
 mod crlf;
+mod editor;
 mod endpoint;
 mod error;
 mod event_loop;
 mod net;
+mod sanitize;
 mod session;
 mod stdio;
 mod sys;
+mod zerocopy;
 
 use std::process::ExitCode;
 

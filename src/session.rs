@@ -9,6 +9,7 @@
 //! (`-k`), so a session is `attach`ed to each new endpoint in turn.
 
 use std::io;
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use mio::{Interest, Registry, Token};
@@ -19,6 +20,7 @@ use crate::endpoint::{Endpoint, PeerAddr};
 use crate::error::{Error, Result, print_line};
 use crate::stdio::StdStream;
 use crate::sys::FdKind;
+use crate::zerocopy::{FromPeer, Relay, Step, StepError, ToPeer};
 
 /// Capacity of each direction's queue.
 pub(crate) const QUEUE_BYTES: usize = 256 * 1024;
@@ -31,6 +33,8 @@ const DATAGRAM_LINGER: Duration = Duration::from_secs(1);
 /// Rounds `pump` makes before handing control back to the loop (fairness with signals
 /// and timers when both ends are always ready, as a file to a fast socket is).
 const PUMP_ROUNDS: usize = 16;
+/// Zero-copy steps one pump round makes at most in each direction.
+const ZERO_COPY_STEPS: usize = 16;
 
 /// Token for stdin.
 pub(crate) const STDIN: Token = Token(0);
@@ -54,6 +58,8 @@ pub(crate) struct Options {
     pub(crate) quit_after_eof: Option<Duration>,
     /// `-k`: a datagram listener replies to the latest sender.
     pub(crate) follow_latest_sender: bool,
+    /// Use sendfile/splice where the fds allow (off in interactive mode).
+    pub(crate) zero_copy: bool,
 }
 
 /// How the current connection's peer is addressed for datagrams.
@@ -140,6 +146,10 @@ pub(crate) struct Session {
     to_peer: ByteQueue,
     /// peer → stdout.
     from_peer: ByteQueue,
+    /// The zero-copy path stdin → socket, while the kernel accepts it.
+    to_peer_fast: Option<ToPeer>,
+    /// The zero-copy path socket → stdout, while the kernel accepts it.
+    from_peer_fast: Option<FromPeer>,
     /// `-C` state and its scratch buffer.
     crlf: Option<(CrlfEncoder, Vec<u8>, Vec<u8>)>,
     /// The current connection.
@@ -170,6 +180,8 @@ impl Session {
             to_peer: ByteQueue::new(QUEUE_BYTES),
             from_peer: ByteQueue::new(QUEUE_BYTES),
             crlf,
+            to_peer_fast: None,
+            from_peer_fast: None,
             conn: None,
         }
     }
@@ -229,6 +241,7 @@ impl Session {
                 what: "register socket",
                 source,
             })?;
+        self.choose_paths(endpoint.is_datagram());
         let now = Instant::now();
         self.conn = Some(Connection {
             datagram: endpoint.is_datagram(),
@@ -286,12 +299,35 @@ impl Session {
         }
     }
 
+    /// Pick the zero-copy path for each direction where the fds allow it.
+    fn choose_paths(&mut self, datagram: bool) {
+        self.to_peer_fast = None;
+        self.from_peer_fast = None;
+        if datagram || !self.options.zero_copy {
+            return;
+        }
+        if !self.options.crlf {
+            self.to_peer_fast = match self.stdin.as_ref().map(|s| s.kind()) {
+                Some(FdKind::File) => Some(ToPeer::SendFile),
+                Some(FdKind::Pipe) => Some(ToPeer::Splice),
+                _ => None,
+            };
+        }
+        self.from_peer_fast = match self.stdout.kind() {
+            FdKind::Pipe => Some(FromPeer::Splice),
+            FdKind::File | FdKind::CharDevice => Relay::new().ok().map(FromPeer::Relay),
+            _ => None,
+        };
+    }
+
     /// Move bytes in both directions until nothing more can move now. Returns `true`
     /// when work may remain (the loop should poll without sleeping).
     pub(crate) fn pump(&mut self) -> Result<bool> {
         for _ in 0..PUMP_ROUNDS {
-            let mut progress = self.read_stdin()?;
+            let mut progress = self.splice_to_peer()?;
+            progress |= self.read_stdin()?;
             progress |= self.send_to_peer()?;
+            progress |= self.splice_from_peer()?;
             progress |= self.receive_from_peer()?;
             progress |= self.write_stdout()?;
             progress |= self.finish_to_peer()?;
@@ -318,7 +354,12 @@ impl Session {
             // No EOF in datagrams: only timers, signals or stdout end them.
             return false;
         }
-        let from_peer_done = conn.peer_eof && self.from_peer.is_empty();
+        let from_peer_done = conn.peer_eof
+            && self.from_peer.is_empty()
+            && !self
+                .from_peer_fast
+                .as_ref()
+                .is_some_and(FromPeer::has_pending);
         if !from_peer_done {
             return false;
         }
@@ -341,12 +382,8 @@ impl Session {
         self.stdout_closed
     }
 
-    /// Whether stdin has ended (for `-k`: later connections are half-closed at once).
-    pub(crate) fn is_stdin_eof(&self) -> bool {
-        self.stdin_eof
-    }
-
     /// Which timer ended the connection, if one did.
+    #[cfg(test)]
     pub(crate) fn timer_end(&self) -> Option<TimerEnd> {
         self.conn.as_ref().and_then(|c| c.ended_by)
     }
@@ -412,8 +449,143 @@ impl Session {
         }
     }
 
+    /// stdin → socket without copying (sendfile or splice), while that path is on.
+    fn splice_to_peer(&mut self) -> Result<bool> {
+        if self.to_peer_fast.is_none()
+            || self.stdin_eof
+            || !self.stdin_ready
+            || !self.to_peer.is_empty()
+            || !self.can_send()
+        {
+            return Ok(false);
+        }
+        let (Some(path), Some(stdin), Some(conn)) =
+            (&self.to_peer_fast, &self.stdin, &mut self.conn)
+        else {
+            return Ok(false);
+        };
+        let mut progress = false;
+        for _ in 0..ZERO_COPY_STEPS {
+            if !conn.writable {
+                break;
+            }
+            match path.step(stdin.as_fd(), conn.endpoint.fd()) {
+                Ok(Step::Moved(n)) => {
+                    if n > 0 {
+                        progress = true;
+                        self.stdin_delivered = true;
+                        conn.bytes_sent += n as u64;
+                        conn.last_activity = Instant::now();
+                    }
+                }
+                Ok(Step::Eof) => {
+                    progress = true;
+                    self.stdin_eof = true;
+                    break;
+                }
+                Ok(Step::SourceEmpty) => {
+                    self.stdin_ready = false;
+                    break;
+                }
+                Ok(Step::SinkFull) => {
+                    conn.writable = false;
+                    break;
+                }
+                Ok(Step::Unsupported) => {
+                    self.to_peer_fast = None;
+                    return Ok(true); // the copy path takes over in this same round
+                }
+                Err(StepError::Source(source)) => {
+                    return Err(Error::Stdio {
+                        op: "read from stdin",
+                        source,
+                    });
+                }
+                Err(StepError::Sink(source)) => {
+                    return Err(Error::Peer {
+                        op: "send to",
+                        peer: peer_name(conn),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(progress)
+    }
+
+    /// socket → stdout without copying (splice, via a relay pipe for files), while that
+    /// path is on.
+    fn splice_from_peer(&mut self) -> Result<bool> {
+        let verbose = self.options.verbose;
+        let (Some(path), Some(conn)) = (&mut self.from_peer_fast, &mut self.conn) else {
+            return Ok(false);
+        };
+        if conn.peer_eof
+            || !conn.readable
+            || conn.ended_by.is_some()
+            || !self.stdout_ready
+            || self.stdout_closed
+            || !self.from_peer.is_empty()
+        {
+            return Ok(false);
+        }
+        let mut progress = false;
+        for _ in 0..ZERO_COPY_STEPS {
+            match path.step(conn.endpoint.fd(), self.stdout.as_fd()) {
+                Ok(Step::Moved(n)) => {
+                    if n > 0 {
+                        progress = true;
+                        conn.bytes_received += n as u64;
+                        conn.last_activity = Instant::now();
+                    }
+                }
+                Ok(Step::Eof) => {
+                    progress = true;
+                    conn.peer_eof = true;
+                    if verbose {
+                        print_line("peer closed its side");
+                    }
+                    break;
+                }
+                Ok(Step::SourceEmpty) => {
+                    conn.readable = false;
+                    break;
+                }
+                Ok(Step::SinkFull) => {
+                    self.stdout_ready = false;
+                    break;
+                }
+                Ok(Step::Unsupported) => {
+                    self.from_peer_fast = None;
+                    return Ok(true);
+                }
+                Err(StepError::Source(source)) => {
+                    return Err(Error::Peer {
+                        op: "read from",
+                        peer: peer_name(conn),
+                        source,
+                    });
+                }
+                Err(StepError::Sink(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+                    self.stdout_closed = true;
+                    return Ok(true);
+                }
+                Err(StepError::Sink(source)) => {
+                    return Err(Error::Stdio {
+                        op: "write to stdout",
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(progress)
+    }
+
     /// stdin → to-peer queue.
     fn read_stdin(&mut self) -> Result<bool> {
+        if self.to_peer_fast.is_some() && self.to_peer.is_empty() {
+            return Ok(false);
+        }
         if self.stdin_eof || !self.stdin_ready || !self.can_send() {
             return Ok(false);
         }
@@ -556,7 +728,11 @@ impl Session {
         let Some(conn) = &mut self.conn else {
             return Ok(false);
         };
-        if conn.peer_eof || !conn.readable || conn.ended_by.is_some() {
+        if conn.peer_eof
+            || !conn.readable
+            || conn.ended_by.is_some()
+            || self.from_peer_fast.is_some()
+        {
             return Ok(false);
         }
         let mut progress = false;
@@ -814,6 +990,7 @@ mod tests {
             idle_timeout: None,
             quit_after_eof: None,
             follow_latest_sender: false,
+            zero_copy: true,
         }
     }
 
