@@ -15,6 +15,7 @@ mod event_loop;
 mod net;
 mod sanitize;
 mod session;
+mod status;
 mod stdio;
 mod sys;
 mod zerocopy;

@@ -309,7 +309,13 @@ impl Session {
         if !self.options.crlf {
             self.to_peer_fast = match self.stdin.as_ref().map(|s| s.kind()) {
                 Some(FdKind::File) => Some(ToPeer::SendFile),
-                Some(FdKind::Pipe) => Some(ToPeer::Splice),
+                Some(FdKind::Pipe) => {
+                    // A bigger pipe lets the writer run ahead and each splice move more.
+                    if let Some(stdin) = &self.stdin {
+                        crate::zerocopy::enlarge_pipe(stdin);
+                    }
+                    Some(ToPeer::Splice)
+                }
                 _ => None,
             };
         }

@@ -8,7 +8,7 @@
 //! caller falls back to read/write for good; the relay's bytes are never lost on the way.
 
 use std::io;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
@@ -237,6 +237,14 @@ fn splice_step(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> Result<Step, StepErr
     }
 }
 
+/// Ask the kernel for a larger pipe buffer behind `fd` (best effort: the default still
+/// works, only with more syscalls).
+pub(crate) fn enlarge_pipe(fd: impl AsFd) {
+    if rustix::pipe::fcntl_getpipe_size(&fd).is_ok_and(|size| size < RELAY_PIPE_BYTES) {
+        let _ = rustix::pipe::fcntl_setpipe_size(&fd, RELAY_PIPE_BYTES);
+    }
+}
+
 fn is_unsupported(e: Errno) -> bool {
     matches!(
         e,
@@ -269,7 +277,6 @@ fn classify(e: Errno, sink: bool) -> StepError {
 mod tests {
     use super::*;
     use std::io::{Read, Seek, Write};
-    use std::os::fd::AsFd;
     use std::os::unix::net::UnixStream;
 
     #[test]
