@@ -17,6 +17,10 @@ use crate::error::{Error, Result};
 
 /// Pending connections a listener keeps.
 const LISTEN_BACKLOG: i32 = 128;
+/// Receive buffer asked for UDP sockets: a burst of 64 KiB datagrams overflows the
+/// default (~208 KiB, three datagrams) long before rnc gets to read them. The kernel caps
+/// it at `net.core.rmem_max`.
+const UDP_RECV_BUFFER_BYTES: usize = 4 << 20;
 
 /// Resolve `host` to the socket addresses to try, in the resolver's order.
 pub(crate) fn resolve(host: &Host, port: u16, family: Family) -> Result<Vec<SocketAddr>> {
@@ -107,6 +111,10 @@ fn bind_inet(addr: SocketAddr, v6only: bool, ty: Type) -> io::Result<Socket> {
     if addr.is_ipv6() {
         socket.set_only_v6(v6only)?;
     }
+    if ty == Type::DGRAM {
+        // Best effort: a smaller buffer only means more loss under bursts.
+        let _ = socket.set_recv_buffer_size(UDP_RECV_BUFFER_BYTES);
+    }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     Ok(socket)
@@ -186,6 +194,7 @@ pub(crate) fn tcp_connect_start(
 pub(crate) fn udp_connect(addr: SocketAddr, source: Option<SocketAddr>) -> io::Result<UdpSocket> {
     let socket = Socket::new(domain_of(&addr), Type::DGRAM.cloexec(), Some(Protocol::UDP))?;
     socket.set_nonblocking(true)?;
+    let _ = socket.set_recv_buffer_size(UDP_RECV_BUFFER_BYTES);
     if let Some(source) = source {
         socket.set_reuse_address(true)?;
         socket.bind(&source.into())?;
