@@ -6,6 +6,8 @@
 //! state). It does no I/O and knows nothing of `-C`: a sent line ends in `\n` and the
 //! caller translates. Unknown escape sequences are swallowed, never inserted, and no
 //! control character ever enters the line except tab, so `render` output is safe to draw.
+//! There is no escape timeout: ESC followed by a printable key is read as Alt+key and
+//! swallowed, and ESC followed by a control key (Enter, Ctrl-C…) lets that key through.
 //!
 //! Display width: every character counts as one column. Wide (CJK) and combining
 //! characters therefore misplace the cursor; `unicode-width` would fix that.

@@ -18,6 +18,7 @@ mod session;
 mod status;
 mod stdio;
 mod sys;
+mod terminal;
 mod zerocopy;
 
 use std::process::ExitCode;

@@ -1142,7 +1142,7 @@ mod tests {
             std::thread::yield_now();
         }
         assert!(rig.session.is_done());
-        drop(rig.session.detach(rig.poll.registry()));
+        let _ = rig.session.detach(rig.poll.registry());
         drop(rig.session);
         assert_eq!(reader.join().unwrap().len(), data.len());
     }

@@ -293,11 +293,10 @@ impl StatusModel {
 
     /// `tcp connected #3`: transport, state and connection number.
     fn head(&self) -> String {
-        let mut head = format!("{} {}", self.transport, self.state.label());
-        if let Some(n) = self.connection {
-            head.push_str(&format!(" #{n}"));
+        match self.connection {
+            Some(n) => format!("{} {} #{n}", self.transport, self.state.label()),
+            None => format!("{} {}", self.transport, self.state.label()),
         }
-        head
     }
 
     /// `↑ 12 B ↓ 1.4 KiB`.

@@ -1,0 +1,807 @@
+//! The interactive screen: `TerminalGuard` puts the terminal into rnc's layout (raw mode,
+//! bracketed paste, a scroll region) and the single idempotent `restore()` puts it back,
+//! from `Drop`, the panic hook or a signal path alike.
+//!
+//! Layout (rows counted from 1, `R` = terminal rows, no alternate screen):
+//!
+//! ```text
+//! row 1      ┐
+//! …          │ scroll region 1..R-2: the transcript (received text, sent lines)
+//! row R-2    ┘ scrolls into the terminal's own scrollback
+//! row R-1      input row:  "> line being typed", the cursor lives here
+//! row R        status row: "tcp connected 127.0.0.1:5000 ⇄ …"
+//! ```
+//!
+//! The transcript's own cursor (where the next received byte goes, possibly in the middle
+//! of a partial line such as `login: `) is kept in the terminal's single DECSC slot: every
+//! print restores it with `ESC 8`, writes, saves it with `ESC 7`, and puts the cursor back
+//! on the input row. So nothing else may use `ESC 7`/`ESC 8` (crossterm's
+//! `SavePosition`/`RestorePosition`) while the guard lives. The methods that draw return
+//! the bytes instead of writing them, so the event loop can queue them with its other
+//! output and so they are testable without a terminal; only `enter` and `restore` write.
+//! Raw mode turns off the terminal's LF → CRLF, so text given to `print_above` must use
+//! `\r\n` (the `DisplaySanitizer` output does). Fewer than 4 rows degrade (rows overlap,
+//! no scroll region) but never break.
+// TODO(#3): remove once wired into the event loop
+#![allow(dead_code)]
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::Duration;
+
+use crate::sanitize::escape_for_display;
+
+/// Raw mode (and maybe the layout) is on and `restore()` has work to do.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// The layout sequence reached the terminal: the scroll region is set and the DECSC slot
+/// holds the transcript cursor.
+static LAYOUT_DRAWN: AtomicBool = AtomicBool::new(false);
+/// The transcript's last line has no newline yet, so `restore()` must end it.
+static PARTIAL_LINE: AtomicBool = AtomicBool::new(false);
+/// Where `enter` and `restore` write (stderr or the tty).
+static OUT: Mutex<Option<Box<dyn Write + Send>>> = Mutex::new(None);
+
+/// How often `restore()` retries a write that says `WouldBlock` (stderr may share a
+/// non-blocking file description), one millisecond apart.
+const WOULD_BLOCK_RETRIES: u32 = 1000;
+
+/// The marker in front of lines we sent, so the transcript tells them from received ones.
+pub(crate) const SENT_MARKER: &str = "> ";
+
+/// The terminal in interactive layout; dropping it calls `restore()`.
+#[derive(Debug)]
+pub(crate) struct TerminalGuard {
+    /// Terminal height in rows.
+    rows: u16,
+    /// Terminal width in columns.
+    cols: u16,
+    /// The last transcript byte was not `\n`: the transcript cursor is mid-line.
+    partial_line: bool,
+    /// The cursor's column on the input row (0-based), from the last `draw_rows`.
+    input_col: u16,
+}
+
+impl TerminalGuard {
+    /// Enter interactive layout on a terminal of `rows` × `cols`: raw mode, bracketed
+    /// paste, the scroll region, and empty input and status rows, written to `out` (kept
+    /// for `restore()`). The transcript starts on the line where the cursor was. On error
+    /// everything done so far is undone. Only one guard may exist at a time.
+    pub(crate) fn enter<W: Write + Send + 'static>(
+        out: W,
+        rows: u16,
+        cols: u16,
+    ) -> io::Result<Self> {
+        if ACTIVE.swap(true, Ordering::SeqCst) {
+            return Err(io::Error::other(
+                "the terminal is already in interactive mode",
+            ));
+        }
+        *lock_out() = Some(Box::new(out));
+        PARTIAL_LINE.store(false, Ordering::SeqCst);
+        if let Err(e) = crossterm::terminal::enable_raw_mode() {
+            restore();
+            return Err(e);
+        }
+        let written = match lock_out().as_mut() {
+            Some(out) => write_all_retrying(out, &enter_sequence(rows)),
+            None => Err(io::Error::other("terminal output missing")),
+        };
+        if let Err(e) = written {
+            restore();
+            return Err(e);
+        }
+        LAYOUT_DRAWN.store(true, Ordering::SeqCst);
+        Ok(Self::with_size(rows, cols))
+    }
+
+    /// The guard's bookkeeping alone, without touching the terminal.
+    fn with_size(rows: u16, cols: u16) -> Self {
+        Self {
+            rows,
+            cols,
+            partial_line: false,
+            input_col: 0,
+        }
+    }
+
+    /// Terminal height in rows.
+    pub(crate) fn rows(&self) -> u16 {
+        self.rows
+    }
+
+    /// Terminal width in columns.
+    pub(crate) fn cols(&self) -> u16 {
+        self.cols
+    }
+
+    /// Bytes that add already-sanitized `text` to the transcript, continuing a partial
+    /// line, and put the cursor back on the input row.
+    pub(crate) fn print_above(&mut self, text: &[u8]) -> Vec<u8> {
+        let Some(&last) = text.last() else {
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(text.len() + 32);
+        out.extend_from_slice(b"\x1b[?25l\x1b8");
+        out.extend_from_slice(text);
+        out.extend_from_slice(b"\x1b7");
+        self.partial_line = last != b'\n';
+        PARTIAL_LINE.store(self.partial_line, Ordering::SeqCst);
+        push_move_to(&mut out, input_row(self.rows), self.input_col + 1);
+        out.extend_from_slice(b"\x1b[?25h");
+        out
+    }
+
+    /// Bytes that add a line we sent to the transcript, on a line of its own, behind
+    /// `SENT_MARKER` (in cyan with `color`). `line` may end in `\n`.
+    pub(crate) fn print_sent(&mut self, line: &str, color: bool) -> Vec<u8> {
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let mut text = String::new();
+        if self.partial_line {
+            text.push_str("\r\n");
+        }
+        if color {
+            text.push_str("\x1b[36m");
+        }
+        text.push_str(SENT_MARKER);
+        text.push_str(&escape_for_display(line));
+        if color {
+            text.push_str("\x1b[39m");
+        }
+        text.push_str("\r\n");
+        self.print_above(text.as_bytes())
+    }
+
+    /// Bytes that redraw the input row (`input.0`, with the cursor at column `input.1`,
+    /// as `LineEditor::render` gives them) and the status row. Both must already fit the
+    /// width; autowrap is off while drawing, so an overlong row is clipped, never
+    /// scrolled.
+    pub(crate) fn draw_rows(&mut self, input: (&str, usize), status: &str) -> Vec<u8> {
+        let (text, col) = input;
+        let last_col = self.cols.saturating_sub(1);
+        self.input_col = u16::try_from(col).unwrap_or(u16::MAX).min(last_col);
+        let mut out = Vec::with_capacity(text.len() + status.len() + 48);
+        out.extend_from_slice(b"\x1b[?25l\x1b[?7l");
+        let row = input_row(self.rows);
+        push_move_to(&mut out, row, 1);
+        out.extend_from_slice(b"\x1b[2K");
+        out.extend_from_slice(text.as_bytes());
+        if let Some(status_row) = status_row(self.rows) {
+            push_move_to(&mut out, status_row, 1);
+            out.extend_from_slice(b"\x1b[2K");
+            out.extend_from_slice(status.as_bytes());
+            out.extend_from_slice(b"\x1b[0m");
+        }
+        out.extend_from_slice(b"\x1b[?7h");
+        push_move_to(&mut out, row, self.input_col + 1);
+        out.extend_from_slice(b"\x1b[?25h");
+        out
+    }
+
+    /// Bytes for Ctrl-L: scroll the whole transcript region into the terminal's
+    /// scrollback (nothing is erased, so the conversation stays readable there) and start
+    /// the transcript again at the top row. Call `draw_rows` afterwards.
+    pub(crate) fn clear_transcript(&mut self) -> Vec<u8> {
+        let bottom = region_bottom(self.rows);
+        let mut out = Vec::with_capacity(usize::from(bottom) + 48);
+        out.extend_from_slice(b"\x1b[?25l");
+        push_scroll_region(&mut out, self.rows);
+        push_move_to(&mut out, bottom, 1);
+        out.extend(std::iter::repeat_n(b'\n', usize::from(bottom)));
+        push_move_to(&mut out, 1, 1);
+        out.extend_from_slice(b"\x1b7");
+        self.partial_line = false;
+        PARTIAL_LINE.store(false, Ordering::SeqCst);
+        push_move_to(&mut out, input_row(self.rows), self.input_col + 1);
+        out.extend_from_slice(b"\x1b[?25h");
+        out
+    }
+
+    /// Bytes that move the layout to a terminal of the new size (after SIGWINCH): a new
+    /// scroll region, cleared input and status rows, and the transcript continuing on
+    /// the region's last row (on a fresh line if it was mid-line, because the terminal
+    /// may have moved or reflowed it). Call `draw_rows` afterwards.
+    pub(crate) fn resize(&mut self, rows: u16, cols: u16) -> Vec<u8> {
+        self.rows = rows;
+        self.cols = cols;
+        self.input_col = 0;
+        let mut out = Vec::with_capacity(48);
+        out.extend_from_slice(b"\x1b[?25l");
+        push_scroll_region(&mut out, rows);
+        push_move_to(&mut out, input_row(rows), 1);
+        out.extend_from_slice(b"\x1b[J");
+        push_move_to(&mut out, region_bottom(rows), 1);
+        if self.partial_line {
+            out.push(b'\n');
+            self.partial_line = false;
+            PARTIAL_LINE.store(false, Ordering::SeqCst);
+        }
+        out.extend_from_slice(b"\x1b7");
+        push_move_to(&mut out, input_row(rows), 1);
+        out.extend_from_slice(b"\x1b[?25h");
+        out
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Put the terminal back as it was before `TerminalGuard::enter`: scroll region reset,
+/// input and status rows cleared (the shell prompt then follows the transcript), cursor
+/// visible, bracketed paste off, raw mode off. Idempotent and safe to call from a panic
+/// hook or when interactive mode was never entered; it never panics and ignores errors,
+/// because there is nobody left to tell.
+pub(crate) fn restore() {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return;
+    }
+    let drawn = LAYOUT_DRAWN.swap(false, Ordering::SeqCst);
+    let partial = PARTIAL_LINE.swap(false, Ordering::SeqCst);
+    let bytes = teardown_sequence(drawn, partial);
+    // try_lock: a panic while `enter` held the lock must not deadlock the hook.
+    let out = match OUT.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    };
+    if let Some(mut out) = out {
+        if let Some(mut writer) = out.take() {
+            let _ = write_all_retrying(&mut writer, &bytes);
+        }
+    }
+    let _ = crossterm::terminal::disable_raw_mode();
+}
+
+/// The lock on `OUT`, also after a panic poisoned it.
+fn lock_out() -> MutexGuard<'static, Option<Box<dyn Write + Send>>> {
+    OUT.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The bytes `enter` writes: make room for the two bottom rows (scrolling the screen up
+/// if the cursor is near the bottom), remember the transcript cursor, set the scroll
+/// region, clear the bottom rows, turn on bracketed paste.
+fn enter_sequence(rows: u16) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    // Two line feeds then two rows up: the cursor ends on min(its row, R-2), the rows
+    // below it exist, and whatever was on screen above stays where it was.
+    out.extend_from_slice(b"\r\n\n\x1b[2A\x1b7");
+    push_scroll_region(&mut out, rows);
+    push_move_to(&mut out, input_row(rows), 1);
+    out.extend_from_slice(b"\x1b[J\x1b[?2004h");
+    out
+}
+
+/// The bytes `restore` writes. Without the layout, only modes are reset: `ESC [ r` and
+/// `ESC 8` would send the cursor to the top left.
+fn teardown_sequence(layout_drawn: bool, partial_line: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(48);
+    if layout_drawn {
+        out.extend_from_slice(b"\x1b[r\x1b8");
+        if partial_line {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"\x1b[J");
+    }
+    out.extend_from_slice(b"\x1b[0m\x1b[?7h\x1b[?25h\x1b[?2004l");
+    out
+}
+
+/// The last row of the transcript (1-based).
+fn region_bottom(rows: u16) -> u16 {
+    rows.saturating_sub(2).max(1)
+}
+
+/// The input row (1-based).
+fn input_row(rows: u16) -> u16 {
+    rows.saturating_sub(1).max(1)
+}
+
+/// The status row (1-based), if the terminal has room for one.
+fn status_row(rows: u16) -> Option<u16> {
+    (rows >= 2).then_some(rows)
+}
+
+/// DECSTBM for the transcript. A region needs two rows, so a terminal under 4 rows keeps
+/// the whole screen.
+/// Setting it also moves the cursor to the top left.
+fn push_scroll_region(out: &mut Vec<u8>, rows: u16) {
+    if rows >= 4 {
+        out.extend_from_slice(format!("\x1b[1;{}r", region_bottom(rows)).as_bytes());
+    } else {
+        out.extend_from_slice(b"\x1b[r");
+    }
+}
+
+/// CUP to a 1-based row and column.
+fn push_move_to(out: &mut Vec<u8>, row: u16, col: u16) {
+    out.extend_from_slice(format!("\x1b[{row};{col}H").as_bytes());
+}
+
+/// `write_all` then `flush`, retrying `Interrupted` and, for a while, `WouldBlock`.
+fn write_all_retrying(out: &mut dyn Write, mut bytes: &[u8]) -> io::Result<()> {
+    let mut retries = 0;
+    while !bytes.is_empty() {
+        match out.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && retries < WOULD_BLOCK_RETRIES => {
+                retries += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    loop {
+        match out.flush() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && retries < WOULD_BLOCK_RETRIES => {
+                retries += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny VT100 model: just the sequences this module emits, enough to check what the
+    /// screen shows.
+    struct Screen {
+        grid: Vec<Vec<char>>,
+        scrollback: Vec<String>,
+        row: usize,
+        col: usize,
+        top: usize,
+        bottom: usize,
+        saved: (usize, usize),
+        wrap_pending: bool,
+        autowrap: bool,
+        cursor_visible: bool,
+        paste: bool,
+    }
+
+    impl Screen {
+        fn new(rows: usize, cols: usize) -> Self {
+            Self {
+                grid: vec![vec![' '; cols]; rows],
+                scrollback: Vec::new(),
+                row: 0,
+                col: 0,
+                top: 0,
+                bottom: rows - 1,
+                saved: (0, 0),
+                wrap_pending: false,
+                autowrap: true,
+                cursor_visible: true,
+                paste: false,
+            }
+        }
+
+        fn rows(&self) -> usize {
+            self.grid.len()
+        }
+
+        fn cols(&self) -> usize {
+            self.grid[0].len()
+        }
+
+        fn line(&self, row: usize) -> String {
+            self.grid[row]
+                .iter()
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        }
+
+        fn lines(&self) -> Vec<String> {
+            (0..self.rows()).map(|r| self.line(r)).collect()
+        }
+
+        fn line_feed(&mut self) {
+            self.wrap_pending = false;
+            if self.row == self.bottom {
+                let cols = self.cols();
+                let gone = self.grid.remove(self.top);
+                if self.top == 0 {
+                    self.scrollback
+                        .push(gone.iter().collect::<String>().trim_end().into());
+                }
+                self.grid.insert(self.bottom, vec![' '; cols]);
+            } else if self.row + 1 < self.rows() {
+                self.row += 1;
+            }
+        }
+
+        fn print(&mut self, c: char) {
+            if self.wrap_pending {
+                self.col = 0;
+                self.line_feed();
+            }
+            self.grid[self.row][self.col] = c;
+            if self.col + 1 < self.cols() {
+                self.col += 1;
+            } else {
+                self.wrap_pending = self.autowrap;
+            }
+        }
+
+        fn write(&mut self, bytes: &[u8]) -> &mut Self {
+            let text = std::str::from_utf8(bytes).expect("UTF-8 output");
+            let mut chars = text.chars().peekable();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\r' => {
+                        self.col = 0;
+                        self.wrap_pending = false;
+                    }
+                    '\n' => self.line_feed(),
+                    '\x1b' => match chars.next() {
+                        Some('7') => self.saved = (self.row, self.col),
+                        Some('8') => {
+                            (self.row, self.col) = self.saved;
+                            self.wrap_pending = false;
+                        }
+                        Some('[') => {
+                            let mut params = String::new();
+                            let final_char = loop {
+                                let c = chars.next().expect("complete CSI");
+                                if c.is_ascii_digit() || c == ';' || c == '?' {
+                                    params.push(c);
+                                } else {
+                                    break c;
+                                }
+                            };
+                            self.csi(&params, final_char);
+                        }
+                        other => panic!("unexpected escape {other:?}"),
+                    },
+                    c if (c as u32) < 0x20 => panic!("unexpected control {c:?}"),
+                    c => self.print(c),
+                }
+            }
+            self
+        }
+
+        fn csi(&mut self, params: &str, final_char: char) {
+            let private = params.starts_with('?');
+            let nums: Vec<usize> = params
+                .trim_start_matches('?')
+                .split(';')
+                .map(|p| p.parse().unwrap_or(0))
+                .collect();
+            let arg = |i: usize| nums.get(i).copied().filter(|&n| n > 0).unwrap_or(1);
+            self.wrap_pending = false;
+            match (private, final_char) {
+                (false, 'H') => {
+                    self.row = (arg(0) - 1).min(self.rows() - 1);
+                    self.col = (arg(1) - 1).min(self.cols() - 1);
+                }
+                (false, 'A') => {
+                    let limit = if self.row >= self.top { self.top } else { 0 };
+                    self.row = self.row.saturating_sub(arg(0)).max(limit);
+                }
+                (false, 'J') => {
+                    assert_eq!(nums[0], 0, "only ED 0");
+                    let (row, col) = (self.row, self.col);
+                    self.grid[row][col..].fill(' ');
+                    for r in row + 1..self.rows() {
+                        self.grid[r].fill(' ');
+                    }
+                }
+                (false, 'K') => {
+                    assert_eq!(nums[0], 2, "only EL 2");
+                    self.grid[self.row].fill(' ');
+                }
+                (false, 'r') => {
+                    if params.is_empty() {
+                        (self.top, self.bottom) = (0, self.rows() - 1);
+                    } else if arg(0) < arg(1) && arg(1) <= self.rows() {
+                        (self.top, self.bottom) = (arg(0) - 1, arg(1) - 1);
+                    } else {
+                        return; // invalid: ignored, cursor not moved
+                    }
+                    (self.row, self.col) = (0, 0);
+                }
+                (false, 'm') => {}
+                (true, 'h' | 'l') => {
+                    let on = final_char == 'h';
+                    match nums[0] {
+                        25 => self.cursor_visible = on,
+                        7 => self.autowrap = on,
+                        2004 => self.paste = on,
+                        n => panic!("unexpected mode {n}"),
+                    }
+                }
+                other => panic!("unexpected CSI {params:?} {other:?}"),
+            }
+        }
+
+        /// The same screen at a new size, as xterm and tmux do it: shrinking pushes the
+        /// top rows into the scrollback, growing pulls them back.
+        fn resized(&self, rows: usize, cols: usize) -> Self {
+            let mut lines: Vec<Vec<char>> = self.grid.clone();
+            let mut scrollback = self.scrollback.clone();
+            let mut shift = 0isize;
+            while lines.len() > rows {
+                let gone = lines.remove(0);
+                scrollback.push(gone.iter().collect::<String>().trim_end().into());
+                shift -= 1;
+            }
+            while lines.len() < rows {
+                match scrollback.pop() {
+                    Some(line) => {
+                        lines.insert(0, line.chars().collect());
+                        shift += 1;
+                    }
+                    None => lines.push(Vec::new()),
+                }
+            }
+            let mut new = Screen::new(rows, cols);
+            for (r, line) in lines.iter().enumerate() {
+                for (c, &ch) in line.iter().take(cols).enumerate() {
+                    new.grid[r][c] = ch;
+                }
+            }
+            let moved = |row: usize| (row as isize + shift).clamp(0, rows as isize - 1) as usize;
+            new.scrollback = scrollback;
+            new.saved = (moved(self.saved.0), self.saved.1.min(cols - 1));
+            (new.row, new.col) = (moved(self.row), self.col.min(cols - 1));
+            new.paste = self.paste;
+            new
+        }
+    }
+
+    /// A 10×20 screen with a shell command on its first row, in rnc's layout.
+    fn entered(rows: u16, cols: u16) -> (Screen, TerminalGuard) {
+        let mut screen = Screen::new(usize::from(rows), usize::from(cols));
+        screen.write(b"$ rnc host 5000\r\n");
+        screen.write(&enter_sequence(rows));
+        let mut term = TerminalGuard::with_size(rows, cols);
+        screen.write(&term.draw_rows(("> ", 2), "tcp connected"));
+        (screen, term)
+    }
+
+    #[test]
+    fn terminal_enter_sets_layout_below_the_command() {
+        let (screen, _term) = entered(10, 20);
+        assert_eq!(screen.line(0), "$ rnc host 5000");
+        assert_eq!(screen.line(8), ">");
+        assert_eq!(screen.line(9), "tcp connected");
+        assert_eq!((screen.top, screen.bottom), (0, 7));
+        assert_eq!((screen.row, screen.col), (8, 2), "cursor after the prompt");
+        assert_eq!(screen.saved, (1, 0), "transcript starts under the command");
+        assert!(screen.paste && screen.cursor_visible && screen.autowrap);
+    }
+
+    #[test]
+    fn terminal_enter_at_bottom_scrolls_screen_up() {
+        let mut screen = Screen::new(6, 20);
+        for i in 0..6 {
+            screen.write(format!("old {i}\r\n").as_bytes());
+        }
+        assert_eq!(screen.row, 5);
+        screen.write(&enter_sequence(6));
+        assert_eq!(screen.saved, (3, 0));
+        assert_eq!(screen.line(2), "old 5", "nothing is overwritten");
+        assert_eq!(screen.scrollback.last().map(String::as_str), Some("old 2"));
+        assert!(screen.line(3).is_empty() && screen.line(4).is_empty());
+    }
+
+    #[test]
+    fn terminal_print_above_continues_partial_lines() {
+        let (mut screen, mut term) = entered(10, 20);
+        screen.write(&term.print_above(b"hello\r\nlogin: "));
+        assert_eq!(screen.line(1), "hello");
+        assert_eq!(screen.line(2), "login:");
+        assert_eq!(
+            (screen.row, screen.col),
+            (8, 2),
+            "cursor back on the input row"
+        );
+        screen.write(&term.print_above(b"root\r\n"));
+        assert_eq!(screen.line(2), "login: root");
+        assert_eq!(screen.line(8), ">");
+        assert_eq!(screen.line(9), "tcp connected");
+        assert!(term.print_above(b"").is_empty());
+    }
+
+    #[test]
+    fn terminal_print_above_scrolls_only_the_region() {
+        let (mut screen, mut term) = entered(10, 20);
+        screen.write(&term.draw_rows(("> typing", 8), "tcp connected ↑ 1 B"));
+        for i in 0..20 {
+            screen.write(&term.print_above(format!("line {i}\r\n").as_bytes()));
+        }
+        assert_eq!(screen.line(6), "line 19");
+        assert_eq!(
+            screen.line(7),
+            "",
+            "the transcript cursor waits on an empty row"
+        );
+        assert_eq!(screen.line(8), "> typing", "the typed line survives");
+        assert_eq!(screen.line(9), "tcp connected ↑ 1 B");
+        assert_eq!((screen.row, screen.col), (8, 8));
+        assert!(screen.scrollback.contains(&"$ rnc host 5000".to_string()));
+        assert!(screen.scrollback.contains(&"line 0".to_string()));
+    }
+
+    #[test]
+    fn terminal_print_above_wraps_long_lines_inside_region() {
+        let (mut screen, mut term) = entered(6, 10);
+        screen.write(&term.print_above("0123456789abcdefghijé".as_bytes()));
+        assert_eq!(screen.line(1), "0123456789");
+        assert_eq!(screen.line(2), "abcdefghij");
+        assert_eq!(screen.line(3), "é");
+        assert_eq!(screen.line(4), ">");
+    }
+
+    #[test]
+    fn terminal_print_sent_marks_and_starts_fresh_line() {
+        let (mut screen, mut term) = entered(10, 20);
+        screen.write(&term.print_above(b"login: "));
+        screen.write(&term.print_sent("root\n", false));
+        screen.write(&term.print_above(b"ok\r\n"));
+        assert_eq!(screen.line(1), "login:");
+        assert_eq!(screen.line(2), "> root");
+        assert_eq!(screen.line(3), "ok");
+        let colored = term.print_sent("x\x1b[2J", true);
+        let text = String::from_utf8(colored).unwrap();
+        assert!(text.contains("\x1b[36m> x^[[2J\x1b[39m\r\n"), "{text:?}");
+    }
+
+    #[test]
+    fn terminal_draw_rows_places_cursor_and_clips() {
+        let (mut screen, mut term) = entered(5, 10);
+        screen.write(&term.draw_rows(("> abc", 3), "a status that is too long"));
+        assert_eq!(screen.line(3), "> abc");
+        assert_eq!(
+            screen.line(4),
+            "a status g",
+            "autowrap off: the last column is reused"
+        );
+        assert_eq!(screen.rows(), 5);
+        assert_eq!((screen.row, screen.col), (3, 3));
+        assert!(screen.autowrap);
+        screen.write(&term.draw_rows(("> x", 99), ""));
+        assert_eq!((screen.row, screen.col), (3, 9), "cursor stays on screen");
+        assert_eq!(screen.line(4), "");
+    }
+
+    #[test]
+    fn terminal_restore_sequence_leaves_prompt_after_transcript() {
+        let (mut screen, mut term) = entered(10, 20);
+        screen.write(&term.print_above(b"hello\r\n"));
+        screen.write(&teardown_sequence(true, term.partial_line));
+        assert_eq!((screen.top, screen.bottom), (0, 9));
+        assert_eq!((screen.row, screen.col), (2, 0));
+        assert_eq!(screen.lines()[..3], ["$ rnc host 5000", "hello", ""]);
+        assert!(screen.lines()[3..].iter().all(String::is_empty));
+        assert!(screen.cursor_visible && !screen.paste && screen.autowrap);
+
+        let (mut screen, mut term) = entered(10, 20);
+        screen.write(&term.print_above(b"login: "));
+        screen.write(&teardown_sequence(true, term.partial_line));
+        assert_eq!(screen.line(1), "login:");
+        assert_eq!((screen.row, screen.col), (2, 0), "a partial line is ended");
+        assert!(screen.lines()[2..].iter().all(String::is_empty));
+    }
+
+    #[test]
+    fn terminal_restore_sequence_after_full_transcript() {
+        let (mut screen, mut term) = entered(6, 20);
+        screen.write(&term.print_above(b"1\r\n2\r\n3\r\n4\r\n5\r\nprompt> "));
+        screen.write(&teardown_sequence(true, term.partial_line));
+        assert_eq!(screen.lines(), ["3", "4", "5", "prompt>", "", ""]);
+        assert_eq!((screen.row, screen.col), (4, 0));
+    }
+
+    #[test]
+    fn terminal_teardown_without_layout_keeps_cursor() {
+        let mut screen = Screen::new(5, 10);
+        screen.write(b"abc");
+        screen.write(&teardown_sequence(false, false));
+        assert_eq!((screen.row, screen.col), (0, 3));
+        assert_eq!(screen.line(0), "abc");
+    }
+
+    #[test]
+    fn terminal_resize_moves_layout() {
+        let (mut screen, mut term) = entered(10, 20);
+        screen.write(&term.print_above(b"a\r\nb\r\nc\r\nd\r\ne\r\nf\r\ng\r\nh\r\n"));
+        screen.write(&term.draw_rows(("> typed", 7), "status"));
+        // Shrink: the terminal keeps the bottom rows.
+        let mut screen = screen.resized(6, 20);
+        screen.write(&term.resize(6, 20));
+        screen.write(&term.draw_rows(("> typed", 7), "status"));
+        assert_eq!((screen.top, screen.bottom), (0, 3));
+        assert_eq!(screen.lines(), ["f", "g", "h", "", "> typed", "status"]);
+        screen.write(&term.print_above(b"i\r\n"));
+        assert_eq!(screen.lines(), ["g", "h", "i", "", "> typed", "status"]);
+        // Grow, mid-line.
+        screen.write(&term.print_above(b"part"));
+        let mut screen = screen.resized(8, 30);
+        screen.write(&term.resize(8, 30));
+        screen.write(&term.draw_rows(("> typed", 7), "status"));
+        screen.write(&term.print_above(b"j\r\n"));
+        assert_eq!(screen.line(3), "part");
+        assert_eq!(screen.line(4), "j", "continues on a fresh line");
+        assert_eq!(screen.line(5), "");
+        assert_eq!(screen.line(6), "> typed");
+        assert_eq!(screen.line(7), "status");
+        assert_eq!((term.rows(), term.cols()), (8, 30));
+    }
+
+    #[test]
+    fn terminal_clear_transcript_keeps_it_in_scrollback() {
+        let (mut screen, mut term) = entered(6, 20);
+        screen.write(&term.print_above(b"one\r\ntwo\r\nlogin: "));
+        screen.write(&term.draw_rows(("> ab", 4), "status"));
+        screen.write(&term.clear_transcript());
+        assert_eq!(screen.lines(), ["", "", "", "", "> ab", "status"]);
+        assert_eq!((screen.row, screen.col), (4, 4));
+        let tail = &screen.scrollback[screen.scrollback.len() - 4..];
+        assert_eq!(tail, ["$ rnc host 5000", "one", "two", "login:"]);
+        screen.write(&term.print_above(b"next\r\n"));
+        assert_eq!(screen.line(0), "next");
+        assert!(!term.partial_line);
+    }
+
+    #[test]
+    fn terminal_tiny_screens_do_not_break() {
+        for rows in 1..=4 {
+            let mut screen = Screen::new(usize::from(rows), 5);
+            screen.write(&enter_sequence(rows));
+            let mut term = TerminalGuard::with_size(rows, 5);
+            screen.write(&term.draw_rows(("> ab", 4), "st"));
+            screen.write(&term.print_above(b"hello world\r\n"));
+            screen.write(&term.resize(rows, 4));
+            screen.write(&teardown_sequence(true, term.partial_line));
+            assert!(screen.cursor_visible);
+        }
+    }
+
+    #[test]
+    fn terminal_restore_without_enter_is_a_no_op() {
+        restore();
+        restore();
+        assert!(!ACTIVE.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn terminal_write_all_retrying_handles_would_block() {
+        struct Flaky {
+            written: Vec<u8>,
+            calls: u32,
+        }
+        impl Write for Flaky {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.calls += 1;
+                match self.calls % 3 {
+                    1 => Err(io::ErrorKind::WouldBlock.into()),
+                    2 => Err(io::ErrorKind::Interrupted.into()),
+                    _ => {
+                        self.written.push(buf[0]);
+                        Ok(1)
+                    }
+                }
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut out = Flaky {
+            written: Vec::new(),
+            calls: 0,
+        };
+        write_all_retrying(&mut out, b"\x1b[r").unwrap();
+        assert_eq!(out.written, b"\x1b[r");
+    }
+}
