@@ -126,6 +126,21 @@ pub(crate) struct Cli {
     #[arg(short = 'N', hide = true)]
     pub(crate) shutdown_compat: bool,
 
+    /// No status line or progress display, even on a terminal (plain nc behaviour)
+    #[arg(long = "no-status")]
+    pub(crate) no_status: bool,
+
+    /// Write received bytes to a terminal as they are, escape sequences included
+    #[arg(
+        long = "raw-output",
+        long_help = "Write received bytes to a terminal as they are.\n\
+                     By default, when stdout is a terminal, escape sequences and other control \
+                     characters from the peer are shown escaped (`^[`, `\\x9b`) so a peer cannot \
+                     move the cursor, clear the screen or retitle the window. Pipes and files \
+                     always get the exact bytes."
+    )]
+    pub(crate) raw_output: bool,
+
     /// Always copy through user space (no sendfile/splice); for benchmarks and tests
     #[arg(long = "no-zero-copy", hide = true)]
     pub(crate) no_zero_copy: bool,

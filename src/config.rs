@@ -121,6 +121,10 @@ pub(crate) struct Config {
     pub(crate) shutdown_on_eof: bool,
     /// Use sendfile/splice where possible (off with the hidden `--no-zero-copy`).
     pub(crate) zero_copy: bool,
+    /// Status line / progress display allowed (off with `--no-status`).
+    pub(crate) status: bool,
+    /// `--raw-output`.
+    pub(crate) raw_output: bool,
 }
 
 impl Config {
@@ -243,6 +247,8 @@ impl Config {
             zero_io: cli.zero_io,
             shutdown_on_eof: !cli.no_shutdown,
             zero_copy: !cli.no_zero_copy,
+            status: !cli.no_status && !cli.zero_io,
+            raw_output: cli.raw_output,
         })
     }
 }

@@ -20,7 +20,10 @@ use crate::endpoint::Endpoint;
 use crate::error::{Error, Result, describe_io, print_line};
 use crate::net::{self, SocketFile};
 use crate::session::{Options, SOCKET, STDIN, STDOUT, Session};
+use crate::status::ConnState;
 use crate::stdio::StdStream;
+use crate::ui::{Ui, UiWish};
+use std::os::fd::AsFd;
 
 /// Token for a stream listener.
 const LISTENER: Token = Token(3);
@@ -59,6 +62,15 @@ struct Loop {
     signals: Signals,
 }
 
+/// What a `Loop::wait` saw besides socket and stdio events.
+#[derive(Debug, Default)]
+struct Woke {
+    /// A signal that ends rnc.
+    ending_signal: Option<i32>,
+    /// SIGWINCH.
+    resized: bool,
+}
+
 impl Loop {
     fn new() -> Result<Loop> {
         let poll = Poll::new().map_err(|source| Error::Poll {
@@ -88,9 +100,9 @@ impl Loop {
         self.poll.registry()
     }
 
-    /// Poll once, until an event or `deadline`. Returns the ending signal, if one came;
-    /// the other events stay in `self.events`.
-    fn wait(&mut self, deadline: Option<Instant>) -> Result<Option<i32>> {
+    /// Poll once, until an event or `deadline`. Signals are reported in the result; the
+    /// other events stay in `self.events`.
+    fn wait(&mut self, deadline: Option<Instant>) -> Result<Woke> {
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         loop {
             match self.poll.poll(&mut self.events, timeout) {
@@ -104,29 +116,103 @@ impl Loop {
                 }
             }
         }
+        let mut woke = Woke::default();
         if self.events.iter().any(|e| e.token() == SIGNALS) {
             for signal in self.signals.pending() {
-                if ENDING_SIGNALS.contains(&signal) {
-                    return Ok(Some(signal));
+                if signal == SIGWINCH {
+                    woke.resized = true;
+                } else if woke.ending_signal.is_none() && ENDING_SIGNALS.contains(&signal) {
+                    woke.ending_signal = Some(signal);
                 }
-                // SIGWINCH: nothing to redraw without a status line.
             }
         }
-        Ok(None)
+        Ok(woke)
     }
 
     /// Whether the last `wait` saw an event for `token`.
     fn saw(&self, token: Token) -> bool {
         self.events.iter().any(|e| e.token() == token)
     }
+
+    /// Hand the last `wait`'s events to the session.
+    fn dispatch(&self, session: &mut Session, woke: &Woke) {
+        if woke.resized {
+            session.on_resize();
+        }
+        for event in self.events.iter() {
+            match event.token() {
+                STDIN => session.on_stdin_readable(event.is_read_closed() || event.is_error()),
+                STDOUT => session.on_stdout_writable(),
+                SOCKET => session.on_socket_event(
+                    event.is_readable() || event.is_read_closed() || event.is_error(),
+                    event.is_writable() || event.is_write_closed() || event.is_error(),
+                    event.is_read_closed() || event.is_error(),
+                ),
+                // LISTENER: the next `-k` connection waits in the backlog (or the accept
+                // phase looks at it). SIGNALS: handled in `wait`. Others: spurious.
+                _ => {}
+            }
+        }
+    }
+}
+
+/// How a wait for something other than the session ended.
+enum Wait {
+    /// The awaited token had an event.
+    Ready,
+    /// The deadline passed.
+    TimedOut,
+    /// A signal or the user (Ctrl-C) ended rnc.
+    Ended(Outcome),
+}
+
+/// Wait for `token` (the connecting socket, the listener) until `deadline`, keeping the
+/// terminal UI alive meanwhile: keys are read, the status row is drawn.
+fn wait_for(
+    lp: &mut Loop,
+    session: &mut Session,
+    token: Option<Token>,
+    deadline: Option<Instant>,
+) -> Result<Wait> {
+    loop {
+        let more = session.pump()?;
+        session.refresh_ui(Instant::now())?;
+        if session.is_quit_requested() {
+            return Ok(Wait::Ended(Outcome::Signal(SIGINT)));
+        }
+        let wake = if more {
+            Some(Instant::now())
+        } else {
+            earliest(deadline, session.ui_deadline())
+        };
+        let woke = lp.wait(wake)?;
+        if let Some(signal) = woke.ending_signal {
+            return Ok(Wait::Ended(Outcome::Signal(signal)));
+        }
+        lp.dispatch(session, &woke);
+        if token.is_some_and(|t| lp.saw(t)) {
+            return Ok(Wait::Ready);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(Wait::TimedOut);
+        }
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Run rnc as `config` says.
 pub(crate) fn run(config: &Config) -> Result<Outcome> {
     let mut lp = Loop::new()?;
+    let mut session = open_session(&lp, config)?;
     match config.mode {
-        Mode::Connect => run_client(&mut lp, config),
-        Mode::Listen => run_listener(&mut lp, config),
+        Mode::Connect => run_client(&mut lp, &mut session, config),
+        Mode::Listen => run_listener(&mut lp, &mut session, config),
     }
 }
 
@@ -155,7 +241,17 @@ fn open_session(lp: &Loop, config: &Config) -> Result<Session> {
         op: "open stdout",
         source,
     })?;
-    let mut session = Session::new(session_options(config), stdin, stdout);
+    let ui = Ui::new(
+        UiWish {
+            status: config.status,
+            raw_output: config.raw_output,
+            crlf: config.crlf,
+            reads_stdin: !config.no_stdin,
+            transport: config.transport.name(),
+        },
+        stdout.as_fd(),
+    );
+    let mut session = Session::new(session_options(config), stdin, stdout, ui);
     session.register_stdio(lp.registry())?;
     Ok(session)
 }
@@ -164,30 +260,23 @@ fn open_session(lp: &Loop, config: &Config) -> Result<Session> {
 fn drive(lp: &mut Loop, session: &mut Session) -> Result<Outcome> {
     loop {
         let more = session.pump()?;
+        session.refresh_ui(Instant::now())?;
+        if session.is_quit_requested() {
+            return Ok(Outcome::Signal(SIGINT));
+        }
         if session.is_done() {
             return Ok(Outcome::Finished);
         }
         let deadline = if more {
             Some(Instant::now())
         } else {
-            session.next_deadline()
+            earliest(session.next_deadline(), session.ui_deadline())
         };
-        if let Some(signal) = lp.wait(deadline)? {
+        let woke = lp.wait(deadline)?;
+        if let Some(signal) = woke.ending_signal {
             return Ok(Outcome::Signal(signal));
         }
-        for event in lp.events.iter() {
-            match event.token() {
-                STDIN => session.on_stdin_readable(event.is_read_closed() || event.is_error()),
-                STDOUT => session.on_stdout_writable(),
-                SOCKET => session.on_socket_event(
-                    event.is_readable() || event.is_read_closed() || event.is_error(),
-                    event.is_writable() || event.is_write_closed() || event.is_error(),
-                    event.is_read_closed() || event.is_error(),
-                ),
-                // LISTENER: the next `-k` connection waits in the backlog. SIGNALS: handled.
-                _ => {}
-            }
-        }
+        lp.dispatch(session, &woke);
         session.on_timer(Instant::now());
     }
 }
@@ -202,21 +291,29 @@ fn print_summary(config: &Config, stats: Option<(u64, u64, Duration)>) {
     }
 }
 
-fn run_client(lp: &mut Loop, config: &Config) -> Result<Outcome> {
+fn run_client(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<Outcome> {
     let endpoint = match (&config.target, config.transport) {
-        (Target::Unix(path), Transport::UnixStream) => Endpoint::Unix(net::unix_connect(path)?),
-        (Target::Unix(path), _) => {
-            let (socket, file) = net::unix_datagram_connect(path)?;
-            Endpoint::UnixDatagram(socket, Some(file))
+        (Target::Unix(path), transport) => {
+            let shown = path.display().to_string();
+            session.ui().set_addresses(None, Some(&shown));
+            if transport == Transport::UnixStream {
+                Endpoint::Unix(net::unix_connect(path)?)
+            } else {
+                let (socket, file) = net::unix_datagram_connect(path)?;
+                Endpoint::UnixDatagram(socket, Some(file))
+            }
         }
         (Target::Inet { host, port }, transport) => {
             let host = host
                 .as_ref()
                 .ok_or_else(|| Error::Usage("no host".into()))?;
-            if config.verbose
-                && let Host::Name(name) = host
-            {
-                print_line(&format!("resolving {name}"));
+            if let Host::Name(name) = host {
+                if config.verbose {
+                    print_line(&format!("resolving {name}"));
+                }
+                session.ui().set_state(ConnState::Resolving);
+                session.ui().set_addresses(None, Some(name));
+                session.refresh_ui(Instant::now())?;
             }
             let addrs = net::resolve(host, *port, config.family)?;
             if transport == Transport::Udp {
@@ -229,9 +326,9 @@ fn run_client(lp: &mut Loop, config: &Config) -> Result<Outcome> {
                     })?,
                 )
             } else {
-                match connect_tcp(lp, config, &addrs)? {
+                match connect_tcp(lp, session, config, &addrs)? {
                     Ok(endpoint) => endpoint,
-                    Err(signal) => return Ok(Outcome::Signal(signal)),
+                    Err(outcome) => return Ok(outcome),
                 }
             }
         }
@@ -245,15 +342,14 @@ fn run_client(lp: &mut Loop, config: &Config) -> Result<Outcome> {
         }
         return Ok(Outcome::Finished);
     }
+    let local = endpoint.local_description();
     if config.verbose {
-        print_line(&format!(
-            "connected to {peer} (from {})",
-            endpoint.local_description()
-        ));
+        print_line(&format!("connected to {peer} (from {local})"));
     }
-    let mut session = open_session(lp, config)?;
+    session.ui().set_addresses(Some(&local), Some(&peer));
+    session.ui().new_connection(None);
     session.attach(endpoint, false, lp.registry())?;
-    let outcome = drive(lp, &mut session);
+    let outcome = drive(lp, session);
     let stats = session.detach(lp.registry());
     print_summary(config, stats);
     outcome
@@ -279,9 +375,10 @@ fn source_addr(config: &Config, to: &SocketAddr) -> Result<Option<SocketAddr>> {
 /// last failure.
 fn connect_tcp(
     lp: &mut Loop,
+    session: &mut Session,
     config: &Config,
     addrs: &[SocketAddr],
-) -> Result<std::result::Result<Endpoint, i32>> {
+) -> Result<std::result::Result<Endpoint, Outcome>> {
     let mut last_error = None;
     for addr in addrs {
         let failed = |source: io::Error| Error::Connect {
@@ -321,28 +418,31 @@ fn connect_tcp(
                 what: "register socket",
                 source,
             })?;
+        session.ui().set_state(ConnState::Connecting);
+        session.ui().set_addresses(None, Some(&addr.to_string()));
         let deadline = config.wait.map(|w| Instant::now() + w);
         let result = loop {
-            if let Some(signal) = lp.wait(deadline)? {
-                let _ = lp.registry().deregister(&mut stream);
-                return Ok(Err(signal));
-            }
-            if lp.saw(SOCKET) {
-                match stream.take_error() {
-                    Ok(Some(e)) | Err(e) => break Err(failed(e)),
-                    Ok(None) => {}
+            match wait_for(lp, session, Some(SOCKET), deadline)? {
+                Wait::Ended(outcome) => {
+                    let _ = lp.registry().deregister(&mut stream);
+                    return Ok(Err(outcome));
                 }
-                match stream.peer_addr() {
-                    Ok(_) => break Ok(()),
-                    Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
-                    Err(e) => break Err(failed(e)),
+                Wait::TimedOut => {
+                    break Err(Error::ConnectTimeout {
+                        addr: addr.to_string(),
+                        secs: format_secs(config.wait.unwrap_or_default()),
+                    });
                 }
+                Wait::Ready => {}
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                break Err(Error::ConnectTimeout {
-                    addr: addr.to_string(),
-                    secs: format_secs(config.wait.unwrap_or_default()),
-                });
+            match stream.take_error() {
+                Ok(Some(e)) | Err(e) => break Err(failed(e)),
+                Ok(None) => {}
+            }
+            match stream.peer_addr() {
+                Ok(_) => break Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
+                Err(e) => break Err(failed(e)),
             }
         };
         let _ = lp.registry().deregister(&mut stream);
@@ -411,12 +511,14 @@ impl StreamListener {
     }
 }
 
-fn run_listener(lp: &mut Loop, config: &Config) -> Result<Outcome> {
+fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<Outcome> {
     let asked_port_zero = matches!(config.target, Target::Inet { port: 0, .. });
-    let announce = |local: &str| {
+    let announce = |session: &mut Session, local: &str, state: ConnState| {
         if config.verbose || asked_port_zero {
             print_line(&format!("listening on {local}"));
         }
+        session.ui().set_state(state);
+        session.ui().set_addresses(Some(local), None);
     };
     let mut listener = match (&config.target, config.transport) {
         (Target::Inet { host, port }, Transport::Tcp) => {
@@ -429,37 +531,40 @@ fn run_listener(lp: &mut Loop, config: &Config) -> Result<Outcome> {
         }
         (Target::Inet { host, port }, _) => {
             let candidates = net::listen_addrs(host.as_ref(), *port, config.family)?;
-            let socket = net::udp_listener(&candidates)?;
-            let endpoint = Endpoint::Udp(socket);
-            announce(&endpoint.local_description());
-            return run_datagram_listener(lp, config, endpoint);
+            let endpoint = Endpoint::Udp(net::udp_listener(&candidates)?);
+            let local = endpoint.local_description();
+            announce(session, &local, ConnState::WaitingForDatagram);
+            return run_datagram_listener(lp, session, config, endpoint);
         }
         (Target::Unix(path), _) => {
             let (socket, file) = net::unix_datagram_listener(path)?;
-            announce(&path.display().to_string());
+            announce(session, &path.display().to_string(), ConnState::WaitingForDatagram);
             // The file stays until the session ends.
-            let result = run_datagram_listener(lp, config, Endpoint::UnixDatagram(socket, None));
+            let endpoint = Endpoint::UnixDatagram(socket, None);
+            let result = run_datagram_listener(lp, session, config, endpoint);
             drop(file);
             return result;
         }
     };
-    announce(&listener.local_description());
+    let local = listener.local_description();
+    announce(session, &local, ConnState::Listening);
     lp.registry()
         .register(listener.source(), LISTENER, Interest::READABLE)
         .map_err(|source| Error::Poll {
             what: "register listener",
             source,
         })?;
-    let mut session = open_session(lp, config)?;
     let mut listener = Some(listener);
+    let mut served = 0u64;
     loop {
         let Some(active) = listener.as_mut() else {
             return Ok(Outcome::Finished);
         };
-        let (endpoint, from) = match accept_next(lp, active)? {
+        let (endpoint, from) = match accept_next(lp, session, active)? {
             Ok(accepted) => accepted,
-            Err(signal) => return Ok(Outcome::Signal(signal)),
+            Err(outcome) => return Ok(outcome),
         };
+        served += 1;
         if !config.keep_open {
             // One connection only: stop listening now, so later clients are refused
             // instead of waiting in a backlog nobody serves.
@@ -470,15 +575,25 @@ fn run_listener(lp: &mut Loop, config: &Config) -> Result<Outcome> {
         if config.verbose {
             print_line(&format!("connection from {from}"));
         }
+        let ui = session.ui();
+        ui.new_connection(config.keep_open.then_some(served));
+        ui.set_addresses(Some(&endpoint.local_description()), Some(&from));
+        if config.keep_open {
+            ui.note(&format!("connection {served} from {from}"));
+        }
         session.attach(endpoint, false, lp.registry())?;
-        let outcome = drive(lp, &mut session);
+        let outcome = drive(lp, session);
         let stats = session.detach(lp.registry());
         print_summary(config, stats);
         match outcome {
-            Ok(Outcome::Finished) if config.keep_open && !session.is_stdout_closed() => {}
+            Ok(Outcome::Finished) if config.keep_open && !session.is_stdout_closed() => {
+                session.ui().set_state(ConnState::Listening);
+                session.ui().set_addresses(Some(&local), None);
+            }
             Err(e) if config.keep_open => {
                 // One client's failure does not end a `-k` listener.
                 print_line(&e.one_line());
+                session.ui().set_state(ConnState::Listening);
             }
             other => return other,
         }
@@ -488,8 +603,9 @@ fn run_listener(lp: &mut Loop, config: &Config) -> Result<Outcome> {
 /// Accept the next stream connection, waiting for it.
 fn accept_next(
     lp: &mut Loop,
+    session: &mut Session,
     listener: &mut StreamListener,
-) -> Result<std::result::Result<(Endpoint, String), i32>> {
+) -> Result<std::result::Result<(Endpoint, String), Outcome>> {
     let mut warned_fd_limit = false;
     loop {
         let mut deadline = None;
@@ -525,16 +641,22 @@ fn accept_next(
                 });
             }
         }
-        if let Some(signal) = lp.wait(deadline)? {
-            return Ok(Err(signal));
+        match wait_for(lp, session, Some(LISTENER), deadline)? {
+            Wait::Ended(outcome) => return Ok(Err(outcome)),
+            Wait::Ready | Wait::TimedOut => {}
         }
     }
 }
 
-fn run_datagram_listener(lp: &mut Loop, config: &Config, endpoint: Endpoint) -> Result<Outcome> {
-    let mut session = open_session(lp, config)?;
+fn run_datagram_listener(
+    lp: &mut Loop,
+    session: &mut Session,
+    config: &Config,
+    endpoint: Endpoint,
+) -> Result<Outcome> {
+    session.ui().new_connection(None);
     session.attach(endpoint, true, lp.registry())?;
-    let outcome = drive(lp, &mut session);
+    let outcome = drive(lp, session);
     let stats = session.detach(lp.registry());
     print_summary(config, stats);
     outcome

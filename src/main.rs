@@ -19,6 +19,7 @@ mod status;
 mod stdio;
 mod sys;
 mod terminal;
+mod ui;
 mod zerocopy;
 
 use std::process::ExitCode;

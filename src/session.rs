@@ -19,7 +19,9 @@ use crate::crlf::CrlfEncoder;
 use crate::endpoint::{Endpoint, PeerAddr};
 use crate::error::{Error, Result, print_line};
 use crate::stdio::StdStream;
-use crate::sys::FdKind;
+use crate::status::ConnState;
+use crate::sys::{self, FdKind, TcpState};
+use crate::ui::{Ui, UserRequest};
 use crate::zerocopy::{FromPeer, Relay, Step, StepError, ToPeer};
 
 /// Capacity of each direction's queue.
@@ -35,6 +37,8 @@ const DATAGRAM_LINGER: Duration = Duration::from_secs(1);
 const PUMP_ROUNDS: usize = 16;
 /// Zero-copy steps one pump round makes at most in each direction.
 const ZERO_COPY_STEPS: usize = 16;
+/// Received bytes handed to the screen at a time (keeps each escape pass short).
+const SCREEN_CHUNK_BYTES: usize = 16 * 1024;
 
 /// Token for stdin.
 pub(crate) const STDIN: Token = Token(0);
@@ -154,11 +158,20 @@ pub(crate) struct Session {
     crlf: Option<(CrlfEncoder, Vec<u8>, Vec<u8>)>,
     /// The current connection.
     conn: Option<Connection>,
+    /// What the terminal shows.
+    ui: Ui,
+    /// The user pressed Ctrl-C in interactive mode.
+    quit_requested: bool,
 }
 
 impl Session {
     /// A session over stdin (`None` with `-d`) and stdout, with no connection yet.
-    pub(crate) fn new(options: Options, stdin: Option<StdStream>, stdout: StdStream) -> Session {
+    pub(crate) fn new(
+        options: Options,
+        stdin: Option<StdStream>,
+        stdout: StdStream,
+        ui: Ui,
+    ) -> Session {
         let stdin_always_ready = stdin.as_ref().is_some_and(|s| !s.is_pollable());
         let crlf = options
             .crlf
@@ -183,6 +196,8 @@ impl Session {
             to_peer_fast: None,
             from_peer_fast: None,
             conn: None,
+            ui,
+            quit_requested: false,
         }
     }
 
@@ -303,7 +318,7 @@ impl Session {
     fn choose_paths(&mut self, datagram: bool) {
         self.to_peer_fast = None;
         self.from_peer_fast = None;
-        if datagram || !self.options.zero_copy {
+        if datagram || !self.options.zero_copy || self.ui.is_interactive() {
             return;
         }
         if !self.options.crlf {
@@ -319,6 +334,9 @@ impl Session {
                 _ => None,
             };
         }
+        if self.ui.shows_received() {
+            return;
+        }
         self.from_peer_fast = match self.stdout.kind() {
             FdKind::Pipe => Some(FromPeer::Splice),
             FdKind::File | FdKind::CharDevice => Relay::new().ok().map(FromPeer::Relay),
@@ -331,6 +349,8 @@ impl Session {
     pub(crate) fn pump(&mut self) -> Result<bool> {
         for _ in 0..PUMP_ROUNDS {
             let mut progress = self.splice_to_peer()?;
+            progress |= self.read_keys()?;
+            progress |= self.take_typed_lines();
             progress |= self.read_stdin()?;
             progress |= self.send_to_peer()?;
             progress |= self.splice_from_peer()?;
@@ -346,7 +366,7 @@ impl Session {
 
     /// Whether the current connection is over. The single place that decides it.
     pub(crate) fn is_done(&self) -> bool {
-        if self.stdout_closed {
+        if self.stdout_closed || self.quit_requested {
             return true;
         }
         let Some(conn) = &self.conn else {
@@ -587,9 +607,77 @@ impl Session {
         Ok(progress)
     }
 
+    /// Interactive: terminal keys → line editor. Works before a connection exists too, so
+    /// Ctrl-C and typing ahead work while connecting or listening.
+    fn read_keys(&mut self) -> Result<bool> {
+        if !self.ui.is_interactive() || self.stdin_eof || !self.stdin_ready || !self.ui.wants_keys()
+        {
+            return Ok(false);
+        }
+        let Some(stdin) = &mut self.stdin else {
+            return Ok(false);
+        };
+        let mut keys = [0u8; 4096];
+        let mut progress = false;
+        while self.ui.wants_keys() {
+            match read_retrying(stdin, &mut keys) {
+                Ok(0) => {
+                    // The terminal hung up.
+                    self.stdin_eof = true;
+                    return Ok(true);
+                }
+                Ok(n) => {
+                    progress = true;
+                    if self.ui.on_keys(&keys[..n]) == UserRequest::Quit {
+                        self.quit_requested = true;
+                        return Ok(true);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.stdin_ready = false;
+                    break;
+                }
+                Err(source) => {
+                    return Err(Error::Stdio {
+                        op: "read from stdin",
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(progress)
+    }
+
+    /// Interactive: typed lines → to-peer queue (a datagram each on UDP), then Ctrl-D's
+    /// EOF once every line before it is queued.
+    fn take_typed_lines(&mut self) -> bool {
+        if !self.ui.is_interactive() {
+            return false;
+        }
+        let mut progress = false;
+        while self.can_send() {
+            let datagram = self.conn.as_ref().is_some_and(|c| c.datagram);
+            let Some(line) = self.ui.next_line() else {
+                break;
+            };
+            if (datagram && !self.to_peer.is_empty()) || line.len() > self.to_peer.room() {
+                break;
+            }
+            self.to_peer.push(line);
+            self.ui.line_taken();
+            self.stdin_delivered = true;
+            progress = true;
+        }
+        if !self.stdin_eof && self.ui.is_eof_requested() {
+            self.stdin_eof = true;
+            progress = true;
+        }
+        progress
+    }
+
     /// stdin → to-peer queue.
     fn read_stdin(&mut self) -> Result<bool> {
-        if self.to_peer_fast.is_some() && self.to_peer.is_empty() {
+        if (self.to_peer_fast.is_some() && self.to_peer.is_empty()) || self.ui.is_interactive() {
             return Ok(false);
         }
         if self.stdin_eof || !self.stdin_ready || !self.can_send() {
@@ -834,6 +922,9 @@ impl Session {
 
     /// from-peer queue → stdout.
     fn write_stdout(&mut self) -> Result<bool> {
+        if self.ui.shows_received() {
+            return self.write_screen();
+        }
         if self.from_peer.is_empty() || !self.stdout_ready || self.stdout_closed {
             return Ok(false);
         }
@@ -875,6 +966,96 @@ impl Session {
         Ok(progress)
     }
 
+    /// stdout is a terminal: received bytes go through the UI (escaped, and into the
+    /// transcript when interactive), together with the screen's own drawing.
+    fn write_screen(&mut self) -> Result<bool> {
+        let mut progress = false;
+        while self.stdout_ready && !self.stdout_closed {
+            let pending = self.ui.pending_screen();
+            if pending.is_empty() {
+                if self.from_peer.is_empty() {
+                    break;
+                }
+                let n = self.from_peer.len().min(SCREEN_CHUNK_BYTES);
+                self.ui.on_received(&self.from_peer.as_slice()[..n]);
+                self.from_peer.consume(n);
+                progress = true;
+                continue;
+            }
+            match self.stdout.write(pending) {
+                Ok(0) => {
+                    return Err(Error::Stdio {
+                        op: "write to stdout",
+                        source: io::ErrorKind::WriteZero.into(),
+                    });
+                }
+                Ok(n) => {
+                    self.ui.screen_written(n);
+                    progress = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.stdout_ready = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                    self.stdout_closed = true;
+                    self.from_peer.clear();
+                }
+                Err(source) => {
+                    return Err(Error::Stdio {
+                        op: "write to stdout",
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(progress)
+    }
+
+    /// The UI, for the loop to report phases (resolving, listening, …).
+    pub(crate) fn ui(&mut self) -> &mut Ui {
+        &mut self.ui
+    }
+
+    /// Ctrl-C in interactive mode.
+    pub(crate) fn is_quit_requested(&self) -> bool {
+        self.quit_requested
+    }
+
+    /// SIGWINCH.
+    pub(crate) fn on_resize(&mut self) {
+        self.ui.on_resize();
+    }
+
+    /// When the UI next wants to redraw.
+    pub(crate) fn ui_deadline(&self) -> Option<Instant> {
+        self.ui.next_deadline()
+    }
+
+    /// Bring the status up to date and redraw it if due, then write what the screen
+    /// needs. Cheap when nothing is shown.
+    pub(crate) fn refresh_ui(&mut self, now: Instant) -> Result<()> {
+        if let Some(conn) = &self.conn {
+            self.ui.set_bytes(conn.bytes_sent, conn.bytes_received);
+        }
+        self.ui.show_notices();
+        if !self.ui.is_draw_due(now) {
+            // Screen bytes queued by keys or received text still go out at once.
+            self.write_stdout()?;
+            return Ok(());
+        }
+        if let Some(conn) = &self.conn {
+            let (state, rtt) = connection_state(conn);
+            self.ui.set_state(state);
+            self.ui.set_rtt(rtt);
+            if let DatagramPeer::Known(addr) = &conn.peer {
+                let local = conn.endpoint.local_description();
+                self.ui.set_addresses(Some(&local), Some(&addr.to_string()));
+            }
+        }
+        self.ui.draw(now);
+        self.write_stdout()?;
+        Ok(())
+    }
+
     /// At stdin EOF with the queue drained: half-close (once) and start the `-q` clock.
     fn finish_to_peer(&mut self) -> Result<bool> {
         let verbose = self.options.verbose;
@@ -905,6 +1086,44 @@ impl Session {
         conn.to_peer_done_at = Some(Instant::now());
         Ok(true)
     }
+}
+
+/// The state to show for `conn`: the kernel's TCP state where it has one, else what the
+/// session knows.
+fn connection_state(conn: &Connection) -> (ConnState, Option<Duration>) {
+    match &conn.peer {
+        DatagramPeer::Waiting => return (ConnState::WaitingForDatagram, None),
+        DatagramPeer::Known(_) => return (ConnState::LockedTo, None),
+        DatagramPeer::Connected if conn.datagram => {
+            let state = if conn.refused_reported {
+                ConnState::PeerPortClosed
+            } else {
+                ConnState::Connected
+            };
+            return (state, None);
+        }
+        DatagramPeer::Connected => {}
+    }
+    if let Endpoint::Tcp(_) = conn.endpoint
+        && let Some((state, rtt)) = sys::tcp_info(conn.endpoint.fd())
+    {
+        let state = match state {
+            TcpState::Opening => ConnState::Connecting,
+            TcpState::Established => ConnState::Connected,
+            TcpState::FinWait => ConnState::WeClosed,
+            TcpState::CloseWait => ConnState::PeerClosed,
+            TcpState::Closed => ConnState::Closed,
+            TcpState::Listen => ConnState::Listening,
+        };
+        return (state, Some(rtt));
+    }
+    let state = match (conn.peer_eof, conn.to_peer_done_at.is_some()) {
+        (true, true) => ConnState::Closed,
+        (true, false) => ConnState::PeerClosed,
+        (false, true) => ConnState::WeClosed,
+        (false, false) => ConnState::Connected,
+    };
+    (state, None)
 }
 
 /// Read, retrying on `EINTR`.
@@ -1012,7 +1231,7 @@ mod tests {
         ours.set_nonblocking(true).unwrap();
         peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let poll = mio::Poll::new().unwrap();
-        let mut session = Session::new(options, stdin, stdout);
+        let mut session = Session::new(options, stdin, stdout, Ui::plain());
         session.register_stdio(poll.registry()).unwrap();
         session
             .attach(

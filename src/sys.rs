@@ -2,10 +2,12 @@
 //! `O_NONBLOCK` flag, and whether an fd is a terminal.
 //!
 //! They go through `rustix` (already in the dependency tree through crossterm), whose API
-//! is safe, so rnc itself has no `unsafe` block. Nothing here decides policy.
+//! is safe. The one call rustix lacks, `getsockopt(TCP_INFO)`, goes through `libc` in the
+//! crate's only `unsafe` block, below. Nothing here decides policy.
 
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::time::Duration;
 
 use rustix::fs::{FileType, OFlags};
 
@@ -44,6 +46,58 @@ pub(crate) fn fd_kind(fd: impl AsFd) -> io::Result<FdKind> {
         FileType::CharacterDevice => FdKind::CharDevice,
         _ => FdKind::Other,
     })
+}
+
+/// A TCP socket's state as the kernel reports it (the states rnc tells apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TcpState {
+    /// SYN_SENT / SYN_RECV.
+    Opening,
+    /// ESTABLISHED.
+    Established,
+    /// FIN_WAIT1 / FIN_WAIT2: we sent our FIN.
+    FinWait,
+    /// CLOSE_WAIT: the peer sent its FIN.
+    CloseWait,
+    /// LAST_ACK, CLOSING, TIME_WAIT, CLOSE.
+    Closed,
+    /// LISTEN.
+    Listen,
+}
+
+/// The kernel's view of a TCP socket (Linux `TCP_INFO`): its state and smoothed RTT.
+/// `None` when the socket is not TCP or the call fails.
+#[allow(unsafe_code)]
+pub(crate) fn tcp_info(fd: BorrowedFd<'_>) -> Option<(TcpState, Duration)> {
+    let mut info = std::mem::MaybeUninit::<libc::tcp_info>::zeroed();
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `fd` is borrowed, so it stays open for the call. `info` points to a
+    // writable `tcp_info` and `len` holds exactly its size, so the kernel writes at most
+    // that many bytes into it, as getsockopt(2) specifies.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: `tcp_info` is plain integers, so the zeroed value is a valid one, and the
+    // kernel overwrote a prefix of it with valid integers.
+    let info = unsafe { info.assume_init() };
+    let state = match info.tcpi_state {
+        1 => TcpState::Established,
+        2 | 3 => TcpState::Opening,
+        4 | 5 => TcpState::FinWait,
+        8 => TcpState::CloseWait,
+        10 => TcpState::Listen,
+        _ => TcpState::Closed,
+    };
+    Some((state, Duration::from_micros(u64::from(info.tcpi_rtt))))
 }
 
 /// Whether `fd` is a terminal.
@@ -92,6 +146,26 @@ mod tests {
         assert_eq!(fd_kind(&r).unwrap(), FdKind::Pipe);
         assert!(!FdKind::File.is_pollable());
         assert!(FdKind::Pipe.is_pollable());
+    }
+
+    #[test]
+    fn sys_tcp_info_reports_states() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let (state, _) = tcp_info(listener.as_fd()).unwrap();
+        assert_eq!(state, TcpState::Listen);
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        assert_eq!(tcp_info(client.as_fd()).unwrap().0, TcpState::Established);
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        // The server sees the FIN at once on loopback; poll its state for a moment.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while tcp_info(server.as_fd()).unwrap().0 != TcpState::CloseWait {
+            assert!(std::time::Instant::now() < deadline, "server never reached CLOSE_WAIT");
+            std::thread::yield_now();
+        }
+        assert_eq!(tcp_info(client.as_fd()).unwrap().0, TcpState::FinWait);
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert!(tcp_info(a.as_fd()).is_none());
     }
 
     #[test]

@@ -49,6 +49,9 @@ const WOULD_BLOCK_RETRIES: u32 = 1000;
 /// The marker in front of lines we sent, so the transcript tells them from received ones.
 pub(crate) const SENT_MARKER: &str = "> ";
 
+/// The marker in front of rnc's own notices in the transcript.
+pub(crate) const NOTE_MARKER: &str = "-- rnc: ";
+
 /// The terminal in interactive layout; dropping it calls `restore()`.
 #[derive(Debug)]
 pub(crate) struct TerminalGuard {
@@ -135,19 +138,29 @@ impl TerminalGuard {
     /// Bytes that add a line we sent to the transcript, on a line of its own, behind
     /// `SENT_MARKER` (in cyan with `color`). `line` may end in `\n`.
     pub(crate) fn print_sent(&mut self, line: &str, color: bool) -> Vec<u8> {
+        self.print_marked(SENT_MARKER, line, color.then_some("\x1b[36m"))
+    }
+
+    /// Bytes that add one of rnc's own notices (`-v` lines) to the transcript, on a line
+    /// of its own behind `NOTE_MARKER` (dim with `color`).
+    pub(crate) fn print_note(&mut self, line: &str, color: bool) -> Vec<u8> {
+        self.print_marked(NOTE_MARKER, line, color.then_some("\x1b[2m"))
+    }
+
+    fn print_marked(&mut self, marker: &str, line: &str, sgr: Option<&str>) -> Vec<u8> {
         let line = line.strip_suffix('\n').unwrap_or(line);
         let line = line.strip_suffix('\r').unwrap_or(line);
         let mut text = String::new();
         if self.partial_line {
             text.push_str("\r\n");
         }
-        if color {
-            text.push_str("\x1b[36m");
+        if let Some(sgr) = sgr {
+            text.push_str(sgr);
         }
-        text.push_str(SENT_MARKER);
+        text.push_str(marker);
         text.push_str(&escape_for_display(line));
-        if color {
-            text.push_str("\x1b[39m");
+        if sgr.is_some() {
+            text.push_str("\x1b[0m");
         }
         text.push_str("\r\n");
         self.print_above(text.as_bytes())
@@ -654,7 +667,7 @@ mod tests {
         assert_eq!(screen.line(3), "ok");
         let colored = term.print_sent("x\x1b[2J", true);
         let text = String::from_utf8(colored).unwrap();
-        assert!(text.contains("\x1b[36m> x^[[2J\x1b[39m\r\n"), "{text:?}");
+        assert!(text.contains("\x1b[36m> x^[[2J\x1b[0m\r\n"), "{text:?}");
     }
 
     #[test]

@@ -1,0 +1,488 @@
+//! What rnc shows on a terminal, and when: the interactive screen (line editor,
+//! transcript, status row) when stdin and stdout are terminals, the one-line progress
+//! display on stderr when only stderr is, and nothing at all otherwise.
+//!
+//! `Ui` never touches an fd of the session: it takes key bytes and received bytes, and
+//! hands back lines to send and bytes for the screen, which `session.rs` writes through
+//! its own non-blocking stdout. Redraws are rate-limited (at most 10 a second, plus one a
+//! second for the clock) so drawing never slows a transfer.
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::time::{Duration, Instant};
+
+use crate::crlf::CrlfEncoder;
+use crate::editor::{EditAction, LineEditor};
+use crate::error::{capture_notices, print_line, take_notices};
+use crate::sanitize::{DisplaySanitizer, escape_for_display};
+use crate::status::{ConnState, StatusModel};
+use crate::sys;
+use crate::terminal::{self, TerminalGuard};
+
+/// Shortest time between two redraws.
+const REDRAW_INTERVAL: Duration = Duration::from_millis(100);
+/// Redraw at least this often while something is shown, so the clock moves.
+const CLOCK_INTERVAL: Duration = Duration::from_secs(1);
+/// Typed lines waiting to be sent, beyond which stdin is not read.
+const OUTBOX_MAX_BYTES: usize = 64 * 1024;
+
+/// What the user asked for with a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UserRequest {
+    /// Nothing special.
+    None,
+    /// Ctrl-C: quit now.
+    Quit,
+}
+
+/// How the UI was asked to show itself, from the command line and the environment.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UiWish {
+    /// `--no-status` not given.
+    pub(crate) status: bool,
+    /// `--raw-output`: received bytes reach the terminal unescaped.
+    pub(crate) raw_output: bool,
+    /// `-C`: typed lines end in CRLF.
+    pub(crate) crlf: bool,
+    /// stdin is read at all (not `-d`).
+    pub(crate) reads_stdin: bool,
+    /// The transport's short name.
+    pub(crate) transport: &'static str,
+}
+
+/// The terminal front end.
+pub(crate) struct Ui {
+    /// What is shown.
+    mode: Mode,
+    /// The status row's content.
+    model: StatusModel,
+    /// When the current connection (or the wait for it) began.
+    since: Instant,
+    /// Something changed since the last draw.
+    dirty: bool,
+    /// When the last draw happened.
+    last_draw: Option<Instant>,
+    /// Bytes received at the last draw and when, for the progress rate.
+    rate_mark: (u64, u64, Instant),
+    /// The last computed rate in bytes per second.
+    rate: u64,
+    /// Bytes for the terminal on stdout not yet written (screen drawing and received
+    /// text), in order.
+    pending: VecDeque<u8>,
+    /// Received bytes → safe text, when stdout is a terminal (and not `--raw-output`).
+    sanitizer: Option<DisplaySanitizer>,
+}
+
+enum Mode {
+    /// Out of a terminal: nothing is drawn.
+    Plain,
+    /// Only stderr is a terminal: one line there.
+    Progress {
+        /// The line is on screen (and must be erased before anything else is printed).
+        visible: bool,
+    },
+    /// stdin and stdout are terminals.
+    Interactive(Box<Screen>),
+}
+
+/// The interactive screen's state.
+struct Screen {
+    /// Raw mode and layout; dropping it restores the terminal.
+    guard: TerminalGuard,
+    /// The input row.
+    editor: LineEditor,
+    /// Colours allowed (NO_COLOR unset).
+    color: bool,
+    /// `-C` for typed lines.
+    crlf: Option<CrlfEncoder>,
+    /// Typed lines not yet handed to the session.
+    outbox: VecDeque<Vec<u8>>,
+    /// Their total size.
+    outbox_bytes: usize,
+    /// Ctrl-D was pressed on an empty line.
+    eof_requested: bool,
+    /// The terminal's size changed.
+    resized: bool,
+}
+
+impl Ui {
+    /// Decide what to show: interactive when stdin and stdout are terminals, a progress
+    /// line when only stderr is (and stdout is not), else nothing. `TERM=dumb` and
+    /// `--no-status` turn both off. `stdout` is where the interactive screen is drawn.
+    pub(crate) fn new(wish: UiWish, stdout: BorrowedFd<'_>) -> Ui {
+        let term_ok = std::env::var_os("TERM").is_some_and(|t| t != "dumb" && !t.is_empty());
+        let stdin_tty = sys::is_tty(io::stdin());
+        let stdout_tty = sys::is_tty(io::stdout());
+        let stderr_tty = sys::is_tty(io::stderr());
+        let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let mut mode = Mode::Plain;
+        if wish.status && term_ok {
+            if stdin_tty && stdout_tty && wish.reads_stdin {
+                if let Some(screen) = Screen::enter(wish, color, stdout) {
+                    mode = Mode::Interactive(Box::new(screen));
+                }
+            } else if stderr_tty && !stdout_tty {
+                mode = Mode::Progress { visible: false };
+            }
+        }
+        if matches!(mode, Mode::Interactive(_)) {
+            capture_notices(true);
+        }
+        // On a terminal, received bytes are shown, never obeyed.
+        let sanitizer = (stdout_tty && !wish.raw_output).then(DisplaySanitizer::default);
+        let now = Instant::now();
+        Ui {
+            mode,
+            model: StatusModel::new(wish.transport, ConnState::Connecting),
+            since: now,
+            dirty: true,
+            last_draw: None,
+            rate_mark: (0, 0, now),
+            rate: 0,
+            pending: VecDeque::new(),
+            sanitizer,
+        }
+    }
+
+    /// A UI that shows nothing (for tests of the session).
+    #[cfg(test)]
+    pub(crate) fn plain() -> Ui {
+        let now = Instant::now();
+        Ui {
+            mode: Mode::Plain,
+            model: StatusModel::new("tcp", ConnState::Connected),
+            since: now,
+            dirty: false,
+            last_draw: None,
+            rate_mark: (0, 0, now),
+            rate: 0,
+            pending: VecDeque::new(),
+            sanitizer: None,
+        }
+    }
+
+    /// Whether the interactive screen is on (stdin goes through the line editor).
+    pub(crate) fn is_interactive(&self) -> bool {
+        matches!(self.mode, Mode::Interactive(_))
+    }
+
+    /// Whether anything is drawn at all.
+    fn is_shown(&self) -> bool {
+        !matches!(self.mode, Mode::Plain)
+    }
+
+    /// Set the connection state (and mark the status for a redraw when it changed).
+    pub(crate) fn set_state(&mut self, state: ConnState) {
+        if self.model.state != state {
+            self.model.state = state;
+            self.dirty = true;
+        }
+    }
+
+    /// Set the local and peer addresses shown (already plain text; escaped here).
+    pub(crate) fn set_addresses(&mut self, local: Option<&str>, peer: Option<&str>) {
+        self.model.local = local.map(escape_for_display);
+        self.model.peer = peer.map(escape_for_display);
+        self.dirty = true;
+    }
+
+    /// Start counting a new connection (`-k` shows its number).
+    pub(crate) fn new_connection(&mut self, number: Option<u64>) {
+        self.model.connection = number;
+        self.model.bytes_sent = 0;
+        self.model.bytes_received = 0;
+        self.model.rtt = None;
+        self.since = Instant::now();
+        self.rate_mark = (0, 0, self.since);
+        self.dirty = true;
+    }
+
+    /// A short note for the status row (`peer closed its side`, …).
+    pub(crate) fn note(&mut self, text: &str) {
+        self.model.note = Some(escape_for_display(text));
+        self.dirty = true;
+    }
+
+    /// Byte counts of the current connection.
+    pub(crate) fn set_bytes(&mut self, sent: u64, received: u64) {
+        if (self.model.bytes_sent, self.model.bytes_received) != (sent, received) {
+            self.model.bytes_sent = sent;
+            self.model.bytes_received = received;
+            self.dirty = true;
+        }
+    }
+
+    /// The smoothed round-trip time, when the kernel tells it.
+    pub(crate) fn set_rtt(&mut self, rtt: Option<Duration>) {
+        self.model.rtt = rtt;
+    }
+
+    /// Whether a draw is due now (so the session refreshes the model first).
+    pub(crate) fn is_draw_due(&self, now: Instant) -> bool {
+        match (self.is_shown(), self.last_draw) {
+            (false, _) => false,
+            (true, None) => true,
+            (true, Some(last)) => {
+                let resized = matches!(&self.mode, Mode::Interactive(s) if s.resized);
+                (self.dirty || resized) && now >= last + REDRAW_INTERVAL
+                    || now >= last + CLOCK_INTERVAL
+            }
+        }
+    }
+
+    /// When the next draw may be needed, for the poll timeout.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        if !self.is_shown() {
+            return None;
+        }
+        let last = self.last_draw?;
+        Some(if self.dirty {
+            last + REDRAW_INTERVAL
+        } else {
+            last + CLOCK_INTERVAL
+        })
+    }
+
+    /// SIGWINCH: the terminal's size may have changed.
+    pub(crate) fn on_resize(&mut self) {
+        if let Mode::Interactive(screen) = &mut self.mode {
+            screen.resized = true;
+        }
+        self.dirty = true;
+    }
+
+    /// Draw if due: the status row and input row (interactive, into the screen queue),
+    /// or the progress line (written to stderr at once). Also shows collected notices.
+    pub(crate) fn draw(&mut self, now: Instant) {
+        if !self.is_draw_due(now) {
+            return;
+        }
+        self.model.elapsed = now.saturating_duration_since(self.since);
+        let (marked_sent, marked_received, at) = self.rate_mark;
+        let span = now.saturating_duration_since(at);
+        if span >= Duration::from_millis(500) {
+            let moved = (self.model.bytes_sent - marked_sent.min(self.model.bytes_sent))
+                + (self.model.bytes_received - marked_received.min(self.model.bytes_received));
+            self.rate = (moved as f64 / span.as_secs_f64()) as u64;
+            self.rate_mark = (self.model.bytes_sent, self.model.bytes_received, now);
+        }
+        match &mut self.mode {
+            Mode::Plain => {}
+            Mode::Progress { visible } => {
+                let width = terminal_width();
+                let line = self.model.render_progress(width.saturating_sub(1), self.rate);
+                let mut bytes = b"\r\x1b[K".to_vec();
+                bytes.extend_from_slice(line.as_bytes());
+                let _ = io::stderr().write_all(&bytes);
+                *visible = true;
+            }
+            Mode::Interactive(screen) => {
+                if screen.resized {
+                    screen.resized = false;
+                    if let Ok((cols, rows)) = crossterm::terminal::size() {
+                        let bytes = screen.guard.resize(rows, cols);
+                        self.pending.extend(bytes);
+                    }
+                }
+                self.pending.extend(screen.draw_rows(&self.model));
+            }
+        }
+        self.dirty = false;
+        self.last_draw = Some(now);
+    }
+
+    /// Interactive: move rnc's own notices (`-v` lines) into the transcript.
+    pub(crate) fn show_notices(&mut self) {
+        if let Mode::Interactive(screen) = &mut self.mode {
+            for notice in take_notices() {
+                let bytes = screen.guard.print_note(&notice, screen.color);
+                self.pending.extend(bytes);
+            }
+        }
+    }
+
+    /// Interactive: feed key bytes to the editor. Lines go to the outbox (and the
+    /// transcript); returns what the user asked for.
+    pub(crate) fn on_keys(&mut self, bytes: &[u8]) -> UserRequest {
+        let Mode::Interactive(screen) = &mut self.mode else {
+            return UserRequest::None;
+        };
+        let mut request = UserRequest::None;
+        for action in screen.editor.feed(bytes) {
+            match action {
+                EditAction::Send(line) => self.pending.extend(screen.queue_line(line)),
+                EditAction::Eof => {
+                    screen.eof_requested = true;
+                    self.model.note = Some("you closed your side (Ctrl-D)".to_string());
+                }
+                EditAction::Interrupt => request = UserRequest::Quit,
+                EditAction::Redraw => self.pending.extend(screen.guard.clear_transcript()),
+                EditAction::Changed => {}
+            }
+        }
+        // The input row follows the keys at once; only the status row is rate-limited.
+        self.pending.extend(screen.draw_rows(&self.model));
+        request
+    }
+
+    /// Interactive: whether stdin may be read (the outbox has room).
+    pub(crate) fn wants_keys(&self) -> bool {
+        match &self.mode {
+            Mode::Interactive(screen) => screen.outbox_bytes < OUTBOX_MAX_BYTES,
+            _ => true,
+        }
+    }
+
+    /// Interactive: the next typed line to send, if any.
+    pub(crate) fn next_line(&mut self) -> Option<&[u8]> {
+        match &self.mode {
+            Mode::Interactive(screen) => screen.outbox.front().map(Vec::as_slice),
+            _ => None,
+        }
+    }
+
+    /// Interactive: the line from `next_line` was queued for the peer.
+    pub(crate) fn line_taken(&mut self) {
+        if let Mode::Interactive(screen) = &mut self.mode
+            && let Some(line) = screen.outbox.pop_front()
+        {
+            screen.outbox_bytes -= line.len();
+        }
+    }
+
+    /// Interactive: Ctrl-D was pressed and every typed line has been taken.
+    pub(crate) fn is_eof_requested(&self) -> bool {
+        matches!(&self.mode, Mode::Interactive(s) if s.eof_requested && s.outbox.is_empty())
+    }
+
+    /// Whether received bytes go through `on_received` (stdout is a terminal).
+    pub(crate) fn shows_received(&self) -> bool {
+        self.is_interactive() || self.sanitizer.is_some()
+    }
+
+    /// Show received bytes: escaped (unless `--raw-output`), and in the transcript when
+    /// interactive.
+    pub(crate) fn on_received(&mut self, bytes: &[u8]) {
+        let mut text = Vec::with_capacity(bytes.len() + 16);
+        match &mut self.sanitizer {
+            Some(sanitizer) => sanitizer.feed(bytes, &mut text),
+            None => text.extend_from_slice(bytes),
+        }
+        match &mut self.mode {
+            Mode::Interactive(screen) => self.pending.extend(screen.guard.print_above(&text)),
+            _ => self.pending.extend(text),
+        }
+    }
+
+    /// Bytes waiting for the terminal on stdout.
+    pub(crate) fn pending_screen(&self) -> &[u8] {
+        self.pending.as_slices().0
+    }
+
+    /// `n` bytes of `pending_screen` were written.
+    pub(crate) fn screen_written(&mut self, n: usize) {
+        self.pending.drain(..n);
+    }
+}
+
+impl Drop for Ui {
+    fn drop(&mut self) {
+        if let Some(sanitizer) = &mut self.sanitizer {
+            let mut tail = Vec::new();
+            sanitizer.flush(&mut tail);
+            match &mut self.mode {
+                Mode::Interactive(screen) if !tail.is_empty() => {
+                    self.pending.extend(screen.guard.print_above(&tail));
+                }
+                _ => self.pending.extend(tail),
+            }
+        }
+        // What is still queued goes out before the terminal is restored.
+        let pending: Vec<u8> = self.pending.drain(..).collect();
+        let _ = write_blocking(io::stdout().as_fd(), &pending);
+        match &self.mode {
+            Mode::Interactive(_) => {
+                terminal::restore();
+            }
+            Mode::Progress { visible: true } => {
+                let _ = io::stderr().write_all(b"\r\x1b[K");
+            }
+            _ => {}
+        }
+        // Notices collected while the screen was ours now go to stderr as usual.
+        let notices = take_notices();
+        capture_notices(false);
+        for notice in notices {
+            print_line(&notice);
+        }
+    }
+}
+
+impl Screen {
+    fn enter(wish: UiWish, color: bool, stdout: BorrowedFd<'_>) -> Option<Screen> {
+        let (cols, rows) = crossterm::terminal::size().ok()?;
+        let out = std::fs::File::from(stdout.try_clone_to_owned().ok()?);
+        let guard = TerminalGuard::enter(out, rows, cols).ok()?;
+        Some(Screen {
+            guard,
+            editor: LineEditor::new(),
+            color,
+            crlf: wish.crlf.then(CrlfEncoder::default),
+            outbox: VecDeque::new(),
+            outbox_bytes: 0,
+            eof_requested: false,
+            resized: false,
+        })
+    }
+
+    /// Put a typed line in the outbox; returns the bytes that show it in the transcript.
+    fn queue_line(&mut self, line: Vec<u8>) -> Vec<u8> {
+        let shown = String::from_utf8_lossy(&line).into_owned();
+        let bytes = self.guard.print_sent(&shown, self.color);
+        let line = match &mut self.crlf {
+            Some(encoder) => {
+                let mut out = Vec::with_capacity(line.len() + 1);
+                encoder.encode(&line, &mut out);
+                out
+            }
+            None => line,
+        };
+        self.outbox_bytes += line.len();
+        self.outbox.push_back(line);
+        bytes
+    }
+
+    /// Bytes that redraw the input and status rows.
+    fn draw_rows(&mut self, model: &StatusModel) -> Vec<u8> {
+        let width = usize::from(self.guard.cols());
+        let (input, col) = self.editor.render(width);
+        let status = model.render(width, self.color);
+        self.guard.draw_rows((&input, col), &status)
+    }
+}
+
+/// The width of the terminal on stderr, or 80.
+fn terminal_width() -> usize {
+    crossterm::terminal::size()
+        .map(|(cols, _)| usize::from(cols))
+        .unwrap_or(80)
+}
+
+/// Write all of `bytes` to a possibly non-blocking fd, waiting briefly on `WouldBlock`.
+fn write_blocking(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
+    let mut spins = 0;
+    while !bytes.is_empty() {
+        match rustix::io::write(fd, bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(rustix::io::Errno::AGAIN) if spins < 1000 => {
+                spins += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
