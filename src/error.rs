@@ -131,7 +131,8 @@ pub(crate) fn print_line(msg: &str) {
         sink.push(msg.to_string());
         return;
     }
-    let line = format!("rnc: {msg}\n");
+    // Paths and names can hold control characters; they are shown, never obeyed.
+    let line = format!("rnc: {}\n", crate::sanitize::escape_for_display(msg));
     let _ = io::stderr().write_all(line.as_bytes());
 }
 

@@ -126,7 +126,8 @@ impl Ui {
                 mode = Mode::Progress { visible: false };
             }
         }
-        if matches!(mode, Mode::Interactive(_)) {
+        if !matches!(mode, Mode::Plain) {
+            // Notices would land in the middle of the drawing: the UI prints them.
             capture_notices(true);
         }
         // On a terminal, received bytes are shown, never obeyed.
@@ -294,10 +295,28 @@ impl Ui {
 
     /// Interactive: move rnc's own notices (`-v` lines) into the transcript.
     pub(crate) fn show_notices(&mut self) {
-        if let Mode::Interactive(screen) = &mut self.mode {
-            for notice in take_notices() {
-                let bytes = screen.guard.print_note(&notice, screen.color);
-                self.pending.extend(bytes);
+        match &mut self.mode {
+            Mode::Plain => {}
+            Mode::Interactive(screen) => {
+                for notice in take_notices() {
+                    let bytes = screen.guard.print_note(&notice, screen.color);
+                    self.pending.extend(bytes);
+                }
+            }
+            Mode::Progress { visible } => {
+                let notices = take_notices();
+                if notices.is_empty() {
+                    return;
+                }
+                // Erase the progress line, print the notices, draw it again below them.
+                let mut text = String::from("\r\x1b[K");
+                for notice in notices {
+                    text.push_str(&format!("rnc: {}\n", escape_for_display(&notice)));
+                }
+                let _ = io::stderr().write_all(text.as_bytes());
+                *visible = false;
+                self.dirty = true;
+                self.last_draw = None;
             }
         }
     }
