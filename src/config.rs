@@ -289,9 +289,9 @@ pub(crate) fn parse_port(text: &str, numeric: bool, allow_zero: bool) -> Result<
 /// Look a TCP/UDP service name up in /etc/services, then in a small built-in table for
 /// machines without one.
 fn lookup_service(name: &str) -> Option<u16> {
-    if let Ok(table) = std::fs::read_to_string("/etc/services")
-        && let Some(port) = find_service(&table, name)
-    {
+    static TABLE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| std::fs::read_to_string("/etc/services").ok());
+    if let Some(port) = table.as_deref().and_then(|t| find_service(t, name)) {
         return Some(port);
     }
     const BUILT_IN: &[(&str, u16)] = &[
@@ -581,5 +581,65 @@ mod tests {
             config(&["-U", &long]),
             Err(Error::UnixPath { .. })
         ));
+    }
+
+    /// A small deterministic generator for the property tests (no extra crate).
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn text(&mut self, alphabet: &[u8], max_len: usize) -> String {
+            let len = (self.next() % (max_len as u64 + 1)) as usize;
+            (0..len)
+                .map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize] as char)
+                .collect()
+        }
+    }
+
+    #[test]
+    fn config_fuzz_ports_and_hosts_never_panic_and_agree_with_u16() {
+        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+        let alphabet = b"0123456789-+x.:%[]abcz_ \t\x1b";
+        for _ in 0..20_000 {
+            let text = rng.text(alphabet, 12);
+            match parse_port(&text, true, false) {
+                Ok(port) => {
+                    assert!(port >= 1, "{text:?}");
+                    assert_eq!(text.parse::<u16>().ok(), Some(port), "{text:?}");
+                }
+                Err(Error::Usage(msg)) => assert!(!msg.contains('\n'), "{msg:?}"),
+                Err(other) => panic!("{text:?}: {other:?}"),
+            }
+            let _ = parse_host(&text, rng.next() % 2 == 0);
+            let _ = parse_timeout("-w", &text, rng.next() % 2 == 0);
+        }
+    }
+
+    #[test]
+    fn config_fuzz_command_lines_never_panic() {
+        let mut rng = XorShift(42);
+        let words = [
+            "-l", "-u", "-U", "-4", "-6", "-n", "-k", "-d", "-C", "-v", "-z", "-N", "-p", "-s",
+            "-w", "-q", "--no-shutdown", "127.0.0.1", "::1", "[::1]", "0", "80", "70000", "-1",
+            "http", "/tmp/x.sock", "", "1e9", "0.5", "fe80::1%lo", "name.example",
+        ];
+        for _ in 0..20_000 {
+            let n = (rng.next() % 6) as usize;
+            let argv: Vec<&str> = std::iter::once("rnc")
+                .chain((0..n).map(|_| words[(rng.next() % words.len() as u64) as usize]))
+                .collect();
+            if let Ok(cli) = Cli::try_parse_from(&argv) {
+                match Config::from_cli(cli) {
+                    Ok(_) | Err(Error::Usage(_)) | Err(Error::UnixPath { .. }) => {}
+                    Err(other) => panic!("{argv:?}: {other:?}"),
+                }
+            }
+        }
     }
 }
