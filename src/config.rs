@@ -117,6 +117,8 @@ pub(crate) struct Config {
     pub(crate) verbose: bool,
     /// `-z`: connect and close.
     pub(crate) zero_io: bool,
+    /// `-z HOST LOW-HIGH`: the last port of the range (the target's port is the first).
+    pub(crate) scan_to: Option<u16>,
     /// Send `shutdown(Write)` at stdin EOF (off with `--no-shutdown`).
     pub(crate) shutdown_on_eof: bool,
     /// Use sendfile/splice where possible (off with the hidden `--no-zero-copy`).
@@ -169,6 +171,7 @@ impl Config {
 
         let mut source_host = None;
         let mut source_port = None;
+        let mut scan_to = None;
         let target = if cli.unix {
             if cli.ipv4 || cli.ipv6 {
                 return usage("`-4`/`-6` cannot be used with `-U`");
@@ -217,9 +220,22 @@ impl Config {
                 .as_deref()
                 .map(|p| parse_port(p, cli.numeric, true))
                 .transpose()?;
+            let (first, last) = match port.split_once('-') {
+                // `-z HOST 20-30` scans a range, as nc does.
+                Some((low, high)) if cli.zero_io && !low.is_empty() => {
+                    let low = parse_port(low, true, false)?;
+                    let high = parse_port(high, true, false)?;
+                    if low > high {
+                        return usage(format!("invalid port range `{port}` (low-high)"));
+                    }
+                    (low, Some(high))
+                }
+                _ => (parse_port(port, cli.numeric, false)?, None),
+            };
+            scan_to = last;
             Target::Inet {
                 host: Some(parse_host(host, cli.numeric)?),
-                port: parse_port(port, cli.numeric, false)?,
+                port: first,
             }
         };
         if let Target::Inet {
@@ -245,6 +261,7 @@ impl Config {
             crlf: cli.crlf,
             verbose: cli.verbose,
             zero_io: cli.zero_io,
+            scan_to,
             shutdown_on_eof: !cli.no_shutdown,
             zero_copy: !cli.no_zero_copy,
             status: !cli.no_status && !cli.zero_io,
@@ -550,6 +567,15 @@ mod tests {
         assert!(usage_text(&["h"]).contains("HOST and PORT"));
         assert!(usage_text(&["-l"]).contains("PORT"));
         assert!(usage_text(&["-l", "-p", "1", "a", "2"]).contains("-p"));
+    }
+
+    #[test]
+    fn config_zero_io_port_range() {
+        let c = config(&["-z", "127.0.0.1", "20-30"]).unwrap();
+        assert_eq!(c.scan_to, Some(30));
+        assert!(matches!(c.target, Target::Inet { port: 20, .. }));
+        assert!(usage_text(&["-z", "h", "30-20"]).contains("range"));
+        assert!(usage_text(&["h", "20-30"]).contains("invalid port"));
     }
 
     #[test]

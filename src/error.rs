@@ -60,6 +60,9 @@ pub(crate) enum Error {
         #[source]
         source: io::Error,
     },
+    /// `-z` over a range found nothing open.
+    #[error("no open port on {host} in {first}-{last}")]
+    ScanFoundNothing { host: String, first: u16, last: u16 },
     /// A connect did not finish within `-w`.
     #[error("connect to {addr}: timed out after {secs}")]
     ConnectTimeout { addr: String, secs: String },

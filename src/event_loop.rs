@@ -315,6 +315,9 @@ fn run_client(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<O
                 session.ui().set_addresses(None, Some(name));
                 session.refresh_ui(Instant::now())?;
             }
+            if let (true, Some(last)) = (config.zero_io, config.scan_to) {
+                return scan_ports(lp, session, config, host, *port, last);
+            }
             let addrs = net::resolve(host, *port, config.family)?;
             if transport == Transport::Udp {
                 let addr = addrs[0];
@@ -353,6 +356,50 @@ fn run_client(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<O
     let stats = session.detach(lp.registry());
     print_summary(config, stats);
     outcome
+}
+
+/// `-z HOST LOW-HIGH`: try each port in turn; `-v` reports each one. Succeeds when at
+/// least one port was open.
+fn scan_ports(
+    lp: &mut Loop,
+    session: &mut Session,
+    config: &Config,
+    host: &Host,
+    first: u16,
+    last: u16,
+) -> Result<Outcome> {
+    let mut any_open = false;
+    for port in first..=last {
+        let addrs = net::resolve(host, port, config.family)?;
+        match connect_tcp(lp, session, config, &addrs) {
+            Ok(Ok(endpoint)) => {
+                any_open = true;
+                if config.verbose {
+                    let peer = endpoint.peer_description().unwrap_or_default();
+                    print_line(&format!("connection to {peer} succeeded"));
+                }
+            }
+            Ok(Err(outcome)) => return Ok(outcome),
+            Err(e) if config.verbose => print_line(&e.one_line()),
+            Err(_) => {}
+        }
+    }
+    if any_open {
+        Ok(Outcome::Finished)
+    } else {
+        Err(Error::ScanFoundNothing {
+            host: host_text(host),
+            first,
+            last,
+        })
+    }
+}
+
+fn host_text(host: &Host) -> String {
+    match host {
+        Host::Literal { ip, .. } => ip.to_string(),
+        Host::Name(name) => name.clone(),
+    }
 }
 
 /// The client's source address for a connection to `to` (`-s` and `-p`).
