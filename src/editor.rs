@@ -37,6 +37,9 @@ pub(crate) enum EditAction {
     Redraw,
     /// The visible line or its cursor changed: redraw the input row.
     Changed,
+    /// The terminal reported its cursor position (row, column; 1-based), answering the
+    /// query the UI sends after a resize.
+    CursorReport(u16, u16),
 }
 
 /// Where the key parser is between bytes.
@@ -77,6 +80,8 @@ enum Key {
     CtrlY,
     PasteStart,
     PasteEnd,
+    /// The terminal's answer to a cursor position query (`ESC[row;colR`), 1-based.
+    CursorReport(u16, u16),
 }
 
 /// The line being typed, its history and the key parser.
@@ -268,6 +273,10 @@ impl LineEditor {
 
     /// Carry out one key.
     fn apply(&mut self, key: Key, actions: &mut Vec<EditAction>) {
+        if let Key::CursorReport(row, col) = key {
+            actions.push(EditAction::CursorReport(row, col));
+            return;
+        }
         if self.in_paste {
             match key {
                 Key::PasteEnd => self.in_paste = false,
@@ -300,7 +309,7 @@ impl LineEditor {
                 self.in_paste = true;
                 return;
             }
-            Key::PasteEnd => return,
+            Key::PasteEnd | Key::CursorReport(..) => return,
             Key::CtrlC => {
                 actions.push(EditAction::Interrupt);
                 return;
@@ -489,6 +498,12 @@ fn csi_key(params: &[u8], final_byte: u8) -> Option<Key> {
         b'D' => Some(Key::Left),
         b'H' => Some(Key::Home),
         b'F' => Some(Key::End),
+        b'R' => {
+            let mut parts = params.split(|&b| b == b';');
+            let row = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
+            let col = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
+            Some(Key::CursorReport(row, col))
+        }
         b'~' => match first {
             b"1" | b"7" => Some(Key::Home),
             b"4" | b"8" => Some(Key::End),
@@ -827,5 +842,18 @@ mod tests {
                 b"\x1b[C"
             });
         }
+    }
+
+    #[test]
+    fn editor_cursor_report_is_an_action_not_text() {
+        let mut editor = LineEditor::new();
+        let actions = editor.feed(b"ab\x1b[12;3");
+        assert!(!actions.contains(&EditAction::CursorReport(12, 3)));
+        let actions = editor.feed(b"Rc");
+        assert!(
+            actions.contains(&EditAction::CursorReport(12, 3)),
+            "{actions:?}"
+        );
+        assert_eq!(editor.line(), "abc");
     }
 }

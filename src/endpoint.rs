@@ -138,6 +138,15 @@ impl Endpoint {
         }
     }
 
+    /// The connected peer's port (TCP and UDP).
+    pub(crate) fn peer_port(&self) -> Option<u16> {
+        match self {
+            Endpoint::Tcp(s) => s.peer_addr().ok().map(|a| a.port()),
+            Endpoint::Udp(s) => s.peer_addr().ok().map(|a| a.port()),
+            _ => None,
+        }
+    }
+
     /// The connected peer's address, for messages (`None` for an unconnected datagram
     /// listener).
     pub(crate) fn peer_description(&self) -> Option<String> {

@@ -122,7 +122,9 @@ impl Error {
 static NOTICES: Mutex<Option<Vec<String>>> = Mutex::new(None);
 
 fn notices() -> std::sync::MutexGuard<'static, Option<Vec<String>>> {
-    NOTICES.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    NOTICES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Print `rnc: {msg}` as one line on stderr (or hand it to the UI while one owns the

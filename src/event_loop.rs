@@ -341,7 +341,7 @@ fn run_client(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<O
         .unwrap_or_else(|| "peer".to_string());
     if config.zero_io {
         if config.verbose {
-            print_line(&format!("connection to {peer} succeeded"));
+            print_line(&zero_io_success(config, &endpoint));
         }
         return Ok(Outcome::Finished);
     }
@@ -375,8 +375,7 @@ fn scan_ports(
             Ok(Ok(endpoint)) => {
                 any_open = true;
                 if config.verbose {
-                    let peer = endpoint.peer_description().unwrap_or_default();
-                    print_line(&format!("connection to {peer} succeeded"));
+                    print_line(&zero_io_success(config, &endpoint));
                 }
             }
             Ok(Err(outcome)) => return Ok(outcome),
@@ -392,6 +391,20 @@ fn scan_ports(
             first,
             last,
         })
+    }
+}
+
+/// nc's wording for an open port: `connection to HOST PORT succeeded`.
+fn zero_io_success(config: &Config, endpoint: &Endpoint) -> String {
+    let (host, port) = match &config.target {
+        Target::Inet {
+            host: Some(host), ..
+        } => (host_text(host), endpoint.peer_port()),
+        _ => (endpoint.peer_description().unwrap_or_default(), None),
+    };
+    match port {
+        Some(port) => format!("connection to {host} {port} succeeded"),
+        None => format!("connection to {host} succeeded"),
     }
 }
 
@@ -585,7 +598,11 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
         }
         (Target::Unix(path), _) => {
             let (socket, file) = net::unix_datagram_listener(path)?;
-            announce(session, &path.display().to_string(), ConnState::WaitingForDatagram);
+            announce(
+                session,
+                &path.display().to_string(),
+                ConnState::WaitingForDatagram,
+            );
             // The file stays until the session ends.
             let endpoint = Endpoint::UnixDatagram(socket, None);
             let result = run_datagram_listener(lp, session, config, endpoint);

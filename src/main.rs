@@ -51,6 +51,8 @@ fn main() -> ExitCode {
 /// run the destructors that put stdin's flags back.
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
+        // The terminal first (ratatui's order), so the message lands on a sane screen.
+        terminal::restore();
         let location = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))

@@ -160,7 +160,10 @@ mod tests {
         // The server sees the FIN at once on loopback; poll its state for a moment.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while tcp_info(server.as_fd()).unwrap().0 != TcpState::CloseWait {
-            assert!(std::time::Instant::now() < deadline, "server never reached CLOSE_WAIT");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "server never reached CLOSE_WAIT"
+            );
             std::thread::yield_now();
         }
         assert_eq!(tcp_info(client.as_fd()).unwrap().0, TcpState::FinWait);

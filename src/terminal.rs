@@ -216,20 +216,70 @@ impl TerminalGuard {
     /// the region's last row (on a fresh line if it was mid-line, because the terminal
     /// may have moved or reflowed it). Call `draw_rows` afterwards.
     pub(crate) fn resize(&mut self, rows: u16, cols: u16) -> Vec<u8> {
+        let old_rows = self.rows;
         self.rows = rows;
         self.cols = cols;
         self.input_col = 0;
         let mut out = Vec::with_capacity(48);
         out.extend_from_slice(b"\x1b[?25l");
         push_scroll_region(&mut out, rows);
-        push_move_to(&mut out, input_row(rows), 1);
+        // Terminals differ on where old rows go: shrinking may delete rows under the
+        // cursor or push rows off the top; growing may add blank rows at the bottom or pull
+        // lines back from the scrollback. Clearing from the higher of the old and new input
+        // rows removes the old input and status rows in the common cases.
+        push_move_to(&mut out, input_row(old_rows.min(rows)), 1);
         out.extend_from_slice(b"\x1b[J");
+        // Continue the transcript on a fresh bottom line, so the next received text can
+        // never overwrite a line the terminal moved there.
         push_move_to(&mut out, region_bottom(rows), 1);
-        if self.partial_line {
-            out.push(b'\n');
-            self.partial_line = false;
-            PARTIAL_LINE.store(false, Ordering::SeqCst);
+        out.push(b'\n');
+        self.partial_line = false;
+        PARTIAL_LINE.store(false, Ordering::SeqCst);
+        out.extend_from_slice(b"\x1b7");
+        push_move_to(&mut out, input_row(rows), 1);
+        out.extend_from_slice(b"\x1b[?25h");
+        out
+    }
+}
+
+impl TerminalGuard {
+    /// Bytes that move the layout to a terminal of the new size, knowing where the old
+    /// input row went: `old_input_row` is the cursor's row as the terminal reported it
+    /// after the resize (the cursor was parked on the input row). Everything from there
+    /// down (the old input and status rows, and blank rows a grown terminal added) is
+    /// cleared, and the transcript goes on right below its last line. Call `draw_rows`
+    /// afterwards.
+    pub(crate) fn resize_at(&mut self, rows: u16, cols: u16, old_input_row: u16) -> Vec<u8> {
+        self.rows = rows;
+        self.cols = cols;
+        self.input_col = 0;
+        let bottom = region_bottom(rows);
+        let mut row = old_input_row.clamp(1, rows.max(1));
+        // Where the transcript goes on: the blank line it left above the input row, or,
+        // after a partial line, a fresh line below it.
+        let mut next = if self.partial_line {
+            row
+        } else {
+            row.saturating_sub(1).max(1)
+        };
+        let mut out = Vec::with_capacity(64);
+        out.extend_from_slice(b"\x1b[?25l\x1b[r");
+        if next > bottom {
+            // Transcript lines sit where the new input and status rows go: scroll the
+            // whole screen up so they stay above them (and reach the scrollback).
+            let lift = next - bottom;
+            push_move_to(&mut out, rows, 1);
+            out.extend(std::iter::repeat_n(b'\n', usize::from(lift)));
+            row = row.saturating_sub(lift).max(1);
+            next -= lift;
         }
+        push_scroll_region(&mut out, rows);
+        push_move_to(&mut out, row, 1);
+        out.extend_from_slice(b"\x1b[J");
+        push_move_to(&mut out, next, 1);
+        out.extend_from_slice(b"\x1b[2K");
+        self.partial_line = false;
+        PARTIAL_LINE.store(false, Ordering::SeqCst);
         out.extend_from_slice(b"\x1b7");
         push_move_to(&mut out, input_row(rows), 1);
         out.extend_from_slice(b"\x1b[?25h");
@@ -261,10 +311,8 @@ pub(crate) fn restore() {
         Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
         Err(TryLockError::WouldBlock) => None,
     };
-    if let Some(mut out) = out {
-        if let Some(mut writer) = out.take() {
-            let _ = write_all_retrying(&mut writer, &bytes);
-        }
+    if let Some(mut writer) = out.and_then(|mut out| out.take()) {
+        let _ = write_all_retrying(&mut writer, &bytes);
     }
     let _ = crossterm::terminal::disable_raw_mode();
 }
@@ -730,26 +778,68 @@ mod tests {
         let (mut screen, mut term) = entered(10, 20);
         screen.write(&term.print_above(b"a\r\nb\r\nc\r\nd\r\ne\r\nf\r\ng\r\nh\r\n"));
         screen.write(&term.draw_rows(("> typed", 7), "status"));
-        // Shrink: the terminal keeps the bottom rows.
+        // Shrink: the terminal keeps the bottom rows. The transcript goes on on a fresh
+        // bottom line, so nothing the terminal moved there is overwritten.
         let mut screen = screen.resized(6, 20);
         screen.write(&term.resize(6, 20));
         screen.write(&term.draw_rows(("> typed", 7), "status"));
         assert_eq!((screen.top, screen.bottom), (0, 3));
-        assert_eq!(screen.lines(), ["f", "g", "h", "", "> typed", "status"]);
+        assert_eq!(screen.lines(), ["g", "h", "", "", "> typed", "status"]);
         screen.write(&term.print_above(b"i\r\n"));
-        assert_eq!(screen.lines(), ["g", "h", "i", "", "> typed", "status"]);
+        assert_eq!(screen.lines(), ["h", "", "i", "", "> typed", "status"]);
         // Grow, mid-line.
         screen.write(&term.print_above(b"part"));
         let mut screen = screen.resized(8, 30);
         screen.write(&term.resize(8, 30));
         screen.write(&term.draw_rows(("> typed", 7), "status"));
         screen.write(&term.print_above(b"j\r\n"));
-        assert_eq!(screen.line(3), "part");
-        assert_eq!(screen.line(4), "j", "continues on a fresh line");
-        assert_eq!(screen.line(5), "");
+        // Blind (no cursor report), a terminal that pulls lines back on growing may lose
+        // a few visible lines, but the layout is whole and nothing is overwritten.
+        let lines = screen.lines();
+        assert_eq!(screen.line(4), "j", "{lines:?}");
         assert_eq!(screen.line(6), "> typed");
         assert_eq!(screen.line(7), "status");
+        assert_eq!(
+            lines.iter().filter(|l| l.starts_with('>')).count(),
+            1,
+            "{lines:?}"
+        );
         assert_eq!((term.rows(), term.cols()), (8, 30));
+    }
+
+    #[test]
+    fn terminal_resize_at_reported_row_keeps_transcript_whole() {
+        let (mut screen, mut term) = entered(10, 20);
+        screen.write(&term.print_above(b"a\r\nb\r\nc\r\nd\r\ne\r\nf\r\ng\r\nh\r\n"));
+        screen.write(&term.draw_rows(("> typed", 7), "status"));
+        // Shrink, then tell the guard where the cursor (the old input row) went.
+        let mut screen = screen.resized(6, 20);
+        let reported = u16::try_from(screen.row + 1).unwrap();
+        screen.write(&term.resize_at(6, 20, reported));
+        screen.write(&term.draw_rows(("> typed", 7), "status"));
+        screen.write(&term.print_above(b"i\r\n"));
+        assert_eq!(screen.lines(), ["g", "h", "i", "", "> typed", "status"]);
+        // Grow mid-line: the partial line is finished on a fresh line.
+        screen.write(&term.print_above(b"part"));
+        let mut screen = screen.resized(8, 30);
+        let reported = u16::try_from(screen.row + 1).unwrap();
+        screen.write(&term.resize_at(8, 30, reported));
+        screen.write(&term.draw_rows(("> typed", 7), "status"));
+        screen.write(&term.print_above(b"j\r\n"));
+        let lines = screen.lines();
+        let part = lines
+            .iter()
+            .position(|l| l == "part")
+            .expect("the partial line stays");
+        assert_eq!(lines[part - 1], "i", "{lines:?}");
+        assert_eq!(lines[part + 1], "j", "{lines:?}");
+        assert_eq!(screen.line(6), "> typed");
+        assert_eq!(screen.line(7), "status");
+        assert_eq!(
+            lines.iter().filter(|l| l.starts_with('>')).count(),
+            1,
+            "{lines:?}"
+        );
     }
 
     #[test]

@@ -24,6 +24,8 @@ use crate::terminal::{self, TerminalGuard};
 const REDRAW_INTERVAL: Duration = Duration::from_millis(100);
 /// Redraw at least this often while something is shown, so the clock moves.
 const CLOCK_INTERVAL: Duration = Duration::from_secs(1);
+/// How long to wait for the terminal's cursor report after a resize.
+const RESIZE_REPLY_WAIT: Duration = Duration::from_millis(200);
 /// Typed lines waiting to be sent, beyond which stdin is not read.
 const OUTBOX_MAX_BYTES: usize = 64 * 1024;
 
@@ -102,8 +104,8 @@ struct Screen {
     outbox_bytes: usize,
     /// Ctrl-D was pressed on an empty line.
     eof_requested: bool,
-    /// The terminal's size changed.
-    resized: bool,
+    /// A resize to (rows, cols) waits for the terminal's cursor report, asked at that time.
+    resize_pending: Option<(u16, u16, Instant)>,
 }
 
 impl Ui {
@@ -225,9 +227,7 @@ impl Ui {
             (false, _) => false,
             (true, None) => true,
             (true, Some(last)) => {
-                let resized = matches!(&self.mode, Mode::Interactive(s) if s.resized);
-                (self.dirty || resized) && now >= last + REDRAW_INTERVAL
-                    || now >= last + CLOCK_INTERVAL
+                self.dirty && now >= last + REDRAW_INTERVAL || now >= last + CLOCK_INTERVAL
             }
         }
     }
@@ -247,15 +247,47 @@ impl Ui {
 
     /// SIGWINCH: the terminal's size may have changed.
     pub(crate) fn on_resize(&mut self) {
-        if let Mode::Interactive(screen) = &mut self.mode {
-            screen.resized = true;
+        // Terminals differ on where rows go when they resize (rows deleted under the
+        // cursor or pushed into the scrollback; blank rows added or lines pulled back).
+        // The cursor sits on the input row, so asking the terminal where it is now tells
+        // where the old input row went; the layout moves when the answer arrives, or
+        // after RESIZE_REPLY_WAIT without one.
+        if let Mode::Interactive(screen) = &mut self.mode
+            && let Ok((cols, rows)) = crossterm::terminal::size()
+            && (rows, cols) != (screen.guard.rows(), screen.guard.cols())
+        {
+            self.pending.extend(b"\x1b[6n");
+            screen.resize_pending = Some((rows, cols, Instant::now()));
         }
         self.dirty = true;
+    }
+
+    /// Move the layout to the pending size: at the reported row, or blind after a
+    /// timeout.
+    fn finish_resize(&mut self, reported_row: Option<u16>) {
+        if let Mode::Interactive(screen) = &mut self.mode
+            && let Some((rows, cols, _)) = screen.resize_pending.take()
+        {
+            let bytes = match reported_row {
+                Some(row) => screen.guard.resize_at(rows, cols, row),
+                None => screen.guard.resize(rows, cols),
+            };
+            self.pending.extend(bytes);
+            self.pending.extend(screen.draw_rows(&self.model));
+            self.dirty = true;
+        }
     }
 
     /// Draw if due: the status row and input row (interactive, into the screen queue),
     /// or the progress line (written to stderr at once). Also shows collected notices.
     pub(crate) fn draw(&mut self, now: Instant) {
+        if let Mode::Interactive(screen) = &self.mode
+            && screen
+                .resize_pending
+                .is_some_and(|(_, _, asked)| now >= asked + RESIZE_REPLY_WAIT)
+        {
+            self.finish_resize(None);
+        }
         if !self.is_draw_due(now) {
             return;
         }
@@ -272,20 +304,15 @@ impl Ui {
             Mode::Plain => {}
             Mode::Progress { visible } => {
                 let width = terminal_width();
-                let line = self.model.render_progress(width.saturating_sub(1), self.rate);
+                let line = self
+                    .model
+                    .render_progress(width.saturating_sub(1), self.rate);
                 let mut bytes = b"\r\x1b[K".to_vec();
                 bytes.extend_from_slice(line.as_bytes());
                 let _ = io::stderr().write_all(&bytes);
                 *visible = true;
             }
             Mode::Interactive(screen) => {
-                if screen.resized {
-                    screen.resized = false;
-                    if let Ok((cols, rows)) = crossterm::terminal::size() {
-                        let bytes = screen.guard.resize(rows, cols);
-                        self.pending.extend(bytes);
-                    }
-                }
                 self.pending.extend(screen.draw_rows(&self.model));
             }
         }
@@ -328,6 +355,7 @@ impl Ui {
             return UserRequest::None;
         };
         let mut request = UserRequest::None;
+        let mut reported = None;
         for action in screen.editor.feed(bytes) {
             match action {
                 EditAction::Send(line) => self.pending.extend(screen.queue_line(line)),
@@ -337,9 +365,16 @@ impl Ui {
                 }
                 EditAction::Interrupt => request = UserRequest::Quit,
                 EditAction::Redraw => self.pending.extend(screen.guard.clear_transcript()),
+                EditAction::CursorReport(row, _) => reported = Some(row),
                 EditAction::Changed => {}
             }
         }
+        if reported.is_some() {
+            self.finish_resize(reported);
+        }
+        let Mode::Interactive(screen) = &mut self.mode else {
+            return request;
+        };
         // The input row follows the keys at once; only the status row is rate-limited.
         self.pending.extend(screen.draw_rows(&self.model));
         request
@@ -451,7 +486,7 @@ impl Screen {
             outbox: VecDeque::new(),
             outbox_bytes: 0,
             eof_requested: false,
-            resized: false,
+            resize_pending: None,
         })
     }
 

@@ -52,15 +52,16 @@ fn cli_help_shows_examples_and_exit_codes() {
         let lower = text.to_lowercase();
         assert!(lower.contains("usage"), "{flag}: no usage line:\n{text}");
         assert!(lower.contains("example"), "{flag}: no examples:\n{text}");
-        assert!(text.contains("rnc -l"), "{flag}: no listen example:\n{text}");
+        assert!(
+            text.contains("rnc -l"),
+            "{flag}: no listen example:\n{text}"
+        );
         let at = lower
             .find("exit")
             .unwrap_or_else(|| panic!("{flag}: no exit codes:\n{text}"));
         for code in ["0 ", "1 ", "2 ", "128+"] {
             assert!(
-                text[at..]
-                    .lines()
-                    .any(|l| l.trim_start().starts_with(code)),
+                text[at..].lines().any(|l| l.trim_start().starts_with(code)),
                 "{flag}: exit code `{code}` is not listed:\n{text}"
             );
         }
@@ -125,7 +126,10 @@ fn cli_conflicting_flags_are_usage_errors() {
         assert_usage_error(args);
     }
     assert_no_connection(&listener);
-    assert!(!dir.path().join("s").exists(), "a usage error created the socket file");
+    assert!(
+        !dir.path().join("s").exists(),
+        "a usage error created the socket file"
+    );
 }
 
 #[test]

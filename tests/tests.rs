@@ -8,5 +8,6 @@ mod util;
 mod cli;
 mod interop;
 mod tcp;
+mod tty;
 mod udp;
 mod unix;

@@ -8,9 +8,9 @@
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{self, PipeReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -65,8 +65,8 @@ pub enum Input {
     Null,
     /// A regular file opened for reading.
     File(PathBuf),
-    /// The read end of a pipe the test made (to keep a dup of it).
-    Pipe(PipeReader),
+    /// An fd the test made, e.g. the read end of `pipe_through_cat` (to keep a dup of it).
+    Fd(OwnedFd),
     /// fd 0 closed.
     Closed,
 }
@@ -168,7 +168,7 @@ impl Spawn {
             Input::File(path) => Stdio::from(
                 File::open(&path).unwrap_or_else(|e| panic!("open {}: {e}", path.display())),
             ),
-            Input::Pipe(reader) => Stdio::from(reader),
+            Input::Fd(fd) => Stdio::from(fd),
         });
         let raw_stdout = matches!(self.stdout, Output::Raw);
         command.stdout(match self.stdout {
@@ -361,9 +361,7 @@ impl Rnc {
                 );
             }
             match self.stderr_rx.recv_timeout(deadline.remaining()) {
-                Ok(chunk) => self
-                    .stderr_buf
-                    .push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(chunk) => self.stderr_buf.push_str(&String::from_utf8_lossy(&chunk)),
                 Err(RecvTimeoutError::Disconnected) => self.stderr_eof = true,
                 Err(RecvTimeoutError::Timeout) => panic!(
                     "no stderr line containing `{needle}` from {} within {TIMEOUT:?}; stderr:\n{}",
@@ -391,16 +389,31 @@ impl Rnc {
         let deadline = Deadline::new();
         while self.stdout_buf.len() < n {
             if self.stdout_eof || !self.recv_stdout(&deadline) {
+                let stderr = self.stderr_so_far();
+                let status = self.wait_exit();
                 panic!(
-                    "{}'s stdout ended after {} of {n} bytes ({:?}); stderr:\n{}",
+                    "{}'s stdout ended after {} of {n} bytes ({:?}), {status:?}; stderr:\n{stderr}",
                     self.name,
                     self.stdout_buf.len(),
                     String::from_utf8_lossy(&self.stdout_buf[..self.stdout_buf.len().min(200)]),
-                    self.stderr_so_far()
                 );
             }
         }
         self.stdout_buf.drain(..n).collect()
+    }
+
+    /// Waits for the next complete line on stdout and returns it without the newline.
+    pub fn stdout_line(&mut self) -> String {
+        let deadline = Deadline::new();
+        loop {
+            if let Some(end) = self.stdout_buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.stdout_buf.drain(..=end).collect();
+                return String::from_utf8_lossy(&line).trim_end().to_string();
+            }
+            if self.stdout_eof || !self.recv_stdout(&deadline) {
+                panic!("{}'s stdout ended without a line", self.name);
+            }
+        }
     }
 
     /// Receives one stdout chunk; false at EOF. Panics at the deadline.
@@ -452,9 +465,7 @@ impl Rnc {
         // stderr reaches EOF when the process exits: an event to wait on, not a poll.
         while !self.stderr_eof {
             match self.stderr_rx.recv_timeout(deadline.remaining()) {
-                Ok(chunk) => self
-                    .stderr_buf
-                    .push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(chunk) => self.stderr_buf.push_str(&String::from_utf8_lossy(&chunk)),
                 Err(RecvTimeoutError::Disconnected) => self.stderr_eof = true,
                 Err(RecvTimeoutError::Timeout) => panic!(
                     "{} still running after {limit:?}; stderr:\n{}",
@@ -481,9 +492,7 @@ impl Rnc {
         let deadline = Deadline::after(limit);
         while !self.stderr_eof && !deadline.expired() {
             match self.stderr_rx.recv_timeout(deadline.remaining()) {
-                Ok(chunk) => self
-                    .stderr_buf
-                    .push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(chunk) => self.stderr_buf.push_str(&String::from_utf8_lossy(&chunk)),
                 Err(RecvTimeoutError::Disconnected) => self.stderr_eof = true,
                 Err(RecvTimeoutError::Timeout) => {}
             }
@@ -694,7 +703,9 @@ pub fn read_exact_within(stream: &mut impl TimedRead, n: usize) -> Vec<u8> {
     let mut out = vec![0u8; n];
     let mut got = 0;
     while got < n {
-        stream.set_read_limit(deadline.remaining()).expect("timeout");
+        stream
+            .set_read_limit(deadline.remaining())
+            .expect("timeout");
         match stream.read(&mut out[got..]) {
             Ok(0) => panic!(
                 "EOF after {got} of {n} bytes ({:?})",
@@ -714,7 +725,9 @@ pub fn read_to_end_within(stream: &mut impl TimedRead) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        stream.set_read_limit(deadline.remaining()).expect("timeout");
+        stream
+            .set_read_limit(deadline.remaining())
+            .expect("timeout");
         match stream.read(&mut buf) {
             Ok(0) => return out,
             Ok(k) => out.extend_from_slice(&buf[..k]),
@@ -761,6 +774,16 @@ pub fn recv_unix_datagram(socket: &UnixDatagram) -> (Vec<u8>, Option<PathBuf>) {
         .unwrap_or_else(|e| panic!("no datagram within {TIMEOUT:?}: {e}"));
     buf.truncate(n);
     (buf, from.as_pathname().map(Path::to_path_buf))
+}
+
+/// A real pipe made without `unsafe` and within the crate's MSRV (`std::io::pipe` is
+/// newer): `cat`'s stdout. Returns its read end and the `cat` process, whose stdin the
+/// test writes (and closes, for EOF on the read end).
+pub fn pipe_through_cat() -> (OwnedFd, Rnc) {
+    let mut cat = Rnc::tool(Path::new("/bin/cat"), &[])
+        .stdout(Output::Raw)
+        .spawn();
+    (OwnedFd::from(cat.take_stdout()), cat)
 }
 
 /// Number of open fds of process `pid`.

@@ -1,0 +1,1153 @@
+//! Interactive mode in a real pseudo-terminal (Linux only).
+//!
+//! rnc runs on the slave side of a pty that is its controlling terminal, as under a shell
+//! (`setsid --ctty`, so `/dev/tty` is this pty even when the suite itself runs in a
+//! terminal). The test types on the master side and reads what rnc draws through the
+//! `vt100` terminal emulator; the peer is a real loopback TCP socket.
+//!
+//! Every wait is bounded (10 s) and waits for something observable: the screen, the
+//! peer's socket or the exit. Each test records the terminal's mode before rnc starts and
+//! checks, whatever the exit path, that rnc leaves exactly that mode behind (same
+//! `stty -g`), a visible cursor, no status or input row, no scroll region, no bracketed
+//! paste and no colour.
+#![cfg(target_os = "linux")]
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::num::NonZeroU16;
+use std::os::fd::{AsFd, OwnedFd};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rustix::fs::{Mode, OFlags};
+use rustix::process::{Pid, Signal};
+use rustix::pty::OpenptFlags;
+use rustix::termios::{SpecialCodeIndex, Winsize};
+
+/// How long any single wait may take before the test fails.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The rnc binary Cargo built for this test run.
+const RNC: &str = env!("CARGO_BIN_EXE_rnc");
+
+/// The default terminal size.
+const ROWS: u16 = 12;
+const COLS: u16 = 100;
+
+/// What the shell showed before rnc started (its own command line): rnc must keep it.
+const SHELL_LINE: &str = "$ rnc 127.0.0.1 PORT";
+
+/// What the test prints after rnc exits, as the shell's next prompt would.
+const NEXT_PROMPT: &str = "$ next-prompt";
+
+/// The separator between the local and the peer address: only the status row has it.
+const ARROWS: &str = "⇄";
+
+/// Terminal side effects that do not show on the screen grid, recorded by `vt100`.
+#[derive(Debug, Default)]
+struct Effects {
+    /// Window titles and icon names set (OSC 0, 1, 2).
+    titles: Vec<String>,
+    /// Audible and visual bells.
+    bells: usize,
+    /// Clipboard reads and writes (OSC 52).
+    clipboard: usize,
+}
+
+impl vt100::Callbacks for Effects {
+    fn audible_bell(&mut self, _: &mut vt100::Screen) {
+        self.bells += 1;
+    }
+
+    fn visual_bell(&mut self, _: &mut vt100::Screen) {
+        self.bells += 1;
+    }
+
+    fn set_window_icon_name(&mut self, _: &mut vt100::Screen, name: &[u8]) {
+        self.titles.push(String::from_utf8_lossy(name).into_owned());
+    }
+
+    fn set_window_title(&mut self, _: &mut vt100::Screen, title: &[u8]) {
+        self.titles
+            .push(String::from_utf8_lossy(title).into_owned());
+    }
+
+    fn copy_to_clipboard(&mut self, _: &mut vt100::Screen, _: &[u8], _: &[u8]) {
+        self.clipboard += 1;
+    }
+
+    fn paste_from_clipboard(&mut self, _: &mut vt100::Screen, _: &[u8]) {
+        self.clipboard += 1;
+    }
+}
+
+/// The terminal mode as `stty -g` sees it: every flag word, the line discipline, the
+/// special characters and the speeds.
+#[derive(Debug, PartialEq, Eq)]
+struct TermMode {
+    input: rustix::termios::InputModes,
+    output: rustix::termios::OutputModes,
+    control: rustix::termios::ControlModes,
+    local: rustix::termios::LocalModes,
+    line_discipline: u8,
+    special_codes: String,
+    speeds: (u32, u32),
+}
+
+fn term_mode(fd: impl AsFd) -> TermMode {
+    let t = rustix::termios::tcgetattr(fd).expect("tcgetattr on the pty slave");
+    TermMode {
+        input: t.input_modes,
+        output: t.output_modes,
+        control: t.control_modes,
+        local: t.local_modes,
+        line_discipline: t.line_discipline,
+        special_codes: format!("{:?}", t.special_codes),
+        speeds: (t.input_speed(), t.output_speed()),
+    }
+}
+
+fn set_window_size(fd: impl AsFd, rows: u16, cols: u16) {
+    let size = Winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    rustix::termios::tcsetwinsize(fd, size).expect("TIOCSWINSZ on the pty");
+}
+
+fn nonzero(n: u16) -> NonZeroU16 {
+    NonZeroU16::new(n).expect("terminal sizes are positive")
+}
+
+/// A new pty pair of the given size: (master, slave). Neither becomes the test's
+/// controlling terminal.
+fn open_pty(rows: u16, cols: u16) -> (File, File) {
+    let flags = OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC;
+    let master = rustix::pty::openpt(flags).expect("posix_openpt");
+    rustix::pty::grantpt(&master).expect("grantpt");
+    rustix::pty::unlockpt(&master).expect("unlockpt");
+    let name = rustix::pty::ptsname(&master, Vec::new()).expect("ptsname");
+    let slave = rustix::fs::open(
+        name.as_c_str(),
+        OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .expect("open the pty slave");
+    set_window_size(&slave, rows, cols);
+    // A mode that differs from the kernel's default, so "restored" cannot mean "reset to
+    // defaults": ^H erases, ^X kills the line.
+    let mut mode = rustix::termios::tcgetattr(&slave).expect("tcgetattr");
+    mode.special_codes[SpecialCodeIndex::VERASE] = 0x08;
+    mode.special_codes[SpecialCodeIndex::VKILL] = 0x18;
+    rustix::termios::tcsetattr(&slave, rustix::termios::OptionalActions::Now, &mode)
+        .expect("tcsetattr");
+    (File::from(master), File::from(slave))
+}
+
+/// How to start rnc in the pty.
+struct Launch {
+    args: Vec<String>,
+    no_color: bool,
+    stdin_pipe: bool,
+    rows: u16,
+    cols: u16,
+}
+
+impl Launch {
+    /// rnc with these arguments (the peer's address is appended by `connect`).
+    fn new(args: &[&str]) -> Self {
+        Self {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            no_color: false,
+            stdin_pipe: false,
+            rows: ROWS,
+            cols: COLS,
+        }
+    }
+
+    /// `NO_COLOR=1` in the environment.
+    fn no_color(mut self) -> Self {
+        self.no_color = true;
+        self
+    }
+
+    /// stdin is a pipe (stdout and stderr stay on the pty): not interactive.
+    fn stdin_pipe(mut self) -> Self {
+        self.stdin_pipe = true;
+        self
+    }
+
+    /// The terminal's size at start.
+    fn size(mut self, rows: u16, cols: u16) -> Self {
+        self.rows = rows;
+        self.cols = cols;
+        self
+    }
+
+    /// Start rnc against a fresh loopback listener and accept its connection. When
+    /// interactive, also wait until the status row says `connected`.
+    fn connect(mut self) -> (Tty, Peer) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("listener address").port();
+        self.args.push("127.0.0.1".to_string());
+        self.args.push(port.to_string());
+        let interactive = !self.stdin_pipe && !self.args.iter().any(|a| a == "--no-status");
+        let mut tty = self.spawn();
+        let stream = tty.accept(&listener);
+        let peer = Peer {
+            local: stream.local_addr().expect("peer address").to_string(),
+            rnc: stream.peer_addr().expect("rnc's address").to_string(),
+            stream,
+        };
+        if interactive {
+            let want = peer.local.clone();
+            tty.wait_for("the status row to say connected", |t| {
+                let status = t.status_row();
+                status.contains("connected") && status.contains(&want)
+            });
+        }
+        (tty, peer)
+    }
+
+    fn spawn(self) -> Tty {
+        let (master, slave) = open_pty(self.rows, self.cols);
+        let before = term_mode(&slave);
+        // The shell echoed its command line before starting rnc.
+        (&slave)
+            .write_all(format!("{SHELL_LINE}\n").as_bytes())
+            .expect("write to the pty slave");
+        let stdio = || Stdio::from(OwnedFd::from(slave.try_clone().expect("dup the slave")));
+        let mut cmd = Command::new("setsid");
+        if !self.stdin_pipe {
+            cmd.arg("--ctty");
+        }
+        cmd.arg(RNC)
+            .args(&self.args)
+            .env("TERM", "xterm-256color")
+            .env_remove("COLUMNS")
+            .env_remove("LINES")
+            .stdin(if self.stdin_pipe {
+                Stdio::piped()
+            } else {
+                stdio()
+            })
+            .stdout(stdio())
+            .stderr(stdio());
+        if self.no_color {
+            cmd.env("NO_COLOR", "1");
+        } else {
+            cmd.env_remove("NO_COLOR");
+        }
+        let mut child = cmd
+            .spawn()
+            .expect("setsid (util-linux) runs rnc in a session of its own");
+        let stdin = child.stdin.take();
+        let (tx, rx) = mpsc::channel();
+        let mut reader = master.try_clone().expect("dup the master");
+        thread::spawn(move || {
+            let mut buf = [0u8; 16 * 1024];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if tx.send(buf[..n].to_vec()).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    // EIO: every slave fd is closed.
+                    Err(_) => break,
+                }
+            }
+        });
+        Tty {
+            child,
+            exited: None,
+            master,
+            slave: Some(slave),
+            stdin,
+            output: rx,
+            disconnected: false,
+            all_output: Vec::new(),
+            parser: vt100::Parser::new_with_callbacks(
+                nonzero(self.rows),
+                nonzero(self.cols),
+                1000,
+                Effects::default(),
+            ),
+            before,
+        }
+    }
+}
+
+/// rnc running in a pty, with the emulated screen. Dropping it kills and reaps rnc.
+struct Tty {
+    child: Child,
+    exited: Option<ExitStatus>,
+    /// Keys go here.
+    master: File,
+    /// Kept open for `tcgetattr` and resizing; `None` once the test is done with it.
+    slave: Option<File>,
+    /// rnc's stdin when it is a pipe.
+    stdin: Option<ChildStdin>,
+    /// What rnc wrote to the terminal, chunk by chunk, from the reader thread.
+    output: Receiver<Vec<u8>>,
+    /// The reader thread has ended.
+    disconnected: bool,
+    /// Everything rnc wrote to the terminal so far.
+    all_output: Vec<u8>,
+    parser: vt100::Parser<Effects>,
+    /// The terminal mode before rnc started.
+    before: TermMode,
+}
+
+impl Drop for Tty {
+    fn drop(&mut self) {
+        if self.exited.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        // Closing the last slave fd ends the reader thread (EIO on the master).
+        self.slave = None;
+    }
+}
+
+impl Tty {
+    fn pid(&self) -> Pid {
+        Pid::from_child(&self.child)
+    }
+
+    fn screen(&self) -> &vt100::Screen {
+        self.parser.screen()
+    }
+
+    fn rows(&self) -> u16 {
+        self.screen().size().0.get()
+    }
+
+    fn cols(&self) -> u16 {
+        self.screen().size().1.get()
+    }
+
+    /// The screen's rows as text, trailing blanks trimmed.
+    fn lines(&self) -> Vec<String> {
+        self.screen()
+            .rows(0, self.cols())
+            .map(|r| r.trim_end().to_string())
+            .collect()
+    }
+
+    fn line(&self, row: u16) -> String {
+        self.lines()[usize::from(row)].clone()
+    }
+
+    /// The last row.
+    fn status_row(&self) -> String {
+        self.line(self.rows() - 1)
+    }
+
+    /// The row above the status row.
+    fn input_row(&self) -> String {
+        self.line(self.rows() - 2)
+    }
+
+    /// Whether some row is exactly `text` (trailing blanks ignored).
+    fn has_line(&self, text: &str) -> bool {
+        self.lines().iter().any(|l| l == text)
+    }
+
+    /// The row that is exactly `text`.
+    fn row_of(&self, text: &str) -> u16 {
+        let row = self.lines().iter().position(|l| l == text);
+        let row = row.unwrap_or_else(|| panic!("no row {text:?} on\n{}", self.dump()));
+        u16::try_from(row).expect("few rows")
+    }
+
+    /// The screen with row numbers and the cursor, for failure messages.
+    fn dump(&self) -> String {
+        let (row, col) = self.screen().cursor_position();
+        let mut out = format!(
+            "--- {}x{} screen, cursor at ({row}, {col}) ---\n",
+            self.rows(),
+            self.cols()
+        );
+        for (i, line) in self.lines().iter().enumerate() {
+            out.push_str(&format!("{i:2}|{line}\n"));
+        }
+        out
+    }
+
+    /// Feed what has arrived within `wait` into the emulator.
+    fn pump(&mut self, wait: Duration) {
+        match self.output.recv_timeout(wait) {
+            Ok(chunk) => {
+                self.feed(&chunk);
+                while let Ok(chunk) = self.output.try_recv() {
+                    self.feed(&chunk);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => self.disconnected = true,
+        }
+    }
+
+    fn feed(&mut self, chunk: &[u8]) {
+        // Like a real terminal, answer a cursor position query (`ESC[6n`, which rnc sends
+        // after a resize) with where the cursor is once the bytes before it are drawn.
+        const QUERY: &[u8] = b"\x1b[6n";
+        let mut rest = chunk;
+        while let Some(at) = rest.windows(QUERY.len()).position(|w| w == QUERY) {
+            let (before, after) = rest.split_at(at + QUERY.len());
+            self.parser.process(before);
+            let (row, col) = self.parser.screen().cursor_position();
+            let answer = format!("\x1b[{};{}R", row + 1, col + 1);
+            self.master
+                .write_all(answer.as_bytes())
+                .expect("answer the cursor query");
+            rest = after;
+        }
+        self.parser.process(rest);
+        self.all_output.extend_from_slice(chunk);
+    }
+
+    /// Wait until `ready` holds for the screen.
+    fn wait_for(&mut self, what: &str, ready: impl Fn(&Tty) -> bool) {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if ready(self) {
+                return;
+            }
+            let now = Instant::now();
+            if now >= deadline || self.disconnected {
+                panic!("timed out waiting for {what}\n{}", self.dump());
+            }
+            self.pump((deadline - now).min(Duration::from_millis(50)));
+        }
+    }
+
+    /// Wait until some row is exactly `text`.
+    fn wait_line(&mut self, text: &str) {
+        let what = format!("a row {text:?}");
+        self.wait_for(&what, |t| t.has_line(text));
+    }
+
+    /// The transcript's rows (above the input and status rows).
+    fn transcript(&self) -> Vec<String> {
+        let mut lines = self.lines();
+        lines.truncate(usize::from(self.rows() - 2));
+        lines
+    }
+
+    /// Wait until the transcript shows a line we sent (so not the input row, which has
+    /// the same text until Enter is drawn).
+    fn wait_sent(&mut self, line: &str) {
+        let want = format!("> {line}");
+        let what = format!("a transcript row {want:?}");
+        self.wait_for(&what, |t| t.transcript().contains(&want));
+    }
+
+    /// Wait until the input row shows `typed` after the prompt, with the cursor at
+    /// column `cursor` of the typed text.
+    fn wait_input(&mut self, typed: &str, cursor: usize) {
+        let want = format!("> {typed}");
+        let what = format!("input row {want:?} with the cursor at {cursor}");
+        let col = u16::try_from(2 + cursor).expect("short input");
+        self.wait_for(&what, |t| {
+            t.input_row() == want.trim_end() && t.screen().cursor_position() == (t.rows() - 2, col)
+        });
+    }
+
+    /// Type on the keyboard.
+    fn keys(&mut self, bytes: &[u8]) {
+        self.master.write_all(bytes).expect("write keys to the pty");
+    }
+
+    /// Accept rnc's connection on `listener`.
+    fn accept(&mut self, listener: &TcpListener) -> TcpStream {
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    stream.set_nonblocking(false).expect("blocking stream");
+                    return stream;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("accept: {e}"),
+            }
+            if Instant::now() >= deadline || self.exit_status().is_some() {
+                panic!(
+                    "rnc did not connect (exit: {:?})\n{}",
+                    self.exit_status(),
+                    self.dump()
+                );
+            }
+            self.pump(Duration::from_millis(10));
+        }
+    }
+
+    /// Resize the terminal: the window size, the emulator, and SIGWINCH (sent by the
+    /// kernel too, since the pty is rnc's controlling terminal; one more does no harm).
+    fn resize(&mut self, rows: u16, cols: u16) {
+        // What rnc drew at the old size is drawn at the old size.
+        while let Ok(chunk) = self.output.try_recv() {
+            self.feed(&chunk);
+        }
+        set_window_size(self.slave.as_ref().expect("slave open"), rows, cols);
+        self.parser.set_size(nonzero(rows), nonzero(cols));
+        self.signal(Signal::WINCH);
+    }
+
+    fn signal(&self, signal: Signal) {
+        rustix::process::kill_process(self.pid(), signal).expect("kill rnc");
+    }
+
+    fn exit_status(&mut self) -> Option<ExitStatus> {
+        if self.exited.is_none() {
+            self.exited = self.child.try_wait().expect("waitpid");
+        }
+        self.exited
+    }
+
+    /// Wait for rnc to exit with `code`, then check that it left the terminal as it found
+    /// it: the same mode, a visible cursor, no status or input row, no scroll region,
+    /// bracketed paste off, attributes reset, and the next prompt at column 0 right
+    /// under what rnc left on screen. Returns the screen's rows with that prompt.
+    fn expect_exit(&mut self, code: i32) -> Vec<String> {
+        let deadline = Instant::now() + TIMEOUT;
+        let status = loop {
+            if let Some(status) = self.exit_status() {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                panic!("rnc did not exit\n{}", self.dump());
+            }
+            self.pump(Duration::from_millis(10));
+        };
+        let slave = self.slave.take().expect("slave open");
+        assert_eq!(
+            status.code(),
+            Some(code),
+            "exit status {status:?}\n{}",
+            self.dump()
+        );
+        assert_eq!(
+            term_mode(&slave),
+            self.before,
+            "the terminal mode differs after exit (stty -g)"
+        );
+
+        // The shell prints its next prompt: it lands where rnc left the cursor.
+        (&slave)
+            .write_all(NEXT_PROMPT.as_bytes())
+            .expect("write to the pty slave");
+        self.wait_line(NEXT_PROMPT);
+        let screen = self.dump();
+        let at_exit = self.lines();
+        let prompt_row = self.row_of(NEXT_PROMPT);
+        assert_eq!(
+            self.screen().cursor_position(),
+            (prompt_row, u16::try_from(NEXT_PROMPT.len()).expect("short")),
+            "the prompt starts at column 0\n{screen}"
+        );
+        for (row, line) in self.lines().iter().enumerate() {
+            assert!(
+                !line.contains(ARROWS),
+                "a status row was left on row {row}\n{screen}"
+            );
+            if row > usize::from(prompt_row) {
+                assert!(line.is_empty(), "row {row} under the prompt:\n{screen}");
+            }
+        }
+        assert!(!self.screen().hide_cursor(), "cursor hidden\n{screen}");
+        assert!(
+            !self.screen().bracketed_paste(),
+            "bracketed paste left on\n{screen}"
+        );
+        let cell = self.screen().cell(prompt_row, 0).expect("cell");
+        assert!(
+            cell.fgcolor() == vt100::Color::Default
+                && cell.bgcolor() == vt100::Color::Default
+                && !cell.inverse()
+                && !cell.bold()
+                && !cell.dim(),
+            "attributes left set\n{screen}"
+        );
+
+        // No scroll region: enough newlines scroll the whole screen, and the last one
+        // lands on the last row.
+        let scroll = "\n".repeat(usize::from(self.rows()));
+        (&slave)
+            .write_all(format!("{scroll}END").as_bytes())
+            .expect("write to the pty slave");
+        let last = self.rows() - 1;
+        self.wait_for("END on the last row (no scroll region)", |t| {
+            t.line(last) == "END"
+        });
+        assert!(
+            self.lines()[..usize::from(last)]
+                .iter()
+                .all(String::is_empty),
+            "everything scrolled off\n{}",
+            self.dump()
+        );
+        assert!(self.parser.callbacks().titles.is_empty(), "window retitled");
+        at_exit
+    }
+
+    /// The status row's cells (the whole last row).
+    fn status_cells(&self) -> Vec<vt100::Cell> {
+        let row = self.rows() - 1;
+        (0..self.cols())
+            .filter_map(|c| self.screen().cell(row, c).cloned())
+            .collect()
+    }
+}
+
+/// The other end of rnc's TCP connection.
+struct Peer {
+    stream: TcpStream,
+    /// Our address (rnc's peer).
+    local: String,
+    /// rnc's address.
+    rnc: String,
+}
+
+impl Peer {
+    fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("peer write");
+    }
+
+    /// Read exactly `expected.len()` bytes and compare.
+    fn expect(&mut self, expected: &[u8]) {
+        let deadline = Instant::now() + TIMEOUT;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while got.len() < expected.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "peer timed out; got {:?}",
+                String::from_utf8_lossy(&got)
+            );
+            self.stream.set_read_timeout(Some(left)).expect("timeout");
+            let want = (expected.len() - got.len()).min(buf.len());
+            match self.stream.read(&mut buf[..want]) {
+                Ok(0) => panic!("peer got EOF after {:?}", String::from_utf8_lossy(&got)),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted
+                            | io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) => panic!("peer read: {e}"),
+            }
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected),
+            "what the peer received"
+        );
+    }
+
+    /// Read until EOF, which must come with no more data.
+    fn expect_eof(&mut self) {
+        self.stream
+            .set_read_timeout(Some(TIMEOUT))
+            .expect("timeout");
+        let mut buf = [0u8; 256];
+        match self.stream.read(&mut buf) {
+            Ok(0) => {}
+            Ok(n) => panic!(
+                "peer expected EOF, got {:?}",
+                String::from_utf8_lossy(&buf[..n])
+            ),
+            Err(e) => panic!("peer expected EOF: {e}"),
+        }
+    }
+
+    /// Close with an RST (SO_LINGER 0).
+    fn reset(self) {
+        socket2::SockRef::from(&self.stream)
+            .set_linger(Some(Duration::ZERO))
+            .expect("SO_LINGER 0");
+        drop(self.stream);
+    }
+}
+
+/// The common start: rnc connected in a 12×100 terminal.
+fn connected(args: &[&str]) -> (Tty, Peer) {
+    Launch::new(args).connect()
+}
+
+#[test]
+fn tty_status_row_shows_connected_and_addresses() {
+    let (mut tty, peer) = connected(&[]);
+    let status = tty.status_row();
+    assert!(status.starts_with("tcp connected"), "{}", tty.dump());
+    assert!(
+        status.contains(&format!("{} {ARROWS} {}", peer.rnc, peer.local)),
+        "local ⇄ peer on the status row\n{}",
+        tty.dump()
+    );
+    assert_eq!(tty.input_row(), ">", "empty input row with the prompt");
+    assert_eq!(tty.screen().cursor_position(), (ROWS - 2, 2));
+    assert_eq!(tty.line(0), SHELL_LINE, "the shell's line is kept");
+    assert!(tty.screen().bracketed_paste());
+    // With colour, the state stands out; the transcript has none.
+    let cells = tty.status_cells();
+    assert!(cells[4].inverse() && cells[4].fgcolor() == vt100::Color::Idx(2));
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
+}
+
+#[test]
+fn tty_peer_text_appears_in_transcript() {
+    let (mut tty, mut peer) = connected(&[]);
+    peer.send(b"hello from the peer\nsecond line\n");
+    tty.wait_line("second line");
+    assert_eq!(tty.line(0), SHELL_LINE);
+    assert_eq!(tty.line(1), "hello from the peer");
+    assert_eq!(tty.line(2), "second line");
+    assert_eq!(tty.input_row(), ">");
+    assert!(tty.status_row().contains("connected"));
+    assert_eq!(tty.screen().cursor_position(), (ROWS - 2, 2));
+    tty.wait_for("the byte count on the status row", |t| {
+        t.status_row().contains("↓ 32 B")
+    });
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
+}
+
+#[test]
+fn tty_partial_line_appears_at_once() {
+    let (mut tty, mut peer) = connected(&[]);
+    peer.send(b"login: ");
+    tty.wait_line("login:");
+    assert_eq!(tty.row_of("login:"), 1);
+    assert_eq!(tty.input_row(), ">", "the input row is not disturbed");
+    assert_eq!(tty.screen().cursor_position(), (ROWS - 2, 2));
+    // The rest of the line continues it.
+    peer.send(b"root\nPassword: ");
+    tty.wait_line("Password:");
+    assert_eq!(tty.line(1), "login: root");
+    assert_eq!(tty.line(2), "Password:");
+    tty.signal(Signal::TERM);
+    let at_exit = tty.expect_exit(143);
+    // rnc ended the partial line, so the prompt is on a line of its own.
+    assert_eq!(at_exit[2], "Password:", "{at_exit:#?}");
+    assert_eq!(at_exit[3], NEXT_PROMPT, "{at_exit:#?}");
+}
+
+#[test]
+fn tty_peer_escape_sequences_are_shown_not_obeyed() {
+    let (mut tty, mut peer) = connected(&[]);
+    peer.send(b"first line\n");
+    tty.wait_line("first line");
+    peer.send(
+        b"\x1b[2J\x1b[H\x1b]0;pwned\x07\x1b[31mred\x1b[0m\x1b[5;5H\x1b[?25l\x1b[?1049h\n\
+          c1 \xc2\x9b2J bad \xff bell \x07 cr\rx\n\
+          after\n",
+    );
+    tty.wait_line("after");
+    let screen = tty.dump();
+    assert_eq!(tty.line(0), SHELL_LINE, "{screen}");
+    assert_eq!(tty.line(1), "first line", "nothing was cleared\n{screen}");
+    assert_eq!(
+        tty.line(2),
+        "^[[2J^[[H^[]0;pwned^G^[[31mred^[[0m^[[5;5H^[[?25l^[[?1049h",
+        "{screen}"
+    );
+    assert_eq!(
+        tty.line(3),
+        "c1 \\x9b2J bad \\xff bell ^G cr^Mx",
+        "{screen}"
+    );
+    assert_eq!(tty.line(4), "after", "{screen}");
+    assert_eq!(tty.input_row(), ">", "{screen}");
+    assert!(tty.status_row().contains("connected"), "{screen}");
+    assert_eq!(tty.screen().cursor_position(), (ROWS - 2, 2), "{screen}");
+    assert!(!tty.screen().hide_cursor() && !tty.screen().alternate_screen());
+    let effects = tty.parser.callbacks();
+    assert!(effects.titles.is_empty(), "window retitled: {effects:?}");
+    assert_eq!((effects.bells, effects.clipboard), (0, 0), "{effects:?}");
+    // No colour reached the transcript.
+    for row in 0..ROWS - 2 {
+        for col in 0..COLS {
+            let cell = tty.screen().cell(row, col).expect("cell");
+            assert_eq!(cell.fgcolor(), vt100::Color::Default, "({row}, {col})");
+        }
+    }
+    drop(peer);
+    tty.keys(b"\x04");
+    tty.expect_exit(0);
+}
+
+#[test]
+fn tty_typed_line_survives_incoming_text() {
+    let (mut tty, mut peer) = connected(&[]);
+    tty.keys(b"draft text");
+    tty.wait_input("draft text", 10);
+    // More than a screenful, in pieces, some of them mid-line.
+    for i in 0..30 {
+        peer.send(format!("incoming {i}\nmore {i} ").as_bytes());
+    }
+    peer.send(b"\nlast\n");
+    tty.wait_line("last");
+    let screen = tty.dump();
+    assert_eq!(tty.input_row(), "> draft text", "{screen}");
+    assert_eq!(tty.screen().cursor_position(), (ROWS - 2, 12), "{screen}");
+    assert!(tty.status_row().contains("connected"), "{screen}");
+    assert_eq!(tty.line(ROWS - 5), "more 29", "{screen}");
+    assert_eq!(tty.line(ROWS - 4), "last", "{screen}");
+    assert_eq!(tty.line(ROWS - 3), "", "{screen}");
+    tty.keys(b" more\r");
+    peer.expect(b"draft text more\n");
+    tty.wait_sent("draft text more");
+    assert_eq!(tty.input_row(), ">");
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
+}
+
+#[test]
+fn tty_enter_sends_line_and_shows_it() {
+    let (mut tty, mut peer) = connected(&[]);
+    peer.send(b"what is your name?\n");
+    tty.wait_line("what is your name?");
+    tty.keys(b"hello");
+    tty.wait_input("hello", 5);
+    tty.keys(b"\r");
+    peer.expect(b"hello\n");
+    tty.wait_sent("hello");
+    assert_eq!(tty.row_of("> hello"), 2, "under the received text");
+    tty.wait_input("", 0);
+    peer.send(b"nice\n");
+    tty.wait_line("nice");
+    assert_eq!(tty.row_of("nice"), 3);
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
+}
+
+#[test]
+fn tty_enter_with_crlf_sends_crlf() {
+    let (mut tty, mut peer) = connected(&["-C"]);
+    tty.keys(b"GET / HTTP/1.0\r\r");
+    peer.expect(b"GET / HTTP/1.0\r\n\r\n");
+    tty.wait_sent("GET / HTTP/1.0");
+    assert_eq!(tty.line(2), ">", "the empty line is shown too");
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
+}
+
+#[test]
+fn tty_line_editing_keys() {
+    let (mut tty, mut peer) = connected(&[]);
+    // Backspace.
+    tty.keys(b"wrold\x7f\x7f\x7f\x7f");
+    tty.wait_input("w", 1);
+    tty.keys(b"orld");
+    tty.wait_input("world", 5);
+    // Home (xterm's CSI H), then insert at the start.
+    tty.keys(b"\x1b[Hhello, ");
+    tty.wait_input("hello, world", 7);
+    // End, then Left ×5 (CSI and SS3 forms), insert in the middle.
+    tty.keys(b"\x1b[F\x1b[D\x1b[D\x1bOD\x1b[D\x1b[Dbig ");
+    tty.wait_input("hello, big world", 11);
+    // Ctrl-A, Right, Backspace: delete the first character; Ctrl-E.
+    tty.keys(b"\x01\x1b[C\x7f\x05!");
+    tty.wait_input("ello, big world!", 16);
+    tty.keys(b"\r");
+    peer.expect(b"ello, big world!\n");
+    tty.wait_sent("ello, big world!");
+    tty.wait_input("", 0);
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
+}
+
+#[test]
+fn tty_bracketed_paste_sends_all_lines_in_order() {
+    let (mut tty, mut peer) = connected(&[]);
+    tty.keys(b"\x1b[200~one\rtwo\nthree\x1b[201~");
+    peer.expect(b"one\ntwo\n");
+    tty.wait_input("three", 5);
+    tty.keys(b"\r");
+    peer.expect(b"three\n");
+    tty.wait_sent("three");
+    assert_eq!(tty.line(1), "> one");
+    assert_eq!(tty.line(2), "> two");
+    assert_eq!(tty.line(3), "> three");
+    // A paste with a trailing newline sends every line at once.
+    tty.keys(b"\x1b[200~a\rb\rc\r\x1b[201~");
+    peer.expect(b"a\nb\nc\n");
+    tty.wait_sent("c");
+    tty.wait_input("", 0);
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
+}
+
+/// The number of status rows on the screen.
+fn status_rows(tty: &Tty) -> usize {
+    tty.lines()
+        .iter()
+        .filter(|l| l.contains("tcp connected"))
+        .count()
+}
+
+/// rnc connected in a 12×100 terminal whose transcript has scrolled (so the terminal has
+/// scrollback), with `abc` typed.
+fn connected_with_history() -> (Tty, Peer) {
+    let (mut tty, mut peer) = connected(&[]);
+    for i in 0..15 {
+        peer.send(format!("line {i}\n").as_bytes());
+    }
+    tty.wait_line("line 14");
+    tty.keys(b"abc");
+    tty.wait_input("abc", 3);
+    (tty, peer)
+}
+
+#[test]
+fn tty_resize_moves_status_row() {
+    let (mut tty, mut peer) = connected_with_history();
+    // Shrink: the terminal drops the row under the cursor (the status row) and pushes
+    // the top rows into its scrollback; rnc draws a status row again, 60 columns wide.
+    tty.resize(8, 60);
+    tty.wait_for("the status row on row 8 of 8", |t| {
+        t.status_row().contains("tcp connected")
+    });
+    tty.wait_input("abc", 3);
+    let screen = tty.dump();
+    assert_eq!(status_rows(&tty), 1, "one status row\n{screen}");
+    assert!(
+        tty.lines().iter().all(|l| l.chars().count() <= 60),
+        "{screen}"
+    );
+    assert!(
+        tty.transcript().contains(&"line 13".to_string()),
+        "{screen}"
+    );
+
+    // Grow: the terminal pulls rows back from its scrollback, the old status row lands
+    // on the last row; rnc redraws it 100 columns wide, with both addresses.
+    tty.resize(12, 100);
+    tty.wait_for("a 100-column status row on row 12 of 12", |t| {
+        t.status_row().contains("tcp connected") && t.status_row().contains(ARROWS)
+    });
+    tty.wait_input("abc", 3);
+    assert_eq!(status_rows(&tty), 1, "one status row\n{}", tty.dump());
+
+    // The editor still works at the new size.
+    tty.keys(b"d\r");
+    peer.expect(b"abcd\n");
+    tty.wait_input("", 0);
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
+}
+
+#[test]
+
+fn tty_resize_shrink_keeps_transcript() {
+    let (mut tty, mut peer) = connected_with_history();
+    tty.resize(8, 60);
+    tty.wait_for("the status row on row 8 of 8", |t| {
+        t.status_row().contains("tcp connected")
+    });
+    peer.send(b"after\n");
+    tty.wait_for("`after` on screen", |t| {
+        t.lines().iter().any(|l| l.contains("after"))
+    });
+    let transcript = tty.transcript();
+    let last = transcript.iter().position(|l| l == "line 14");
+    let after = transcript.iter().position(|l| l == "after");
+    assert!(
+        last.is_some() && after == last.map(|r| r + 1),
+        "`after` follows `line 14` on a row of its own\n{}",
+        tty.dump()
+    );
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
+}
+
+#[test]
+
+fn tty_resize_grow_leaves_no_stale_rows() {
+    let (mut tty, _peer) = Launch::new(&[]).size(8, 80).connect();
+    tty.resize(14, 80);
+    tty.wait_for("the status row on row 14 of 14", |t| {
+        t.status_row().contains("tcp connected")
+    });
+    let screen = tty.dump();
+    assert_eq!(status_rows(&tty), 1, "one status row\n{screen}");
+    assert_eq!(
+        tty.lines().iter().filter(|l| l.starts_with('>')).count(),
+        1,
+        "one input row\n{screen}"
+    );
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
+}
+
+#[test]
+fn tty_ctrl_d_half_closes_and_still_shows_peer() {
+    let (mut tty, mut peer) = connected(&["-v"]);
+    tty.keys(b"bye\r\x04");
+    peer.expect(b"bye\n");
+    peer.expect_eof();
+    tty.wait_line("-- rnc: sent shutdown (EOF on stdin)");
+    tty.wait_for("the status row to say we closed our side", |t| {
+        t.status_row().contains("closed your side")
+    });
+    peer.send(b"still here\n");
+    tty.wait_line("still here");
+    assert_eq!(tty.input_row().trim_end(), ">", "{}", tty.dump());
+    drop(peer);
+    let at_exit = tty.expect_exit(0);
+    let shutdown = at_exit.iter().position(|l| l.contains("sent shutdown"));
+    let reply = at_exit.iter().position(|l| l == "still here");
+    assert!(shutdown.is_some() && shutdown < reply, "{at_exit:#?}");
+}
+
+#[test]
+fn tty_ctrl_c_exits_130() {
+    let (mut tty, mut peer) = connected(&[]);
+    tty.keys(b"half-typed");
+    tty.wait_input("half-typed", 10);
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
+    peer.expect_eof();
+}
+
+#[test]
+fn tty_sigterm_exits_143() {
+    let (mut tty, mut peer) = connected(&[]);
+    peer.send(b"some text\n");
+    tty.wait_line("some text");
+    tty.signal(Signal::TERM);
+    let at_exit = tty.expect_exit(143);
+    assert_eq!(at_exit[..3], [SHELL_LINE, "some text", NEXT_PROMPT]);
+}
+
+#[test]
+fn tty_sighup_exits_129() {
+    let (mut tty, _peer) = connected(&[]);
+    tty.keys(b"typed");
+    tty.wait_input("typed", 5);
+    tty.signal(Signal::HUP);
+    tty.expect_exit(129);
+}
+
+#[test]
+fn tty_peer_reset_exits_1_with_error() {
+    let (mut tty, mut peer) = connected(&[]);
+    peer.send(b"before the reset\n");
+    tty.wait_line("before the reset");
+    peer.reset();
+    let lines = tty.expect_exit(1);
+    let error = lines
+        .iter()
+        .position(|l| l.starts_with("rnc: ") && l.contains("connection reset by peer"));
+    let error = error.unwrap_or_else(|| panic!("no error line: {lines:#?}"));
+    let text = lines.iter().position(|l| l == "before the reset");
+    assert!(text.is_some() && text < Some(error), "{lines:#?}");
+    assert_eq!(lines[error + 1], NEXT_PROMPT, "{lines:#?}");
+}
+
+#[test]
+fn tty_no_status_is_plain_but_escaped() {
+    let (mut tty, mut peer) = connected(&["--no-status"]);
+    peer.send(b"plain \x1b[31mtext\x1b]2;title\x07\n");
+    tty.wait_line("plain ^[[31mtext^[]2;title^G");
+    // Cooked mode: the terminal echoes and edits the line, rnc reads it at Enter.
+    tty.keys(b"hi therx\x08e\r");
+    peer.expect(b"hi there\n");
+    tty.keys(b"\x04");
+    peer.expect_eof();
+    drop(peer);
+    tty.expect_exit(0);
+    let output = String::from_utf8_lossy(&tty.all_output).into_owned();
+    assert!(!output.contains(ARROWS), "a status row: {output:?}");
+    assert!(
+        !output.contains("\x1b[?2004h"),
+        "bracketed paste: {output:?}"
+    );
+    assert!(!output.contains("\x1b["), "escape sequences: {output:?}");
+}
+
+#[test]
+fn tty_no_color_status_row_has_no_sgr() {
+    let (mut tty, mut peer) = Launch::new(&[]).no_color().connect();
+    tty.keys(b"x\r");
+    peer.expect(b"x\n");
+    tty.wait_sent("x");
+    tty.wait_for("the byte count", |t| t.status_row().contains("↑ 2 B"));
+    for (col, cell) in tty.status_cells().iter().enumerate() {
+        assert!(
+            cell.fgcolor() == vt100::Color::Default
+                && cell.bgcolor() == vt100::Color::Default
+                && !cell.inverse()
+                && !cell.bold()
+                && !cell.dim(),
+            "status cell {col} has attributes\n{}",
+            tty.dump()
+        );
+    }
+    let row = tty.row_of("> x");
+    assert_eq!(
+        tty.screen().cell(row, 0).expect("cell").fgcolor(),
+        vt100::Color::Default,
+        "sent lines are not coloured either"
+    );
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
+}
+
+#[test]
+fn tty_stdin_pipe_escapes_received_bytes() {
+    let (mut tty, mut peer) = Launch::new(&[]).stdin_pipe().connect();
+    tty.stdin
+        .as_mut()
+        .expect("stdin pipe")
+        .write_all(b"from the pipe\n")
+        .expect("write rnc's stdin");
+    peer.expect(b"from the pipe\n");
+    drop(tty.stdin.take());
+    peer.expect_eof();
+    peer.send(b"\x1b[2J\x1b]0;pwned\x07\x1b[31mred\n");
+    tty.wait_line("^[[2J^[]0;pwned^G^[[31mred");
+    assert_eq!(tty.line(0), SHELL_LINE);
+    drop(peer);
+    tty.expect_exit(0);
+    let output = String::from_utf8_lossy(&tty.all_output).into_owned();
+    assert!(!output.contains(ARROWS), "a status row: {output:?}");
+    assert!(!output.contains('\x1b'), "escape sequences: {output:?}");
+}
+
+#[test]
+fn tty_raw_output_passes_escape_sequences() {
+    let (mut tty, mut peer) = Launch::new(&["--raw-output"]).stdin_pipe().connect();
+    drop(tty.stdin.take());
+    peer.expect_eof();
+    peer.send(b"\x1b[31mred\x1b[0m plain\n");
+    tty.wait_line("red plain");
+    let row = tty.row_of("red plain");
+    let screen = tty.screen();
+    assert_eq!(
+        screen.cell(row, 0).expect("cell").fgcolor(),
+        vt100::Color::Idx(1)
+    );
+    assert_eq!(
+        screen.cell(row, 4).expect("cell").fgcolor(),
+        vt100::Color::Default
+    );
+    drop(peer);
+    tty.expect_exit(0);
+}

@@ -1,0 +1,210 @@
+//! UDP sessions: rnc as a connected client and as a listener that locks onto its first
+//! sender, against std `UdpSocket`s on loopback.
+//!
+//! Owns no harness code (that is `util`). Loopback UDP delivers in order and does not
+//! drop datagrams this small, so every check here waits for data, never for time.
+
+use std::net::UdpSocket;
+
+use crate::util::{Rnc, closed_udp_port, ipv6_available, pseudo_random, recv_udp, udp_socket};
+
+/// Starts `rnc -u -l 127.0.0.1 0` with `extra` flags and returns it with its port.
+fn udp_listener(extra: &[&str]) -> (Rnc, u16) {
+    let mut args = vec!["-u", "-l"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["127.0.0.1", "0"]);
+    let mut rnc = Rnc::spawn(&args);
+    let addr = rnc.listening_addr();
+    assert!(addr.starts_with("127.0.0.1:"), "listening on {addr}");
+    let port = crate::util::parse_port(&addr);
+    (rnc, port)
+}
+
+/// Receives datagrams until `len` bytes arrived and returns them joined.
+fn recv_bytes(socket: &UdpSocket, len: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while out.len() < len {
+        out.extend_from_slice(&recv_udp(socket).0);
+    }
+    out
+}
+
+#[test]
+fn udp_client_round_trip_then_exits_after_peer_silence() {
+    let (peer, port) = udp_socket();
+    let mut rnc = Rnc::spawn(&["-u", "127.0.0.1", &port.to_string()]);
+    rnc.write_stdin(b"ping\n");
+    let (data, from) = recv_udp(&peer);
+    assert_eq!(data, b"ping\n");
+    assert_eq!(from.ip().to_string(), "127.0.0.1");
+    peer.send_to(b"pong\n", from).unwrap();
+    assert_eq!(rnc.stdout_exact(5), b"pong\n");
+    // stdin EOF with a silent peer: rnc ends on its own (about 1 s later).
+    rnc.close_stdin();
+    let exit = rnc.finish();
+    exit.assert_code(0);
+    assert!(exit.stdout.is_empty());
+}
+
+#[test]
+fn udp_client_ipv6_round_trip() {
+    if !ipv6_available() {
+        return;
+    }
+    let peer = UdpSocket::bind("[::1]:0").unwrap();
+    peer.set_read_timeout(Some(crate::util::TIMEOUT)).unwrap();
+    let port = peer.local_addr().unwrap().port().to_string();
+    for host in ["::1", "[::1]"] {
+        let mut rnc = Rnc::spawn(&["-u", "-6", host, &port]);
+        rnc.write_stdin(b"six");
+        let (data, from) = recv_udp(&peer);
+        assert_eq!(data, b"six");
+        peer.send_to(b"back", from).unwrap();
+        assert_eq!(rnc.stdout_exact(4), b"back");
+        rnc.close_stdin();
+        rnc.finish().assert_code(0);
+    }
+}
+
+#[test]
+fn udp_listener_round_trip() {
+    let (mut rnc, port) = udp_listener(&[]);
+    let (client, _) = udp_socket();
+    client.send_to(b"hello", ("127.0.0.1", port)).unwrap();
+    assert_eq!(rnc.stdout_exact(5), b"hello");
+    rnc.write_stdin(b"reply");
+    let (data, from) = recv_udp(&client);
+    assert_eq!(data, b"reply");
+    assert_eq!(from.port(), port);
+    // A UDP listener never ends on its own.
+    assert!(!rnc.has_exited());
+    rnc.signal("TERM");
+    rnc.finish().assert_code(143);
+}
+
+#[test]
+fn udp_listener_ignores_a_second_source() {
+    let (mut rnc, port) = udp_listener(&["-v"]);
+    let (first, _) = udp_socket();
+    let (second, second_port) = udp_socket();
+    first.send_to(b"a", ("127.0.0.1", port)).unwrap();
+    assert_eq!(rnc.stdout_exact(1), b"a");
+    second.send_to(b"b", ("127.0.0.1", port)).unwrap();
+    first.send_to(b"c", ("127.0.0.1", port)).unwrap();
+    // "b" was queued before "c": had it been accepted it would come first.
+    assert_eq!(rnc.stdout_exact(1), b"c");
+    rnc.wait_stderr(&format!(
+        "rnc: ignoring datagram from 127.0.0.1:{second_port}"
+    ));
+    rnc.write_stdin(b"r");
+    assert_eq!(recv_udp(&first).0, b"r");
+    rnc.signal("TERM");
+    rnc.finish().assert_code(143);
+}
+
+#[test]
+fn udp_keep_open_replies_to_the_latest_sender() {
+    let (mut rnc, port) = udp_listener(&["-k"]);
+    let (first, _) = udp_socket();
+    let (second, _) = udp_socket();
+    first.send_to(b"a", ("127.0.0.1", port)).unwrap();
+    assert_eq!(rnc.stdout_exact(1), b"a");
+    second.send_to(b"b", ("127.0.0.1", port)).unwrap();
+    assert_eq!(rnc.stdout_exact(1), b"b");
+    rnc.write_stdin(b"to second");
+    assert_eq!(recv_udp(&second).0, b"to second");
+    first.send_to(b"c", ("127.0.0.1", port)).unwrap();
+    assert_eq!(rnc.stdout_exact(1), b"c");
+    rnc.write_stdin(b"to first");
+    assert_eq!(recv_udp(&first).0, b"to first");
+    rnc.signal("TERM");
+    rnc.finish().assert_code(143);
+}
+
+#[test]
+fn udp_empty_datagram_does_not_end_the_session() {
+    // Listener: an empty first datagram still locks onto its sender.
+    let (mut rnc, port) = udp_listener(&[]);
+    let (client, _) = udp_socket();
+    client.send_to(b"", ("127.0.0.1", port)).unwrap();
+    client.send_to(b"x", ("127.0.0.1", port)).unwrap();
+    assert_eq!(rnc.stdout_exact(1), b"x");
+    rnc.write_stdin(b"r");
+    assert_eq!(recv_udp(&client).0, b"r");
+    assert!(!rnc.has_exited());
+    rnc.signal("TERM");
+    rnc.finish().assert_code(143);
+
+    // Client: an empty reply is not EOF.
+    let (peer, port) = udp_socket();
+    let mut rnc = Rnc::spawn(&["-u", "127.0.0.1", &port.to_string()]);
+    rnc.write_stdin(b"hi");
+    let (_, from) = recv_udp(&peer);
+    peer.send_to(b"", from).unwrap();
+    peer.send_to(b"y", from).unwrap();
+    assert_eq!(rnc.stdout_exact(1), b"y");
+    rnc.write_stdin(b"still here");
+    assert_eq!(recv_udp(&peer).0, b"still here");
+    rnc.close_stdin();
+    rnc.finish().assert_code(0);
+}
+
+#[test]
+fn udp_60000_byte_datagrams_arrive_intact() {
+    let data = pseudo_random(60_000, 10);
+
+    // Peer → rnc listener → stdout: one datagram, written whole.
+    let (mut rnc, port) = udp_listener(&[]);
+    let (client, _) = udp_socket();
+    client.send_to(&data, ("127.0.0.1", port)).unwrap();
+    assert_eq!(rnc.stdout_exact(data.len()), data);
+    // stdin (a pipe) → peer.
+    rnc.write_stdin(&data);
+    assert_eq!(recv_bytes(&client, data.len()), data);
+    rnc.signal("TERM");
+    rnc.finish().assert_code(143);
+
+    // rnc client: stdin → peer, and back.
+    let (peer, port) = udp_socket();
+    let mut rnc = Rnc::spawn(&["-u", "127.0.0.1", &port.to_string()]);
+    rnc.write_stdin(&data);
+    let (first, from) = recv_udp(&peer);
+    let mut received = first;
+    while received.len() < data.len() {
+        received.extend_from_slice(&recv_udp(&peer).0);
+    }
+    assert_eq!(received, data);
+    peer.send_to(&data, from).unwrap();
+    assert_eq!(rnc.stdout_exact(data.len()), data);
+    rnc.close_stdin();
+    rnc.finish().assert_code(0);
+}
+
+#[test]
+fn udp_client_reports_refused_without_dying() {
+    let port = closed_udp_port();
+    let mut rnc = Rnc::spawn(&["-u", "127.0.0.1", &port.to_string()]);
+    rnc.write_stdin(b"anyone?");
+    // The ICMP port-unreachable comes back as ECONNREFUSED on the connected socket.
+    rnc.wait_stderr("refused");
+    assert!(!rnc.has_exited(), "ECONNREFUSED on UDP must not be fatal");
+    rnc.close_stdin();
+    let exit = rnc.finish();
+    exit.assert_code(0);
+    assert_eq!(
+        exit.stderr.matches("refused").count(),
+        1,
+        "reported once: {}",
+        exit.stderr
+    );
+}
+
+#[test]
+fn udp_listener_idle_timeout_exits_0() {
+    let (mut rnc, port) = udp_listener(&["-w", "1"]);
+    let (client, _) = udp_socket();
+    client.send_to(b"once", ("127.0.0.1", port)).unwrap();
+    assert_eq!(rnc.stdout_exact(4), b"once");
+    // No more datagrams either way: -w ends the session, not an error.
+    rnc.finish().assert_code(0);
+}

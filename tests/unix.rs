@@ -1,0 +1,244 @@
+//! Unix domain sockets: stream client and listener, datagram client and listener, and the
+//! socket file's life cycle (created, replaced when stale, refused when live, never a
+//! non-socket deleted, removed on every exit path).
+//!
+//! Owns no harness code (that is `util`). Paths live in a per-test temp dir under /tmp.
+//! Listeners run with `-v` so that `listening on PATH` tells the test when to connect.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::net::Shutdown;
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::{UnixDatagram, UnixListener};
+use std::path::{Path, PathBuf};
+
+use crate::util::{
+    BIG, Input, Output, Rnc, accept_unix, assert_same_bytes, connect_unix, expect_eof,
+    pseudo_random, read_exact_within, read_to_end_within, recv_unix_datagram, temp_dir, write_file,
+};
+
+/// The socket path `dir/s` (well under the 107-byte sun_path limit).
+fn socket_path(dir: &Path) -> PathBuf {
+    let path = dir.join("s");
+    assert!(path.as_os_str().len() < 100);
+    path
+}
+
+/// Starts a verbose Unix listener at `path` and waits until it listens.
+fn unix_listener(path: &Path, extra: &[&str], stdin: Input, stdout: Output) -> Rnc {
+    let path_text = path.to_str().expect("utf-8 path");
+    let mut args = vec!["-v", "-l", "-U"];
+    args.extend_from_slice(extra);
+    args.push(path_text);
+    let mut rnc = Rnc::with(&args).stdin(stdin).stdout(stdout).spawn();
+    assert_eq!(rnc.listening_addr(), path_text);
+    rnc
+}
+
+#[test]
+fn unix_stream_client_round_trip() {
+    let dir = temp_dir();
+    let path = socket_path(dir.path());
+    let listener = UnixListener::bind(&path).unwrap();
+    let mut rnc = Rnc::spawn(&["-U", path.to_str().unwrap()]);
+    let mut peer = accept_unix(&listener, &path);
+    rnc.write_stdin(b"hello");
+    assert_eq!(read_exact_within(&mut peer, 5), b"hello");
+    peer.write_all(b"world").unwrap();
+    assert_eq!(rnc.stdout_exact(5), b"world");
+    rnc.close_stdin();
+    expect_eof(&mut peer);
+    peer.write_all(b"bye").unwrap();
+    drop(peer);
+    let exit = rnc.finish();
+    exit.assert_code(0);
+    assert_eq!(exit.stdout, b"bye");
+    assert_eq!(exit.stderr, "");
+}
+
+#[test]
+fn unix_listener_round_trip_removes_socket_file() {
+    let dir = temp_dir();
+    let path = socket_path(dir.path());
+    let mut rnc = unix_listener(&path, &[], Input::Piped, Output::Piped);
+    assert!(std::fs::metadata(&path).unwrap().file_type().is_socket());
+    let mut client = connect_unix(&path);
+    // stdin delivers first: a stdin that never delivered would end the session at the
+    // client's EOF (receive-only use).
+    rnc.write_stdin(b"yo");
+    assert_eq!(read_exact_within(&mut client, 2), b"yo");
+    client.write_all(b"hi").unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(rnc.stdout_exact(2), b"hi");
+    rnc.close_stdin();
+    expect_eof(&mut client);
+    rnc.finish().assert_code(0);
+    assert!(!path.exists(), "socket file left behind");
+}
+
+#[test]
+fn unix_listener_sends_8mib_file() {
+    let dir = temp_dir();
+    let path = socket_path(dir.path());
+    let data = pseudo_random(BIG, 20);
+    let file = write_file(dir.path(), "f", &data);
+    let rnc = unix_listener(&path, &[], Input::File(file), Output::Piped);
+    let mut client = connect_unix(&path);
+    client.shutdown(Shutdown::Write).unwrap();
+    assert_same_bytes(&read_to_end_within(&mut client), &data);
+    rnc.finish().assert_code(0);
+    assert!(!path.exists(), "socket file left behind");
+}
+
+#[test]
+fn unix_stream_client_receives_8mib() {
+    let dir = temp_dir();
+    let path = socket_path(dir.path());
+    let data = pseudo_random(BIG, 21);
+    let listener = UnixListener::bind(&path).unwrap();
+    let rnc = Rnc::with(&["-U", path.to_str().unwrap()])
+        .stdin(Input::Null)
+        .spawn();
+    let mut peer = accept_unix(&listener, &path);
+    expect_eof(&mut peer);
+    peer.write_all(&data).unwrap();
+    drop(peer);
+    let exit = rnc.finish();
+    exit.assert_code(0);
+    assert_same_bytes(&exit.stdout, &data);
+}
+
+#[test]
+fn unix_listener_removes_socket_file_on_signals() {
+    for (signal, code) in [("TERM", 143), ("INT", 130)] {
+        let dir = temp_dir();
+        let path = socket_path(dir.path());
+        let mut rnc = unix_listener(&path, &[], Input::Piped, Output::Piped);
+        let mut client = connect_unix(&path);
+        // Bytes on stdout prove the event loop (and its signal handling) is running.
+        client.write_all(b"ready").unwrap();
+        assert_eq!(rnc.stdout_exact(5), b"ready");
+        rnc.signal(signal);
+        rnc.finish().assert_code(code);
+        assert!(!path.exists(), "socket file left behind after SIG{signal}");
+    }
+}
+
+#[test]
+fn unix_listener_removes_socket_file_after_an_error() {
+    let dir = temp_dir();
+    let path = socket_path(dir.path());
+    let full = OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let rnc = unix_listener(&path, &[], Input::Piped, Output::File(full));
+    let mut client = connect_unix(&path);
+    client.write_all(b"data").unwrap();
+    let exit = rnc.finish();
+    exit.assert_code(1);
+    assert!(
+        exit.stderr.contains("no space left on device"),
+        "{}",
+        exit.stderr
+    );
+    assert!(!path.exists(), "socket file left behind after an error");
+}
+
+#[test]
+fn unix_listener_replaces_stale_socket_file() {
+    let dir = temp_dir();
+    let path = socket_path(dir.path());
+    drop(UnixListener::bind(&path).unwrap());
+    assert!(path.exists(), "a closed listener leaves its socket file");
+    let rnc = unix_listener(&path, &[], Input::Null, Output::Piped);
+    let mut client = connect_unix(&path);
+    client.write_all(b"fresh").unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(read_to_end_within(&mut client), b"");
+    let exit = rnc.finish();
+    exit.assert_code(0);
+    assert_eq!(exit.stdout, b"fresh");
+    assert!(!path.exists());
+}
+
+#[test]
+fn unix_listener_refuses_a_live_socket() {
+    let dir = temp_dir();
+    let path = socket_path(dir.path());
+    let live = UnixListener::bind(&path).unwrap();
+    let exit = Rnc::run(&["-l", "-U", path.to_str().unwrap()]);
+    exit.assert_code(1);
+    assert!(
+        exit.stderr.contains("address already in use"),
+        "{}",
+        exit.stderr
+    );
+    // The live listener still owns its file and still accepts.
+    let _client = connect_unix(&path);
+    accept_unix(&live, &path);
+}
+
+#[test]
+fn unix_listener_never_deletes_a_non_socket_file() {
+    let dir = temp_dir();
+    let path = write_file(dir.path(), "s", b"precious");
+    let exit = Rnc::run(&["-l", "-U", path.to_str().unwrap()]);
+    exit.assert_code(1);
+    assert!(exit.stderr.starts_with("rnc: "), "{}", exit.stderr);
+    assert_eq!(std::fs::read(&path).unwrap(), b"precious");
+}
+
+#[test]
+fn unix_path_too_long_is_usage_error() {
+    let dir = temp_dir();
+    let path = dir.path().join("x".repeat(110));
+    let path_text = path.to_str().unwrap();
+    for args in [&["-l", "-U", path_text][..], &["-U", path_text][..]] {
+        let exit = Rnc::run(args);
+        exit.assert_code(2);
+        assert!(exit.stderr.starts_with("rnc: "), "{}", exit.stderr);
+    }
+    assert!(!path.exists());
+}
+
+#[test]
+fn unix_datagram_listener_round_trip() {
+    let dir = temp_dir();
+    let path = socket_path(dir.path());
+    let mut rnc = unix_listener(&path, &["-u"], Input::Piped, Output::Piped);
+    let client_path = dir.path().join("c");
+    let client = UnixDatagram::bind(&client_path).unwrap();
+    client.send_to(b"hello", &path).unwrap();
+    assert_eq!(rnc.stdout_exact(5), b"hello");
+    rnc.write_stdin(b"reply");
+    let (data, from) = recv_unix_datagram(&client);
+    assert_eq!(data, b"reply");
+    assert_eq!(from.as_deref(), Some(path.as_path()));
+    rnc.signal("TERM");
+    rnc.finish().assert_code(143);
+    assert!(!path.exists(), "socket file left behind");
+}
+
+#[test]
+fn unix_datagram_client_round_trip_removes_its_temp_path() {
+    let dir = temp_dir();
+    let client_tmp = temp_dir();
+    let path = socket_path(dir.path());
+    let peer = UnixDatagram::bind(&path).unwrap();
+    let mut rnc = Rnc::with(&["-U", "-u", path.to_str().unwrap()])
+        .env("TMPDIR", client_tmp.path())
+        .spawn();
+    rnc.write_stdin(b"ping");
+    let (data, from) = recv_unix_datagram(&peer);
+    assert_eq!(data, b"ping");
+    let from = from.expect("rnc's datagram socket is bound to a path");
+    assert!(
+        from.starts_with(client_tmp.path()),
+        "client bound {} outside $TMPDIR",
+        from.display()
+    );
+    peer.send_to(b"pong", &from).unwrap();
+    assert_eq!(rnc.stdout_exact(4), b"pong");
+    rnc.close_stdin();
+    rnc.finish().assert_code(0);
+    assert!(!from.exists(), "temporary client socket left behind");
+    assert_eq!(std::fs::read_dir(client_tmp.path()).unwrap().count(), 0);
+}
