@@ -856,4 +856,51 @@ mod tests {
         );
         assert_eq!(editor.line(), "abc");
     }
+
+    /// Deterministic pseudo-random bytes for the fuzz tests (no extra crate).
+    fn xorshift(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    #[test]
+    fn editor_fuzz_any_keys_render_safely_and_split_reads_agree() {
+        // Bytes that matter to the parser, weighted towards escape sequences.
+        let alphabet: &[u8] = b"\x1b\x1b[[O~;0123ABCDHFR~\r\n\x7f\x08\x01\x03\x04\x05\x0b\x0c\x15\x17\x19abc \xc3\xa9\xe2\x80\xae\xff";
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..3_000 {
+            let len = (xorshift(&mut state) % 40) as usize;
+            let input: Vec<u8> = (0..len)
+                .map(|_| alphabet[(xorshift(&mut state) % alphabet.len() as u64) as usize])
+                .collect();
+            let mut whole = LineEditor::new();
+            let whole_actions = whole.feed(&input);
+            let split = (xorshift(&mut state) as usize) % (input.len() + 1);
+            let mut parts = LineEditor::new();
+            let mut part_actions = parts.feed(&input[..split]);
+            part_actions.extend(parts.feed(&input[split..]));
+            let sent = |actions: &[EditAction]| -> Vec<Vec<u8>> {
+                actions
+                    .iter()
+                    .filter_map(|a| match a {
+                        EditAction::Send(line) => Some(line.clone()),
+                        _ => None,
+                    })
+                    .collect()
+            };
+            assert_eq!(sent(&whole_actions), sent(&part_actions), "{input:?} split at {split}");
+            assert_eq!(whole.line(), parts.line(), "{input:?} split at {split}");
+            for width in [0, 1, 2, 3, 10, 80] {
+                let (row, col) = whole.render(width);
+                assert!(row.chars().count() <= width, "{input:?} at width {width}: {row:?}");
+                assert!(width == 0 || col < width, "{input:?} at width {width}: cursor {col}");
+                assert!(
+                    !row.chars().any(|c| c.is_control()),
+                    "{input:?} renders a control character: {row:?}"
+                );
+            }
+        }
+    }
 }
