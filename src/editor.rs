@@ -890,12 +890,22 @@ mod tests {
                     })
                     .collect()
             };
-            assert_eq!(sent(&whole_actions), sent(&part_actions), "{input:?} split at {split}");
+            assert_eq!(
+                sent(&whole_actions),
+                sent(&part_actions),
+                "{input:?} split at {split}"
+            );
             assert_eq!(whole.line(), parts.line(), "{input:?} split at {split}");
             for width in [0, 1, 2, 3, 10, 80] {
                 let (row, col) = whole.render(width);
-                assert!(row.chars().count() <= width, "{input:?} at width {width}: {row:?}");
-                assert!(width == 0 || col < width, "{input:?} at width {width}: cursor {col}");
+                assert!(
+                    row.chars().count() <= width,
+                    "{input:?} at width {width}: {row:?}"
+                );
+                assert!(
+                    width == 0 || col < width,
+                    "{input:?} at width {width}: cursor {col}"
+                );
                 assert!(
                     !row.chars().any(|c| c.is_control()),
                     "{input:?} renders a control character: {row:?}"

@@ -247,10 +247,7 @@ impl Drop for SocketFile {
 /// Make `path` free for a new socket: nothing there is fine; a stale socket (nobody
 /// listening) is removed; a live one is "in use"; any other file is refused.
 fn clear_stale_socket(path: &Path, datagram: bool) -> Result<()> {
-    let bind_error = |source: io::Error| Error::Bind {
-        addr: path.display().to_string(),
-        source,
-    };
+    let bind_error = bind_error(path);
     let meta = match std::fs::symlink_metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -292,18 +289,17 @@ fn unix_addr(path: &Path) -> Result<SockAddr> {
     })
 }
 
-fn bind_unix(socket: &Socket, path: &Path, datagram: bool) -> Result<SocketFile> {
-    clear_stale_socket(path, datagram)?;
-    socket
-        .bind(&unix_addr(path)?)
-        .map_err(|source| Error::Bind {
-            addr: path.display().to_string(),
-            source,
-        })?;
-    SocketFile::record(path).map_err(|source| Error::Bind {
+fn bind_error(path: &Path) -> impl Fn(io::Error) -> Error + '_ {
+    move |source| Error::Bind {
         addr: path.display().to_string(),
         source,
-    })
+    }
+}
+
+fn bind_unix(socket: &Socket, path: &Path, datagram: bool) -> Result<SocketFile> {
+    clear_stale_socket(path, datagram)?;
+    socket.bind(&unix_addr(path)?).map_err(bind_error(path))?;
+    SocketFile::record(path).map_err(bind_error(path))
 }
 
 /// A Unix stream listener at `path`, with the guard that removes its file.
@@ -345,14 +341,8 @@ pub(crate) fn unix_datagram_connect(path: &Path) -> Result<(UnixDatagram, Socket
     let local = temp_socket_path()?;
     socket
         .bind(&unix_addr(&local)?)
-        .map_err(|source| Error::Bind {
-            addr: local.display().to_string(),
-            source,
-        })?;
-    let file = SocketFile::record(&local).map_err(|source| Error::Bind {
-        addr: local.display().to_string(),
-        source,
-    })?;
+        .map_err(bind_error(&local))?;
+    let file = SocketFile::record(&local).map_err(bind_error(&local))?;
     socket
         .connect(&unix_addr(path)?)
         .map_err(|source| Error::Connect {

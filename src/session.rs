@@ -121,6 +121,39 @@ struct Connection {
     last_received: Option<Instant>,
 }
 
+impl Connection {
+    /// The peer sent its FIN.
+    fn peer_closed(&mut self, verbose: bool) {
+        self.peer_eof = true;
+        if verbose {
+            print_line("peer closed its side");
+        }
+    }
+
+    /// An error talking to the peer, naming it.
+    fn error(&self, op: &'static str, source: io::Error) -> Error {
+        Error::Peer {
+            op,
+            peer: peer_name(self),
+            source,
+        }
+    }
+}
+
+fn stdin_error(source: io::Error) -> Error {
+    Error::Stdio {
+        op: "read from stdin",
+        source,
+    }
+}
+
+fn stdout_error(source: io::Error) -> Error {
+    Error::Stdio {
+        op: "write to stdout",
+        source,
+    }
+}
+
 /// stdin and stdout joined to one connection at a time.
 pub(crate) struct Session {
     /// Knobs.
@@ -522,17 +555,10 @@ impl Session {
                     return Ok(true); // the copy path takes over in this same round
                 }
                 Err(StepError::Source(source)) => {
-                    return Err(Error::Stdio {
-                        op: "read from stdin",
-                        source,
-                    });
+                    return Err(stdin_error(source));
                 }
                 Err(StepError::Sink(source)) => {
-                    return Err(Error::Peer {
-                        op: "send to",
-                        peer: peer_name(conn),
-                        source,
-                    });
+                    return Err(conn.error("send to", source));
                 }
             }
         }
@@ -567,10 +593,7 @@ impl Session {
                 }
                 Ok(Step::Eof) => {
                     progress = true;
-                    conn.peer_eof = true;
-                    if verbose {
-                        print_line("peer closed its side");
-                    }
+                    conn.peer_closed(verbose);
                     break;
                 }
                 Ok(Step::SourceEmpty) => {
@@ -586,21 +609,14 @@ impl Session {
                     return Ok(true);
                 }
                 Err(StepError::Source(source)) => {
-                    return Err(Error::Peer {
-                        op: "read from",
-                        peer: peer_name(conn),
-                        source,
-                    });
+                    return Err(conn.error("read from", source));
                 }
                 Err(StepError::Sink(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
                     self.stdout_closed = true;
                     return Ok(true);
                 }
                 Err(StepError::Sink(source)) => {
-                    return Err(Error::Stdio {
-                        op: "write to stdout",
-                        source,
-                    });
+                    return Err(stdout_error(source));
                 }
             }
         }
@@ -638,10 +654,7 @@ impl Session {
                     break;
                 }
                 Err(source) => {
-                    return Err(Error::Stdio {
-                        op: "read from stdin",
-                        source,
-                    });
+                    return Err(stdin_error(source));
                 }
             }
         }
@@ -723,10 +736,7 @@ impl Session {
                     }
                 }
             };
-            match fill.map_err(|source| Error::Stdio {
-                op: "read from stdin",
-                source,
-            })? {
+            match fill.map_err(stdin_error)? {
                 Fill::Read(n) => {
                     progress = true;
                     self.stdin_delivered = true;
@@ -804,11 +814,7 @@ impl Session {
                     progress = true;
                 }
                 Err(source) => {
-                    return Err(Error::Peer {
-                        op: "send to",
-                        peer: peer_name(conn),
-                        source,
-                    });
+                    return Err(conn.error("send to", source));
                 }
             }
         }
@@ -870,11 +876,7 @@ impl Session {
                         report_refused(conn, verbose);
                     }
                     Err(source) => {
-                        return Err(Error::Peer {
-                            op: "receive from",
-                            peer: peer_name(conn),
-                            source,
-                        });
+                        return Err(conn.error("receive from", source));
                     }
                 }
             } else {
@@ -897,10 +899,7 @@ impl Session {
                     }
                     Ok(Fill::Eof) => {
                         progress = true;
-                        conn.peer_eof = true;
-                        if verbose {
-                            print_line("peer closed its side");
-                        }
+                        conn.peer_closed(verbose);
                         break;
                     }
                     Ok(Fill::WouldBlock) => {
@@ -908,11 +907,7 @@ impl Session {
                         break;
                     }
                     Err(source) => {
-                        return Err(Error::Peer {
-                            op: "read from",
-                            peer: peer_name(conn),
-                            source,
-                        });
+                        return Err(conn.error("read from", source));
                     }
                 }
             }
@@ -956,10 +951,7 @@ impl Session {
                     return Ok(true);
                 }
                 Err(source) => {
-                    return Err(Error::Stdio {
-                        op: "write to stdout",
-                        source,
-                    });
+                    return Err(stdout_error(source));
                 }
             }
         }
@@ -1000,10 +992,7 @@ impl Session {
                     self.from_peer.clear();
                 }
                 Err(source) => {
-                    return Err(Error::Stdio {
-                        op: "write to stdout",
-                        source,
-                    });
+                    return Err(stdout_error(source));
                 }
             }
         }
@@ -1072,11 +1061,7 @@ impl Session {
                 // Already reset by the peer: the read side reports it.
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
                 Err(source) => {
-                    return Err(Error::Peer {
-                        op: "shut down",
-                        peer: peer_name(conn),
-                        source,
-                    });
+                    return Err(conn.error("shut down", source));
                 }
             }
             if verbose {
