@@ -56,6 +56,10 @@ enum ParseState {
     },
     /// After `ESC O` (application cursor keys).
     Ss3,
+    /// Inside a terminal string (OSC `ESC ]`, DCS `ESC P`, APC, PM, SOS), such as a
+    /// terminal's answer to a query: swallowed up to BEL or `ESC \`. `true` right after
+    /// an ESC inside it.
+    TermString(bool),
 }
 
 /// One decoded key.
@@ -177,6 +181,10 @@ impl LineEditor {
                     self.parse = ParseState::Ss3;
                     None
                 }
+                b']' | b'P' | b'_' | b'^' | b'X' => {
+                    self.parse = ParseState::TermString(false);
+                    None
+                }
                 0x1b => {
                     self.parse = ParseState::Escape;
                     None
@@ -202,6 +210,14 @@ impl LineEditor {
                 // A broken sequence: drop it and treat the byte as a key.
                 _ => self.parse_ground(b, was_cr),
             },
+            ParseState::TermString(after_esc) => {
+                self.parse = match (b, after_esc) {
+                    (0x07, _) | (b'\\', true) => ParseState::Ground,
+                    (0x1b, _) => ParseState::TermString(true),
+                    _ => ParseState::TermString(false),
+                };
+                None
+            }
             ParseState::Ss3 => match b {
                 0x40..=0x7e => csi_key(&[], b),
                 0x1b => {
@@ -912,5 +928,14 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn editor_swallows_terminal_strings_such_as_query_answers() {
+        let mut editor = LineEditor::new();
+        // An OSC 52 clipboard answer ended by BEL, a DCS ended by ST, split across reads.
+        editor.feed(b"a\x1b]52;c;c2VjcmV0\x07b\x1bP1$r0");
+        editor.feed(b"m\x1b\\c");
+        assert_eq!(editor.line(), "abc");
     }
 }
