@@ -654,8 +654,9 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
                 session.ui().set_state(ConnState::Listening);
                 session.ui().set_addresses(Some(&local), None);
             }
-            Err(e) if config.keep_open => {
-                // One client's failure does not end a `-k` listener.
+            Err(e) if config.keep_open && !matches!(e, Error::Stdio { .. }) => {
+                // One client's failure does not end a `-k` listener (a broken stdin or
+                // stdout would fail every client alike, so that does).
                 print_line(&e.one_line());
                 session.ui().set_state(ConnState::Listening);
             }
