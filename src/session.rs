@@ -965,7 +965,7 @@ impl Session {
         while self.stdout_ready && !self.stdout_closed {
             let pending = self.ui.pending_screen();
             if pending.is_empty() {
-                if self.from_peer.is_empty() {
+                if self.from_peer.is_empty() || self.ui.is_resizing() {
                     break;
                 }
                 let n = self.from_peer.len().min(SCREEN_CHUNK_BYTES);

@@ -237,6 +237,11 @@ impl Ui {
         if !self.is_shown() {
             return None;
         }
+        if let Mode::Interactive(screen) = &self.mode
+            && let Some((_, _, asked)) = screen.resize_pending
+        {
+            return Some(asked + RESIZE_REPLY_WAIT);
+        }
         let last = self.last_draw?;
         Some(if self.dirty {
             last + REDRAW_INTERVAL
@@ -260,6 +265,12 @@ impl Ui {
             screen.resize_pending = Some((rows, cols, Instant::now()));
         }
         self.dirty = true;
+    }
+
+    /// A resize waits for the terminal's cursor report: nothing may be drawn meanwhile,
+    /// received text included, because the old row numbers no longer hold.
+    pub(crate) fn is_resizing(&self) -> bool {
+        matches!(&self.mode, Mode::Interactive(s) if s.resize_pending.is_some())
     }
 
     /// Move the layout to the pending size: at the reported row, or blind after a
@@ -288,7 +299,7 @@ impl Ui {
         {
             self.finish_resize(None);
         }
-        if !self.is_draw_due(now) {
+        if !self.is_draw_due(now) || self.is_resizing() {
             return;
         }
         self.model.elapsed = now.saturating_duration_since(self.since);
@@ -376,7 +387,10 @@ impl Ui {
             return request;
         };
         // The input row follows the keys at once; only the status row is rate-limited.
-        self.pending.extend(screen.draw_rows(&self.model));
+        // While a resize waits for the terminal's answer, the old positions are wrong.
+        if screen.resize_pending.is_none() {
+            self.pending.extend(screen.draw_rows(&self.model));
+        }
         request
     }
 
