@@ -146,8 +146,8 @@ pub(crate) struct Cli {
     pub(crate) no_zero_copy: bool,
 
     /// HOST PORT to connect to; [ADDR] PORT to listen on; PATH with -U
-    #[arg(value_name = "ARGS", num_args = 0..=2)]
-    pub(crate) args: Vec<String>,
+    #[arg(value_name = "ARGS", num_args = 0..=2, value_parser = clap::value_parser!(std::ffi::OsString))]
+    pub(crate) args: Vec<std::ffi::OsString>,
 
     /// Print help (see more with '--help')
     #[arg(short = 'h', long = "help", action = clap::ArgAction::Help)]

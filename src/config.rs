@@ -3,7 +3,9 @@
 //! No network I/O and no DNS happen here: a host that is not a literal address stays a
 //! `Host::Name` for `net::resolve`. The one file read is the services table for port names.
 
+use std::ffi::{OsStr, OsString};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -184,7 +186,8 @@ impl Config {
             };
             Target::Unix(parse_unix_path(path)?)
         } else if mode == Mode::Listen {
-            let (addr, port) = match (cli.args.as_slice(), cli.port.as_deref()) {
+            let args = utf8_args(&cli.args)?;
+            let (addr, port) = match (args.as_slice(), cli.port.as_deref()) {
                 ([port], None) => (None, port.as_str()),
                 ([addr, port], None) => (Some(addr.as_str()), port.as_str()),
                 ([], Some(port)) => (None, port),
@@ -207,7 +210,8 @@ impl Config {
                 port: parse_port(port, cli.numeric, true)?,
             }
         } else {
-            let [host, port] = cli.args.as_slice() else {
+            let args = utf8_args(&cli.args)?;
+            let [host, port] = args.as_slice() else {
                 return usage("a client needs HOST and PORT (or `-l` to listen)");
             };
             source_host = cli
@@ -414,17 +418,33 @@ fn parse_timeout(flag: &str, text: &str, allow_zero: bool) -> Result<Duration> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// Check a Unix socket path: not empty, no NUL, short enough for `sun_path`.
-fn parse_unix_path(text: &str) -> Result<PathBuf> {
+/// Hosts and ports must be text; only a Unix path may be any bytes.
+fn utf8_args(args: &[OsString]) -> Result<Vec<String>> {
+    args.iter()
+        .map(|arg| {
+            arg.to_str().map(str::to_owned).ok_or_else(|| {
+                Error::Usage(format!(
+                    "invalid UTF-8 in `{}`",
+                    arg.to_string_lossy().escape_debug()
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Check a Unix socket path: not empty, no NUL, short enough for `sun_path`. Any other
+/// bytes are fine: a path need not be UTF-8.
+fn parse_unix_path(text: &OsStr) -> Result<PathBuf> {
     let path = PathBuf::from(text);
-    let reason = if text.is_empty() {
+    let bytes = text.as_bytes();
+    let reason = if bytes.is_empty() {
         Some("empty path".to_string())
-    } else if text.contains('\0') {
+    } else if bytes.contains(&0) {
         Some("path contains a NUL byte".to_string())
-    } else if text.len() > UNIX_PATH_MAX_BYTES {
+    } else if bytes.len() > UNIX_PATH_MAX_BYTES {
         Some(format!(
             "path too long ({} bytes, at most {UNIX_PATH_MAX_BYTES})",
-            text.len()
+            bytes.len()
         ))
     } else {
         None

@@ -67,9 +67,14 @@ impl ToPeer {
                 Err(Errno::AGAIN) => Ok(Step::SinkFull),
                 Err(Errno::INTR) => Ok(Step::Moved(0)),
                 Err(e) if is_unsupported(e) => Ok(Step::Unsupported),
-                Err(e) => Err(classify(e, socket_error_is_likely(e))),
+                // Reading a regular file rarely fails; what does is the socket's.
+                Err(e) => Err(if is_peer_error(e) || e == Errno::PIPE {
+                    StepError::Sink(e.into())
+                } else {
+                    StepError::Source(e.into())
+                }),
             },
-            ToPeer::Splice => splice_step(stdin, socket),
+            ToPeer::Splice => splice_step(stdin, socket, Side::Sink),
         }
     }
 }
@@ -163,7 +168,7 @@ impl FromPeer {
         stdout: BorrowedFd<'_>,
     ) -> Result<Step, StepError> {
         match self {
-            FromPeer::Splice => splice_step(socket, stdout),
+            FromPeer::Splice => splice_step(socket, stdout, Side::Source),
             FromPeer::Relay(relay) => {
                 relay.flush(stdout)?;
                 if relay.refused {
@@ -198,9 +203,17 @@ impl FromPeer {
     }
 }
 
-/// One `splice` between a pipe and a socket (either way round). `EAGAIN` does not say
-/// which end stopped it, so a zero-timeout `poll` of both tells.
-fn splice_step(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> Result<Step, StepError> {
+/// Which end of a splice is the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Source,
+    Sink,
+}
+
+/// One `splice` between a pipe and a socket (either way round; `socket` says which end
+/// the socket is, so an error is blamed on the right one). `EAGAIN` does not say which
+/// end stopped it, so a zero-timeout `poll` of both tells.
+fn splice_step(from: BorrowedFd<'_>, to: BorrowedFd<'_>, socket: Side) -> Result<Step, StepError> {
     match rustix::pipe::splice(
         from,
         None,
@@ -233,7 +246,19 @@ fn splice_step(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> Result<Step, StepErr
             })
         }
         Err(e) if is_unsupported(e) => Ok(Step::Unsupported),
-        Err(e) => Err(classify(e, socket_error_is_likely(e))),
+        // EPIPE is the writing end's: the socket's peer when sending, stdout's reader
+        // when receiving. Reset, timeout and unreachable are always the socket's.
+        Err(e) => {
+            let socket_failed = is_peer_error(e) || (e == Errno::PIPE && socket == Side::Sink);
+            let pipe = match socket {
+                Side::Source => Side::Sink,
+                Side::Sink => Side::Source,
+            };
+            Err(match if socket_failed { socket } else { pipe } {
+                Side::Source => StepError::Source(e.into()),
+                Side::Sink => StepError::Sink(e.into()),
+            })
+        }
     }
 }
 
@@ -252,25 +277,17 @@ fn is_unsupported(e: Errno) -> bool {
     )
 }
 
-/// Errors that only a peer socket produces.
-fn socket_error_is_likely(e: Errno) -> bool {
+/// Errors that only a peer socket produces (EPIPE is not among them: a pipe gives it too).
+fn is_peer_error(e: Errno) -> bool {
     matches!(
         e,
-        Errno::PIPE
-            | Errno::CONNRESET
+        Errno::CONNRESET
             | Errno::NOTCONN
             | Errno::TIMEDOUT
             | Errno::HOSTUNREACH
             | Errno::NETUNREACH
+            | Errno::CONNABORTED
     )
-}
-
-fn classify(e: Errno, sink: bool) -> StepError {
-    if sink {
-        StepError::Sink(e.into())
-    } else {
-        StepError::Source(e.into())
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,12 @@
 mod util;
 
 mod cli;
+mod eof_grid;
+mod faults;
+mod hostile;
+mod integrity;
 mod interop;
+mod limits;
 mod tcp;
 mod tty;
 mod udp;

@@ -847,3 +847,344 @@ pub fn installed_tool(name: &str) -> Option<PathBuf> {
         None
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Stream peers over either TCP or Unix (used by eof_grid and integrity): one peer type so a
+// table of cases can run unchanged over both transports, and peak-memory readings.
+// ---------------------------------------------------------------------------------------
+
+/// A stream transport a case runs over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamTransport {
+    /// TCP on 127.0.0.1.
+    Tcp,
+    /// A Unix stream socket in a per-test temp dir.
+    Unix,
+}
+
+/// A connected peer socket of either transport, with 10 s write timeouts.
+pub enum PeerStream {
+    /// A TCP peer.
+    Tcp(TcpStream),
+    /// A Unix stream peer.
+    Unix(UnixStream),
+}
+
+/// A peer listener that a client rnc connects to.
+pub enum PeerListener {
+    /// Listening on 127.0.0.1 with a kernel-chosen port.
+    Tcp(TcpListener),
+    /// Listening on a path.
+    Unix(UnixListener, PathBuf),
+}
+
+impl StreamTransport {
+    /// A peer listener (its Unix path in `dir`) and the rnc arguments that connect to it.
+    pub fn peer_listener(self, dir: &Path) -> (PeerListener, Vec<String>) {
+        match self {
+            Self::Tcp => {
+                let (listener, port) = tcp_listener();
+                let args = vec!["127.0.0.1".to_string(), port.to_string()];
+                (PeerListener::Tcp(listener), args)
+            }
+            Self::Unix => {
+                let path = dir.join("peer.sock");
+                let listener = UnixListener::bind(&path)
+                    .unwrap_or_else(|e| panic!("bind {}: {e}", path.display()));
+                let args = vec!["-U".to_string(), path.display().to_string()];
+                (PeerListener::Unix(listener, path), args)
+            }
+        }
+    }
+
+    /// The rnc arguments for a listener of this transport (Unix path `dir/rnc.sock`).
+    /// Both print a `listening on` line: TCP because it asks for port 0, Unix through `-v`.
+    pub fn rnc_listen_args(self, dir: &Path) -> Vec<String> {
+        match self {
+            Self::Tcp => ["-l", "127.0.0.1", "0"].map(String::from).to_vec(),
+            Self::Unix => {
+                let path = dir.join("rnc.sock").display().to_string();
+                vec!["-v".into(), "-l".into(), "-U".into(), path]
+            }
+        }
+    }
+
+    /// Waits for a listening rnc's `listening on` line and connects to it.
+    pub fn connect_to(self, rnc: &mut Rnc) -> PeerStream {
+        let addr = rnc.listening_addr();
+        match self {
+            Self::Tcp => PeerStream::Tcp(connect_tcp(&addr)),
+            Self::Unix => PeerStream::Unix(connect_unix(Path::new(&addr))),
+        }
+    }
+}
+
+impl PeerListener {
+    /// Accepts one connection, at most `TIMEOUT`.
+    pub fn accept(&self) -> PeerStream {
+        match self {
+            Self::Tcp(listener) => PeerStream::Tcp(accept_tcp(listener).0),
+            Self::Unix(listener, path) => PeerStream::Unix(accept_unix(listener, path)),
+        }
+    }
+}
+
+impl PeerStream {
+    /// `shutdown(how)` on the socket.
+    pub fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.shutdown(how),
+            Self::Unix(s) => s.shutdown(how),
+        }
+    }
+}
+
+impl Read for PeerStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.read(buf),
+            Self::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for PeerStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.write(buf),
+            Self::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl TimedRead for PeerStream {
+    fn set_read_limit(&self, limit: Duration) -> io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.set_read_timeout(Some(limit)),
+            Self::Unix(s) => s.set_read_timeout(Some(limit)),
+        }
+    }
+}
+
+/// Peak resident set size (`VmHWM`) of process `pid` in KiB, from `/proc/PID/status`.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("read /proc/{pid}/status: {e}"));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM line in /proc/{pid}/status:\n{status}"))
+}
+
+/// Runs named test cases one after another, each caught on its own, then fails listing
+/// every case that panicked with its message (so a table-driven test names its failures
+/// and one failure does not hide the next).
+pub fn run_cases<F: FnOnce()>(cases: impl IntoIterator<Item = (String, F)>) {
+    let mut failed = Vec::new();
+    for (name, case) in cases {
+        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(case)) {
+            failed.push(format!("{name}: {}", panic_text(payload.as_ref())));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} case(s) failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+}
+
+/// Like `run_cases`, but every case runs at once in its own named thread.
+pub fn run_cases_parallel<F: FnOnce() + Send>(cases: impl IntoIterator<Item = (String, F)>) {
+    let failed: Vec<String> = thread::scope(|scope| {
+        let running: Vec<_> = cases
+            .into_iter()
+            .map(|(name, case)| {
+                let handle = thread::Builder::new()
+                    .name(name.clone())
+                    .spawn_scoped(scope, case)
+                    .expect("spawn a case thread");
+                (name, handle)
+            })
+            .collect();
+        running
+            .into_iter()
+            .filter_map(|(name, handle)| {
+                let payload = handle.join().err()?;
+                Some(format!("{name}: {}", panic_text(payload.as_ref())))
+            })
+            .collect()
+    });
+    assert!(
+        failed.is_empty(),
+        "{} case(s) failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+}
+
+/// The message of a panic payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else {
+        "(non-text panic)".to_string()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// CPU, socket-state and reset helpers for the faults, limits and hostile-input families.
+
+/// Clock ticks a second for `/proc/PID/stat` times (`USER_HZ`, 100 on Linux).
+pub const TICKS_PER_SEC: u64 = 100;
+
+/// CPU time (user + system) that process `pid` has used so far, in clock ticks.
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap_or_else(|e| panic!("read /proc/{pid}/stat: {e}"));
+    // The command name may hold spaces and parentheses: fields start after the last `)`.
+    let rest = &stat[stat.rfind(')').expect("comm in /proc/PID/stat") + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After `)`: state(0) ... utime(11) stime(12).
+    let utime: u64 = fields[11].parse().expect("utime");
+    let stime: u64 = fields[12].parse().expect("stime");
+    utime + stime
+}
+
+/// CPU ticks process `pid` uses over the next `window` (a measurement, not a sync point).
+pub fn cpu_ticks_over(pid: u32, window: Duration) -> u64 {
+    let before = cpu_ticks(pid);
+    thread::sleep(window);
+    cpu_ticks(pid) - before
+}
+
+/// Asserts that process `pid` sleeps: at most `max_ticks` of CPU over about a second.
+#[track_caller]
+pub fn assert_idle(pid: u32, max_ticks: u64, what: &str) {
+    let used = cpu_ticks_over(pid, Duration::from_secs(1));
+    assert!(
+        used <= max_ticks,
+        "{what}: rnc used {used} ticks of CPU in 1 s ({TICKS_PER_SEC} = one busy core), \
+         at most {max_ticks} expected"
+    );
+}
+
+/// Waits until process `pid` owns a TCP socket in state `state` (the hex code of
+/// `/proc/net/tcp`: `02` SYN_SENT, `0A` LISTEN, `01` ESTABLISHED), at most `TIMEOUT`.
+pub fn wait_tcp_state(pid: u32, state: &str) {
+    let deadline = Deadline::new();
+    loop {
+        let mut inodes = Vec::new();
+        if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+            for entry in dir.flatten() {
+                if let Ok(target) = std::fs::read_link(entry.path()) {
+                    let target = target.to_string_lossy().into_owned();
+                    if let Some(inode) = target
+                        .strip_prefix("socket:[")
+                        .and_then(|s| s.strip_suffix(']'))
+                    {
+                        inodes.push(inode.to_string());
+                    }
+                }
+            }
+        }
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            let text = std::fs::read_to_string(table).unwrap_or_default();
+            for line in text.lines().skip(1) {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                if fields.len() > 9 && fields[3] == state && inodes.iter().any(|i| i == fields[9]) {
+                    return;
+                }
+            }
+        }
+        assert!(
+            !deadline.expired(),
+            "process {pid} has no TCP socket in state {state} after {TIMEOUT:?}"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Closes `stream` with SO_LINGER 0: the peer gets RST instead of FIN.
+pub fn reset_close(stream: TcpStream) {
+    let socket = socket2::Socket::from(stream);
+    socket
+        .set_linger(Some(Duration::ZERO))
+        .expect("SO_LINGER 0");
+    drop(socket);
+}
+
+/// A listener with backlog 0 whose accept queue is full: further connects to it hang in
+/// SYN_SENT (Linux drops their SYNs). Returns the listener, its port and the queued client.
+pub fn never_accepting_listener() -> (socket2::Socket, u16, TcpStream) {
+    use socket2::{Domain, Socket, Type};
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let addr: SocketAddr = "127.0.0.1:0".parse().expect("address");
+    listener.bind(&addr.into()).expect("bind 127.0.0.1:0");
+    listener.listen(0).expect("listen(0)");
+    let port = listener
+        .local_addr()
+        .expect("local_addr")
+        .as_socket()
+        .expect("inet")
+        .port();
+    let queued = TcpStream::connect(("127.0.0.1", port)).expect("queue one connection");
+    (listener, port, queued)
+}
+
+impl Spawn {
+    /// Adds one argument that need not be UTF-8 (hostile-input tests).
+    pub fn arg_os(mut self, arg: impl Into<OsString>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+}
+
+impl Rnc {
+    /// Waits until stderr holds `n` complete lines containing `needle`, at most `TIMEOUT`.
+    pub fn wait_stderr_count(&mut self, needle: &str, n: usize) {
+        let deadline = Deadline::new();
+        loop {
+            let seen = self
+                .stderr_buf
+                .split_inclusive('\n')
+                .filter(|l| l.ends_with('\n') && l.contains(needle))
+                .count();
+            if seen >= n {
+                return;
+            }
+            assert!(
+                !self.stderr_eof,
+                "{} ended after {seen} of {n} lines containing `{needle}`",
+                self.name
+            );
+            match self.stderr_rx.recv_timeout(deadline.remaining()) {
+                Ok(chunk) => self.stderr_buf.push_str(&String::from_utf8_lossy(&chunk)),
+                Err(RecvTimeoutError::Disconnected) => self.stderr_eof = true,
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "{seen} of {n} stderr lines containing `{needle}` from {} within {TIMEOUT:?}",
+                    self.name
+                ),
+            }
+        }
+    }
+}
+
+/// Resident set size (`VmRSS`) of process `pid` in KiB, from `/proc/PID/status`.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("read /proc/{pid}/status: {e}"));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS line in /proc/{pid}/status:\n{status}"))
+}
