@@ -6,6 +6,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, UnixListener};
@@ -23,7 +24,6 @@ use crate::session::{Options, SOCKET, STDIN, STDOUT, Session};
 use crate::status::ConnState;
 use crate::stdio::StdStream;
 use crate::ui::{Ui, UiWish};
-use std::os::fd::AsFd;
 
 /// Token for a stream listener.
 const LISTENER: Token = Token(3);

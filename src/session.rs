@@ -37,6 +37,10 @@ const DATAGRAM_LINGER: Duration = Duration::from_secs(1);
 const PUMP_ROUNDS: usize = 16;
 /// Zero-copy steps one pump round makes at most in each direction.
 const ZERO_COPY_STEPS: usize = 16;
+/// A read at least this big shows a bulk transfer: splice takes over from copying. Small
+/// messages (typing, requests, the latency case) stay on read/write, which costs fewer
+/// syscalls per message than splice and its readiness probe.
+const BULK_READ_BYTES: usize = 64 * 1024;
 /// Received bytes handed to the screen at a time (keeps each escape pass short).
 const SCREEN_CHUNK_BYTES: usize = 16 * 1024;
 
@@ -187,6 +191,10 @@ pub(crate) struct Session {
     to_peer_fast: Option<ToPeer>,
     /// The zero-copy path socket → stdout, while the kernel accepts it.
     from_peer_fast: Option<FromPeer>,
+    /// The splice path stdin → socket takes over once stdin proves bulk.
+    to_peer_bulk: Option<ToPeer>,
+    /// socket → stdout may switch to splice once the socket proves bulk.
+    from_peer_bulk: bool,
     /// `-C` state and its scratch buffer.
     crlf: Option<(CrlfEncoder, Vec<u8>, Vec<u8>)>,
     /// The current connection.
@@ -228,6 +236,8 @@ impl Session {
             crlf,
             to_peer_fast: None,
             from_peer_fast: None,
+            to_peer_bulk: None,
+            from_peer_bulk: false,
             conn: None,
             ui,
             quit_requested: false,
@@ -351,30 +361,52 @@ impl Session {
     fn choose_paths(&mut self, datagram: bool) {
         self.to_peer_fast = None;
         self.from_peer_fast = None;
+        self.to_peer_bulk = None;
+        self.from_peer_bulk = false;
         if datagram || !self.options.zero_copy || self.ui.is_interactive() {
             return;
         }
         if !self.options.crlf {
-            self.to_peer_fast = match self.stdin.as_ref().map(|s| s.kind()) {
-                Some(FdKind::File) => Some(ToPeer::SendFile),
-                Some(FdKind::Pipe) => {
-                    // A bigger pipe lets the writer run ahead and each splice move more.
-                    if let Some(stdin) = &self.stdin {
-                        crate::zerocopy::enlarge_pipe(stdin);
-                    }
-                    Some(ToPeer::Splice)
+            match self.stdin.as_ref().map(|s| s.kind()) {
+                // sendfile moves a file in one call per chunk, small or large.
+                Some(FdKind::File) => self.to_peer_fast = Some(ToPeer::SendFile),
+                // A pipe may carry typing or a request: splice only once it proves bulk.
+                Some(FdKind::Pipe) => self.to_peer_bulk = Some(ToPeer::Splice),
+                _ => {}
+            }
+        }
+        self.from_peer_bulk = !self.ui.shows_received()
+            && matches!(
+                self.stdout.kind(),
+                FdKind::Pipe | FdKind::File | FdKind::CharDevice
+            );
+    }
+
+    /// stdin gave a bulk read: switch stdin → socket to splice (once the queue drains).
+    fn stdin_proved_bulk(&mut self) {
+        if let Some(path) = self.to_peer_bulk.take() {
+            if let Some(stdin) = &self.stdin {
+                // A bigger pipe lets the writer run ahead and each splice move more.
+                crate::zerocopy::enlarge_pipe(stdin);
+            }
+            self.to_peer_fast = Some(path);
+        }
+    }
+
+    /// The socket gave a bulk read: switch socket → stdout to splice (once the queue
+    /// drains).
+    fn socket_proved_bulk(&mut self) {
+        if std::mem::take(&mut self.from_peer_bulk) {
+            self.from_peer_fast = match self.stdout.kind() {
+                FdKind::Pipe => {
+                    // One splice fills at most one pipe slot per page; a page-sized
+                    // slot each (as after sendfile) needs many slots to move much.
+                    crate::zerocopy::enlarge_pipe(&self.stdout);
+                    Some(FromPeer::Splice)
                 }
-                _ => None,
+                _ => Relay::new().ok().map(FromPeer::Relay),
             };
         }
-        if self.ui.shows_received() {
-            return;
-        }
-        self.from_peer_fast = match self.stdout.kind() {
-            FdKind::Pipe => Some(FromPeer::Splice),
-            FdKind::File | FdKind::CharDevice => Relay::new().ok().map(FromPeer::Relay),
-            _ => None,
-        };
     }
 
     /// Move bytes in both directions until nothing more can move now. Returns `true`
@@ -704,6 +736,7 @@ impl Session {
             return Ok(false);
         };
         let mut progress = false;
+        let mut bulk_read = false;
         loop {
             let max = if datagram {
                 MAX_DATAGRAM_BYTES
@@ -743,6 +776,7 @@ impl Session {
                     if datagram {
                         break;
                     }
+                    bulk_read |= n >= BULK_READ_BYTES;
                     if n < requested && self.stdin_short_read_drains {
                         // A pipe returned less than asked: it is empty now, and the
                         // next byte written to it brings a new edge. Skip the EAGAIN read.
@@ -760,6 +794,9 @@ impl Session {
                     break;
                 }
             }
+        }
+        if bulk_read {
+            self.stdin_proved_bulk();
         }
         Ok(progress)
     }
@@ -836,6 +873,7 @@ impl Session {
             return Ok(false);
         }
         let mut progress = false;
+        let mut bulk_read = false;
         loop {
             if conn.datagram {
                 let need = if matches!(conn.endpoint, Endpoint::Udp(_)) {
@@ -890,6 +928,7 @@ impl Session {
                         progress = true;
                         conn.bytes_received += n as u64;
                         conn.last_activity = Instant::now();
+                        bulk_read |= n >= BULK_READ_BYTES;
                         if n < room && !conn.read_closed_seen {
                             // A stream socket returns less than asked only when its
                             // receive queue is empty; new data brings a new edge.
@@ -911,6 +950,9 @@ impl Session {
                     }
                 }
             }
+        }
+        if bulk_read {
+            self.socket_proved_bulk();
         }
         Ok(progress)
     }

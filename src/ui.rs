@@ -134,10 +134,20 @@ impl Ui {
         }
         // On a terminal, received bytes are shown, never obeyed.
         let sanitizer = (stdout_tty && !wish.raw_output).then(DisplaySanitizer::default);
+        Ui::with_mode(mode, sanitizer, wish.transport)
+    }
+
+    /// A UI that shows nothing (for tests of the session).
+    #[cfg(test)]
+    pub(crate) fn plain() -> Ui {
+        Ui::with_mode(Mode::Plain, None, "tcp")
+    }
+
+    fn with_mode(mode: Mode, sanitizer: Option<DisplaySanitizer>, transport: &'static str) -> Ui {
         let now = Instant::now();
         Ui {
             mode,
-            model: StatusModel::new(wish.transport, ConnState::Connecting),
+            model: StatusModel::new(transport, ConnState::Connecting),
             since: now,
             dirty: true,
             last_draw: None,
@@ -145,23 +155,6 @@ impl Ui {
             rate: 0,
             pending: VecDeque::new(),
             sanitizer,
-        }
-    }
-
-    /// A UI that shows nothing (for tests of the session).
-    #[cfg(test)]
-    pub(crate) fn plain() -> Ui {
-        let now = Instant::now();
-        Ui {
-            mode: Mode::Plain,
-            model: StatusModel::new("tcp", ConnState::Connected),
-            since: now,
-            dirty: false,
-            last_draw: None,
-            rate_mark: (0, 0, now),
-            rate: 0,
-            pending: VecDeque::new(),
-            sanitizer: None,
         }
     }
 
