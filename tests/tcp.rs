@@ -347,6 +347,28 @@ fn tcp_keep_open_serves_sequential_clients_without_fd_leak() {
 }
 
 #[test]
+fn tcp_keep_open_client_that_never_closes_holds_the_listener_until_w() {
+    // `-k` serves one client at a time: a client that stays silent and never closes holds
+    // the listener, and the next one waits in the backlog. `-w` bounds that: after 1 s of
+    // silence the idle client is dropped and the waiting one is served.
+    let mut rnc = Rnc::spawn(&["-k", "-w", "1", "-l", "127.0.0.1", "0"]);
+    let port = rnc.listening_port();
+    let mut idle = connect_tcp(&format!("127.0.0.1:{port}"));
+    idle.write_all(b"first\n").unwrap();
+    assert_eq!(rnc.stdout_exact(6), b"first\n");
+    let mut waiting = connect_tcp(&format!("127.0.0.1:{port}"));
+    waiting.write_all(b"second\n").unwrap();
+    waiting.shutdown(Shutdown::Write).unwrap();
+    // Served only once the idle client has been dropped by the idle timeout.
+    assert_eq!(rnc.stdout_exact(7), b"second\n");
+    expect_eof(&mut idle);
+    expect_eof(&mut waiting);
+    assert!(!rnc.has_exited(), "-k listener exited after its clients");
+    rnc.signal("TERM");
+    rnc.finish().assert_code(143);
+}
+
+#[test]
 fn tcp_crlf_converts_bare_lf_only() {
     let (listener, port) = tcp_listener();
     let mut rnc = Rnc::spawn(&["-C", "127.0.0.1", &port.to_string()]);
