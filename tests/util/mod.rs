@@ -807,34 +807,50 @@ pub fn is_nonblocking(fd: &impl AsRawFd) -> bool {
     flags & O_NONBLOCK != 0
 }
 
-/// The port of the TCP socket that process `pid` is listening on, from `/proc`
-/// (for tools that do not print the port the kernel chose).
-pub fn tcp_listen_port_of(pid: u32) -> u16 {
+/// The TCP sockets process `pid` owns, from `/proc`: (state as the hex code of
+/// `/proc/net/tcp`, local port). Empty when the process is gone.
+pub fn tcp_sockets_of(pid: u32) -> Vec<(String, u16)> {
     let mut inodes = Vec::new();
-    for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).expect("read /proc/PID/fd") {
-        let Ok(target) = std::fs::read_link(entry.expect("fd entry").path()) else {
-            continue;
-        };
-        let target = target.to_string_lossy().into_owned();
-        if let Some(inode) = target
-            .strip_prefix("socket:[")
-            .and_then(|s| s.strip_suffix(']'))
-        {
-            inodes.push(inode.to_string());
-        }
-    }
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let text = std::fs::read_to_string(table).expect("read /proc/net/tcp");
-        for line in text.lines().skip(1) {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            // fields: sl local rem st tx:rx tr:when retrnsmt uid timeout inode
-            if fields.len() > 9 && fields[3] == "0A" && inodes.iter().any(|i| i == fields[9]) {
-                let port = fields[1].rsplit(':').next().expect("local address");
-                return u16::from_str_radix(port, 16).expect("hex port");
+    if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+        for entry in dir.flatten() {
+            let Ok(target) = std::fs::read_link(entry.path()) else {
+                continue;
+            };
+            let target = target.to_string_lossy().into_owned();
+            if let Some(inode) = target
+                .strip_prefix("socket:[")
+                .and_then(|s| s.strip_suffix(']'))
+            {
+                inodes.push(inode.to_string());
             }
         }
     }
-    panic!("process {pid} has no listening TCP socket")
+    let mut sockets = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            // fields: sl local rem st tx:rx tr:when retrnsmt uid timeout inode
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() > 9 && inodes.iter().any(|i| i == fields[9]) {
+                let port = fields[1].rsplit(':').next().expect("local address");
+                let port = u16::from_str_radix(port, 16).expect("hex port");
+                sockets.push((fields[3].to_string(), port));
+            }
+        }
+    }
+    sockets
+}
+
+/// The port of the TCP socket that process `pid` is listening on, from `/proc`
+/// (for tools that do not print the port the kernel chose).
+pub fn tcp_listen_port_of(pid: u32) -> u16 {
+    match tcp_sockets_of(pid)
+        .into_iter()
+        .find(|(state, _)| state == "0A")
+    {
+        Some((_, port)) => port,
+        None => panic!("process {pid} has no listening TCP socket"),
+    }
 }
 
 /// The path of an installed tool, or `None` (and a message) when it is missing.
@@ -1081,30 +1097,7 @@ pub fn assert_idle(pid: u32, max_ticks: u64, what: &str) {
 /// `/proc/net/tcp`: `02` SYN_SENT, `0A` LISTEN, `01` ESTABLISHED), at most `TIMEOUT`.
 pub fn wait_tcp_state(pid: u32, state: &str) {
     let deadline = Deadline::new();
-    loop {
-        let mut inodes = Vec::new();
-        if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
-            for entry in dir.flatten() {
-                if let Ok(target) = std::fs::read_link(entry.path()) {
-                    let target = target.to_string_lossy().into_owned();
-                    if let Some(inode) = target
-                        .strip_prefix("socket:[")
-                        .and_then(|s| s.strip_suffix(']'))
-                    {
-                        inodes.push(inode.to_string());
-                    }
-                }
-            }
-        }
-        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            let text = std::fs::read_to_string(table).unwrap_or_default();
-            for line in text.lines().skip(1) {
-                let fields: Vec<&str> = line.split_whitespace().collect();
-                if fields.len() > 9 && fields[3] == state && inodes.iter().any(|i| i == fields[9]) {
-                    return;
-                }
-            }
-        }
+    while !tcp_sockets_of(pid).iter().any(|(s, _)| s == state) {
         assert!(
             !deadline.expired(),
             "process {pid} has no TCP socket in state {state} after {TIMEOUT:?}"
