@@ -325,12 +325,7 @@ pub(crate) fn unix_datagram_listener(path: &Path) -> Result<(UnixDatagram, Socke
 /// Connect a Unix stream socket to `path`. Unix connects finish at once or fail.
 pub(crate) fn unix_connect(path: &Path) -> Result<UnixStream> {
     let socket = unix_socket(Type::STREAM)?;
-    socket
-        .connect(&unix_addr(path)?)
-        .map_err(|source| Error::Connect {
-            addr: path.display().to_string(),
-            source,
-        })?;
+    connect_unix(&socket, path)?;
     Ok(UnixStream::from_std(socket.into()))
 }
 
@@ -343,13 +338,17 @@ pub(crate) fn unix_datagram_connect(path: &Path) -> Result<(UnixDatagram, Socket
         .bind(&unix_addr(&local)?)
         .map_err(bind_error(&local))?;
     let file = SocketFile::record(&local).map_err(bind_error(&local))?;
+    connect_unix(&socket, path)?;
+    Ok((UnixDatagram::from_std(socket.into()), file))
+}
+
+fn connect_unix(socket: &Socket, path: &Path) -> Result<()> {
     socket
         .connect(&unix_addr(path)?)
         .map_err(|source| Error::Connect {
             addr: path.display().to_string(),
             source,
-        })?;
-    Ok((UnixDatagram::from_std(socket.into()), file))
+        })
 }
 
 /// A fresh path for a client's own Unix datagram address, in `$TMPDIR` (or /tmp when
