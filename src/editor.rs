@@ -35,6 +35,8 @@ pub(crate) enum EditAction {
     Interrupt,
     /// Ctrl-L: redraw the whole screen.
     Redraw,
+    /// Ctrl-Z: stop rnc (job control), as the terminal would without raw mode.
+    Suspend,
     /// The visible line or its cursor changed: redraw the input row.
     Changed,
     /// The terminal reported its cursor position (row, column; 1-based), answering the
@@ -82,6 +84,7 @@ enum Key {
     CtrlU,
     CtrlW,
     CtrlY,
+    CtrlZ,
     PasteStart,
     PasteEnd,
     /// The terminal's answer to a cursor position query (`ESC[row;colR`), 1-based.
@@ -260,6 +263,7 @@ impl LineEditor {
             0x15 => Some(Key::CtrlU),
             0x17 => Some(Key::CtrlW),
             0x19 => Some(Key::CtrlY),
+            0x1a => Some(Key::CtrlZ),
             0x00..=0x1f => None,
             _ => Some(Key::Char(char::from(b))),
         }
@@ -332,6 +336,10 @@ impl LineEditor {
             }
             Key::CtrlL => {
                 actions.push(EditAction::Redraw);
+                return;
+            }
+            Key::CtrlZ => {
+                actions.push(EditAction::Suspend);
                 return;
             }
             Key::CtrlD if self.line.is_empty() => {

@@ -75,27 +75,32 @@ impl TerminalGuard {
         rows: u16,
         cols: u16,
     ) -> io::Result<Self> {
-        if ACTIVE.swap(true, Ordering::SeqCst) {
-            return Err(io::Error::other(
-                "the terminal is already in interactive mode",
-            ));
-        }
-        *lock_out() = Some(Box::new(out));
-        PARTIAL_LINE.store(false, Ordering::SeqCst);
-        if let Err(e) = crossterm::terminal::enable_raw_mode() {
-            restore();
-            return Err(e);
-        }
-        let written = match lock_out().as_mut() {
-            Some(out) => write_all_retrying(out, &enter_sequence(rows)),
-            None => Err(io::Error::other("terminal output missing")),
-        };
-        if let Err(e) = written {
-            restore();
-            return Err(e);
-        }
-        LAYOUT_DRAWN.store(true, Ordering::SeqCst);
+        activate(out, rows)?;
         Ok(Self::with_size(rows, cols))
+    }
+
+    /// Ctrl-Z: give the terminal back exactly as it was, for the shell to use while rnc
+    /// is stopped. `resume` takes it again.
+    pub(crate) fn suspend(&mut self) {
+        restore();
+    }
+
+    /// After SIGCONT: enter the layout again on `out` at the (possibly new) size; the
+    /// transcript goes on from the line where the cursor is now.
+    pub(crate) fn resume<W: Write + Send + 'static>(
+        &mut self,
+        out: W,
+        rows: u16,
+        cols: u16,
+    ) -> io::Result<()> {
+        activate(out, rows)?;
+        // Field by field: assigning a new guard would drop this one, and its `Drop`
+        // would restore the terminal again.
+        self.rows = rows;
+        self.cols = cols;
+        self.partial_line = false;
+        self.input_col = 0;
+        Ok(())
     }
 
     /// The guard's bookkeeping alone, without touching the terminal.
@@ -291,6 +296,32 @@ impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore();
     }
+}
+
+/// Raw mode, bracketed paste and the layout, written to `out` (kept for `restore()`). On
+/// error everything done so far is undone.
+fn activate<W: Write + Send + 'static>(out: W, rows: u16) -> io::Result<()> {
+    if ACTIVE.swap(true, Ordering::SeqCst) {
+        return Err(io::Error::other(
+            "the terminal is already in interactive mode",
+        ));
+    }
+    *lock_out() = Some(Box::new(out));
+    PARTIAL_LINE.store(false, Ordering::SeqCst);
+    if let Err(e) = crossterm::terminal::enable_raw_mode() {
+        restore();
+        return Err(e);
+    }
+    let written = match lock_out().as_mut() {
+        Some(out) => write_all_retrying(out, &enter_sequence(rows)),
+        None => Err(io::Error::other("terminal output missing")),
+    };
+    if let Err(e) = written {
+        restore();
+        return Err(e);
+    }
+    LAYOUT_DRAWN.store(true, Ordering::SeqCst);
+    Ok(())
 }
 
 /// Put the terminal back as it was before `TerminalGuard::enter`: scroll region reset,

@@ -360,6 +360,7 @@ impl Ui {
         };
         let mut request = UserRequest::None;
         let mut reported = None;
+        let mut suspend = false;
         for action in screen.editor.feed(bytes) {
             match action {
                 EditAction::Send(line) => self.pending.extend(screen.queue_line(line)),
@@ -369,12 +370,16 @@ impl Ui {
                 }
                 EditAction::Interrupt => request = UserRequest::Quit,
                 EditAction::Redraw => self.pending.extend(screen.guard.clear_transcript()),
+                EditAction::Suspend => suspend = true,
                 EditAction::CursorReport(row, _) => reported = Some(row),
                 EditAction::Changed => {}
             }
         }
         if reported.is_some() {
             self.finish_resize(reported);
+        }
+        if suspend {
+            self.suspend();
         }
         let Mode::Interactive(screen) = &mut self.mode else {
             return request;
@@ -385,6 +390,31 @@ impl Ui {
             self.pending.extend(screen.draw_rows(&self.model));
         }
         request
+    }
+
+    /// Ctrl-Z: hand the terminal back, stop the process group as the terminal's own
+    /// Ctrl-Z would, and take the terminal again when continued (`fg`).
+    fn suspend(&mut self) {
+        let Mode::Interactive(screen) = &mut self.mode else {
+            return;
+        };
+        let stdout = io::stdout();
+        let pending: Vec<u8> = self.pending.drain(..).collect();
+        let _ = write_blocking(stdout.as_fd(), &pending);
+        screen.guard.suspend();
+        // SIGTSTP is left at its default action, so this stops us here until SIGCONT.
+        let _ = rustix::process::kill_current_process_group(rustix::process::Signal::TSTP);
+        let (cols, rows) =
+            crossterm::terminal::size().unwrap_or((screen.guard.cols(), screen.guard.rows()));
+        let resumed = stdout
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::fs::File::from)
+            .and_then(|out| screen.guard.resume(out, rows, cols));
+        if resumed.is_ok() {
+            self.pending.extend(screen.draw_rows(&self.model));
+        }
+        self.dirty = true;
     }
 
     /// Interactive: whether stdin may be read (the outbox has room).

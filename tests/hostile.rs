@@ -9,12 +9,10 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::util::{
-    Deadline, Input, RNC, Rnc, accept_tcp, accept_unix, connect_unix, expect_eof, installed_tool,
+    Deadline, Input, RNC, Rnc, Tmux, accept_tcp, accept_unix, connect_unix, expect_eof,
     read_exact_within, read_to_end_within, recv_udp, tcp_listener, temp_dir, udp_socket,
 };
 
@@ -319,77 +317,6 @@ fn hostile_bytes_pass_byte_exact_through_pipes() {
 
 // ---------------------------------------------------------------------------------------
 // Terminal answerback, under tmux.
-
-/// A private tmux server (`tmux -L NAME`), killed when dropped.
-struct Tmux {
-    tmux: PathBuf,
-    name: String,
-}
-
-impl Tmux {
-    /// Starts a detached session running `command` in a 100x20 pane, or `None` (with a
-    /// message) when tmux is missing.
-    fn start(command: &str) -> Option<Tmux> {
-        static SERIAL: AtomicUsize = AtomicUsize::new(0);
-        let tmux = installed_tool("tmux")?;
-        let name = format!(
-            "rnc-test-{}-{}",
-            std::process::id(),
-            SERIAL.fetch_add(1, Ordering::Relaxed)
-        );
-        let server = Tmux { tmux, name };
-        let status = server
-            .command()
-            .args(["new-session", "-d", "-x", "100", "-y", "20", command])
-            .status()
-            .expect("run tmux");
-        assert!(status.success(), "tmux new-session failed");
-        Some(server)
-    }
-
-    fn command(&self) -> Command {
-        let mut c = Command::new(&self.tmux);
-        c.args(["-L", &self.name, "-f", "/dev/null"]);
-        c.env_remove("TMUX");
-        c
-    }
-
-    /// The pane's visible text.
-    fn capture(&self) -> String {
-        let out = self
-            .command()
-            .args(["capture-pane", "-p"])
-            .output()
-            .expect("tmux capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Waits until the pane shows `needle`, at most 10 s, and returns the pane.
-    fn wait_for(&self, needle: &str) -> String {
-        let deadline = Deadline::new();
-        loop {
-            let pane = self.capture();
-            if pane.contains(needle) {
-                return pane;
-            }
-            assert!(
-                !deadline.expired(),
-                "the pane never showed `{needle}`:\n{pane}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self
-            .command()
-            .arg("kill-server")
-            .stderr(Stdio::null())
-            .status();
-    }
-}
 
 /// The queries a terminal answers: cursor position, device attributes, clipboard read
 /// (OSC 52) and the window title report.

@@ -27,6 +27,8 @@ use rustix::process::{Pid, Signal};
 use rustix::pty::OpenptFlags;
 use rustix::termios::{SpecialCodeIndex, Winsize};
 
+use crate::util::{Deadline, Tmux, accept_tcp, temp_dir};
+
 /// How long any single wait may take before the test fails.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -1150,4 +1152,67 @@ fn tty_raw_output_passes_escape_sequences() {
     );
     drop(peer);
     tty.expect_exit(0);
+}
+
+/// Ctrl-Z under a shell with job control (bash in tmux): rnc gives the terminal back
+/// exactly as it was and stops; `fg` brings the layout back with the typed line, and what
+/// the peer sent meanwhile is shown.
+#[test]
+fn tty_ctrl_z_suspends_and_fg_resumes() {
+    let Some(tmux) = Tmux::start("exec bash --norc --noprofile -i") else {
+        return;
+    };
+    let dir = temp_dir();
+    let stty = |name: &str| dir.path().join(name).display().to_string();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tmux.send_keys(&[
+        &format!(
+            "PS1='$ '; stty -g > {}; TERM=xterm-256color '{RNC}' 127.0.0.1 {port}",
+            stty("before")
+        ),
+        "Enter",
+    ]);
+    let (mut peer, _) = accept_tcp(&listener);
+    tmux.wait_for("tcp connected");
+    tmux.send_keys(&["typed"]);
+    tmux.wait_for("> typed");
+    tmux.send_keys(&["C-z"]);
+    tmux.wait_for("Stopped");
+    tmux.send_keys(&[&format!("stty -g > {}", stty("during")), "Enter"]);
+    wait_for_file(&stty("during"));
+    assert_eq!(
+        std::fs::read(stty("before")).unwrap(),
+        std::fs::read(stty("during")).unwrap(),
+        "the terminal mode while rnc is stopped differs from the one before"
+    );
+    peer.write_all(b"while you were away\n").unwrap();
+    tmux.send_keys(&["fg", "Enter"]);
+    let pane = tmux.wait_for("while you were away");
+    let pane = if pane.contains("tcp connected") && pane.contains("> typed") {
+        pane
+    } else {
+        tmux.wait_for("> typed")
+    };
+    assert!(
+        pane.contains("tcp connected"),
+        "no status row after fg:\n{pane}"
+    );
+    tmux.send_keys(&["C-c"]);
+    tmux.send_keys(&[&format!("stty -g > {}", stty("after")), "Enter"]);
+    wait_for_file(&stty("after"));
+    assert_eq!(
+        std::fs::read(stty("before")).unwrap(),
+        std::fs::read(stty("after")).unwrap(),
+        "the terminal mode after rnc exited differs from the one before"
+    );
+}
+
+/// Waits (bounded) until the shell has written `path`.
+fn wait_for_file(path: &str) {
+    let deadline = Deadline::new();
+    while std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) == 0 {
+        assert!(!deadline.expired(), "{path} never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
