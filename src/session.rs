@@ -28,6 +28,10 @@ use crate::zerocopy::{FromPeer, Relay, Step, StepError, ToPeer};
 pub(crate) const QUEUE_BYTES: usize = 256 * 1024;
 /// The largest UDP payload; one stdin read is at most one datagram of this size.
 pub(crate) const MAX_DATAGRAM_BYTES: usize = 65_507;
+/// Datagram size when stdin is a regular file, which has no message boundaries: 16 KiB,
+/// as nc. Smaller datagrams lose less when a receiver falls behind (measured: 64 KiB ones
+/// lost 71% of a 256 MiB loopback burst, 16 KiB ones 42%, at the same goodput).
+const FILE_DATAGRAM_BYTES: usize = 16 * 1024;
 /// Room a UDP receive needs so that no datagram is ever truncated.
 const DATAGRAM_RECV_BYTES: usize = 65_536;
 /// How long a datagram client waits for replies after stdin ends (without `-q`).
@@ -738,7 +742,9 @@ impl Session {
         let mut progress = false;
         let mut bulk_read = false;
         loop {
-            let max = if datagram {
+            let max = if datagram && self.stdin_always_ready {
+                FILE_DATAGRAM_BYTES
+            } else if datagram {
                 MAX_DATAGRAM_BYTES
             } else {
                 self.to_peer.room()
