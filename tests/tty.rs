@@ -18,8 +18,7 @@ use std::net::{TcpListener, TcpStream};
 use std::num::NonZeroU16;
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::thread;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use rustix::fs::{Mode, OFlags};
@@ -27,7 +26,7 @@ use rustix::process::{Pid, Signal};
 use rustix::pty::OpenptFlags;
 use rustix::termios::{SpecialCodeIndex, Winsize};
 
-use crate::util::{Deadline, Tmux, accept_tcp, temp_dir};
+use crate::util::{Deadline, Tmux, accept_tcp, drain_in_thread, temp_dir};
 
 /// How long any single wait may take before the test fails.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -249,24 +248,8 @@ impl Launch {
             .spawn()
             .expect("setsid (util-linux) runs rnc in a session of its own");
         let stdin = child.stdin.take();
-        let (tx, rx) = mpsc::channel();
-        let mut reader = master.try_clone().expect("dup the master");
-        thread::spawn(move || {
-            let mut buf = [0u8; 16 * 1024];
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        if tx.send(buf[..n].to_vec()).is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    // EIO: every slave fd is closed.
-                    Err(_) => break,
-                }
-            }
-        });
+        // The reader ends with EIO once every slave fd is closed.
+        let rx = drain_in_thread(master.try_clone().expect("dup the master"));
         Tty {
             child,
             exited: None,

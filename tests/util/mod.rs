@@ -205,7 +205,7 @@ impl Spawn {
 }
 
 /// Reads `source` to its end in a thread, sending each chunk through the channel.
-fn drain_in_thread(mut source: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
+pub fn drain_in_thread(mut source: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
