@@ -489,21 +489,22 @@ impl Session {
         if conn.ended_by.is_some() {
             return None;
         }
-        let mut deadlines = Vec::with_capacity(2);
-        if let Some(idle) = self.options.idle_timeout
-            && conn.peer != DatagramPeer::Waiting
-        {
-            deadlines.push(conn.last_activity + idle);
-        }
-        if let Some(done_at) = conn.to_peer_done_at {
+        let idle = self
+            .options
+            .idle_timeout
+            .filter(|_| conn.peer != DatagramPeer::Waiting)
+            .map(|idle| conn.last_activity + idle);
+        let quit = conn.to_peer_done_at.and_then(|done_at| {
             if let Some(quit) = self.options.quit_after_eof {
-                deadlines.push(done_at + quit);
+                Some(done_at + quit)
             } else if conn.datagram && conn.peer == DatagramPeer::Connected {
                 let since = conn.last_received.map_or(done_at, |r| r.max(done_at));
-                deadlines.push(since + DATAGRAM_LINGER);
+                Some(since + DATAGRAM_LINGER)
+            } else {
+                None
             }
-        }
-        deadlines.into_iter().min()
+        });
+        idle.into_iter().chain(quit).min()
     }
 
     /// Let timers that are due end the connection.
