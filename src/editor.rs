@@ -11,8 +11,6 @@
 //!
 //! Display width: every character counts as one column. Wide (CJK) and combining
 //! characters therefore misplace the cursor; `unicode-width` would fix that.
-// TODO(#3): remove once wired into the event loop
-#![allow(dead_code)]
 
 use std::cell::Cell;
 
@@ -144,18 +142,15 @@ impl LineEditor {
     }
 
     /// The line as typed so far.
+    #[cfg(test)]
     pub(crate) fn line(&self) -> String {
         self.line.iter().collect()
     }
 
     /// The cursor position in chars.
+    #[cfg(test)]
     pub(crate) fn cursor(&self) -> usize {
         self.cursor
-    }
-
-    /// Whether a bracketed paste is in progress.
-    pub(crate) fn is_pasting(&self) -> bool {
-        self.in_paste
     }
 
     /// Process bytes read from the terminal and say what to do, in order.
@@ -759,7 +754,7 @@ mod tests {
             "three",
             "the partial line stays; ^C and Up were data"
         );
-        assert!(!ed.is_pasting());
+        assert!(!ed.in_paste, "the paste ended");
         assert_eq!(sends(&ed.feed(b"\r")), ["three\n"]);
     }
 

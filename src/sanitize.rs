@@ -7,8 +7,6 @@
 //! UTF-8 become `\x9b`-style text; bidi overrides and isolates become `<U+202E>`, so a
 //! peer cannot reorder what is shown after them. The output never contains a byte that
 //! starts an escape sequence. This file only transforms bytes: no I/O, no terminal state.
-// TODO(#3): remove once wired into the event loop
-#![allow(dead_code)]
 
 use std::fmt::Write as _;
 

@@ -12,8 +12,6 @@
 //! Display width: every character counts as one column (`⇄ ↑ ↓ …` included; they are
 //! "ambiguous width" in East Asian locales). A peer name with wide characters can make the
 //! row longer on screen; `unicode-width` would fix that.
-// TODO(#3): remove once wired into the event loop
-#![allow(dead_code)]
 
 use std::time::Duration;
 
@@ -40,8 +38,6 @@ pub(crate) enum ConnState {
     PeerClosed,
     /// Both sides are closed.
     Closed,
-    /// The connection was reset.
-    Reset,
     /// UDP: ICMP port unreachable (ECONNREFUSED on the connected socket).
     PeerPortClosed,
 }
@@ -59,7 +55,6 @@ impl ConnState {
             ConnState::WeClosed => "you closed your side",
             ConnState::PeerClosed => "peer closed its side",
             ConnState::Closed => "closed",
-            ConnState::Reset => "reset",
             ConnState::PeerPortClosed => "peer port closed",
         }
     }
@@ -75,7 +70,7 @@ impl ConnState {
             | ConnState::WaitingForDatagram
             | ConnState::WeClosed
             | ConnState::PeerClosed => "33",
-            ConnState::Closed | ConnState::Reset | ConnState::PeerPortClosed => "31",
+            ConnState::Closed | ConnState::PeerPortClosed => "31",
         }
     }
 }
@@ -559,12 +554,12 @@ mod tests {
         assert!(row.starts_with("\x1b[7m\x1b[1;32mtcp connected\x1b[22;39m 127.0.0.1:5000"));
         assert!(row.ends_with(" \x1b[0m"));
         assert_eq!(strip_sgr(&row).chars().count(), 80, "the bar fills the row");
-        let mut reset = connected();
-        reset.state = ConnState::Reset;
+        let mut closed = connected();
+        closed.state = ConnState::Closed;
         assert!(
-            reset
+            closed
                 .render(80, true)
-                .contains("\x1b[1;31mtcp reset\x1b[22;39m")
+                .contains("\x1b[1;31mtcp closed\x1b[22;39m")
         );
         let narrow = connected().render(6, true);
         assert_eq!(strip_sgr(&narrow), "tcp c…");
@@ -586,7 +581,6 @@ mod tests {
             (ConnState::WeClosed, "you closed your side"),
             (ConnState::PeerClosed, "peer closed its side"),
             (ConnState::Closed, "closed"),
-            (ConnState::Reset, "reset"),
             (ConnState::PeerPortClosed, "peer port closed"),
         ];
         for (state, label) in cases {

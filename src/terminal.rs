@@ -22,8 +22,6 @@
 //! Raw mode turns off the terminal's LF → CRLF, so text given to `print_above` must use
 //! `\r\n` (the `DisplaySanitizer` output does). Fewer than 4 rows degrade (rows overlap,
 //! no scroll region) but never break.
-// TODO(#3): remove once wired into the event loop
-#![allow(dead_code)]
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -340,7 +340,6 @@ fn stream_download_to_slow_reader_with_bounded_memory() {
                     assert_eq!(exit.stderr, "");
                     if size == LARGE {
                         let rss = rss.expect("peak RSS read mid-transfer");
-                        eprintln!("RSSDBG {rss}");
                         assert!(rss < MAX_PEAK_RSS_KIB, "peak RSS {rss} KiB for 32 MiB");
                     }
                 }));
@@ -397,7 +396,6 @@ fn stream_upload_to_slow_peer_with_bounded_memory() {
                         cat.finish().assert_code(0);
                     }
                     let rss = rss.expect("peak RSS read mid-transfer");
-                    eprintln!("RSSDBG {rss}");
                     assert!(rss < MAX_PEAK_RSS_KIB, "peak RSS {rss} KiB for 32 MiB");
                 }));
             }
