@@ -299,8 +299,8 @@ impl Ui {
         let (marked_sent, marked_received, at) = self.rate_mark;
         let span = now.saturating_duration_since(at);
         if span >= Duration::from_millis(500) {
-            let moved = (self.model.bytes_sent - marked_sent.min(self.model.bytes_sent))
-                + (self.model.bytes_received - marked_received.min(self.model.bytes_received));
+            let moved = self.model.bytes_sent.saturating_sub(marked_sent)
+                + self.model.bytes_received.saturating_sub(marked_received);
             self.rate = (moved as f64 / span.as_secs_f64()) as u64;
             self.rate_mark = (self.model.bytes_sent, self.model.bytes_received, now);
         }
