@@ -10,7 +10,7 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, UnixListener};
-use mio::{Events, Interest, Poll, Registry, Token};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use signal_hook::consts::signal::{
     SIGALRM, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH,
 };
@@ -29,6 +29,8 @@ use crate::ui::{Ui, UiWish};
 const LISTENER: Token = Token(3);
 /// Token for the signal pipe.
 const SIGNALS: Token = Token(4);
+/// Token for the resolver thread's wake-up.
+const RESOLVER: Token = Token(5);
 
 /// How long to wait before accepting again when out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -315,7 +317,10 @@ fn run_client(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<O
             if let (true, Some(last)) = (config.zero_io, config.scan_to) {
                 return scan_ports(lp, session, config, host, *port, last);
             }
-            let addrs = net::resolve(host, *port, config.family)?;
+            let addrs = match resolve_waiting(lp, session, host, *port, config.family)? {
+                Ok(addrs) => addrs,
+                Err(outcome) => return Ok(outcome),
+            };
             if transport == Transport::Udp {
                 let addr = addrs[0];
                 let source = source_addr(config, &addr)?;
@@ -409,6 +414,51 @@ fn host_text(host: &Host) -> String {
     match host {
         Host::Literal { ip, .. } => ip.to_string(),
         Host::Name(name) => name.clone(),
+    }
+}
+
+/// Resolve `host` without blocking the loop: `getaddrinfo` blocks, for seconds when a
+/// DNS server does not answer, so a name is looked up on a helper thread that wakes the
+/// loop when done. Meanwhile signals end rnc at once and the screen stays live (Ctrl-C
+/// in interactive mode). A literal address needs no thread.
+fn resolve_waiting(
+    lp: &mut Loop,
+    session: &mut Session,
+    host: &Host,
+    port: u16,
+    family: Family,
+) -> Result<std::result::Result<Vec<SocketAddr>, Outcome>> {
+    if let Host::Literal { .. } = host {
+        return net::resolve(host, port, family).map(Ok);
+    }
+    let waker =
+        std::sync::Arc::new(
+            Waker::new(lp.registry(), RESOLVER).map_err(|source| Error::Poll {
+                what: "create waker",
+                source,
+            })?,
+        );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = host.clone();
+    let wake = std::sync::Arc::clone(&waker);
+    std::thread::Builder::new()
+        .name("resolver".into())
+        .spawn(move || {
+            // If rnc has already ended, nobody receives this; that is fine.
+            let _ = tx.send(net::resolve(&name, port, family));
+            let _ = wake.wake();
+        })
+        .map_err(|source| Error::Poll {
+            what: "start the resolver thread",
+            source,
+        })?;
+    loop {
+        if let Ok(result) = rx.try_recv() {
+            return result.map(Ok);
+        }
+        if let Wait::Ended(outcome) = wait_for(lp, session, Some(RESOLVER), None)? {
+            return Ok(Err(outcome));
+        }
     }
 }
 
