@@ -483,3 +483,78 @@ fn fault_unix_peer_reset_like_close_mid_upload_exits_1() {
     exit.assert_code(1);
     assert_reset_message(one_error_line(&exit.stderr));
 }
+
+/// A signal while a host name is being resolved ends rnc at once, even when the DNS server
+/// never answers (`getaddrinfo` would block for 10 s). The stalled DNS server lives in a
+/// private network and mount namespace (`unshare -mn`, root only): a UDP rnc listening on
+/// 127.0.0.1:53 that never replies, and a bind-mounted resolv.conf pointing at it.
+#[test]
+fn fault_signal_while_resolving_ends_at_once() {
+    let Some(unshare) = ["/usr/bin/unshare", "/bin/unshare"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+    else {
+        eprintln!("skipping: unshare is not installed");
+        return;
+    };
+    let probe = std::process::Command::new(unshare)
+        .args(["-mn", "true"])
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        eprintln!("skipping: cannot create namespaces here (needs root)");
+        return;
+    }
+    let dir = temp_dir();
+    let resolv = dir.path().join("resolv.conf");
+    std::fs::write(
+        &resolv,
+        "nameserver 127.0.0.1\noptions timeout:5 attempts:2\n",
+    )
+    .unwrap();
+    let rnc = crate::util::RNC;
+    let script = format!(
+        "ip link set lo up 2>/dev/null; \
+         timeout 10 '{rnc}' -u -l 127.0.0.1 53 </dev/null >/dev/null 2>&1 & \
+         mount --bind '{}' /etc/resolv.conf && exec '{rnc}' -v stalled.example.org 80",
+        resolv.display()
+    );
+    let mut guard = crate::util::ChildGuard::new(
+        std::process::Command::new(unshare)
+            .args(["-mn", "sh", "-c", &script])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run unshare"),
+    );
+    let child = guard.child();
+    let stderr = crate::util::drain_in_thread(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    let deadline = Deadline::new();
+    while !String::from_utf8_lossy(&seen).contains("resolving stalled.example.org") {
+        assert!(!deadline.expired(), "rnc never started resolving");
+        if let Ok(chunk) = stderr.recv_timeout(Duration::from_millis(50)) {
+            seen.extend(chunk);
+        }
+    }
+    // Give getaddrinfo time to be blocked in its first DNS wait.
+    thread::sleep(Duration::from_millis(300));
+    let sent = std::time::Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-s", "INT", &guard.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = loop {
+        if let Some(exit) = guard.child().try_wait().expect("wait for rnc") {
+            break exit;
+        }
+        assert!(
+            sent.elapsed() < PROMPT,
+            "rnc did not end within {PROMPT:?} of SIGINT while resolving"
+        );
+        thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(exit.code(), Some(130), "exit status {exit:?}");
+}

@@ -92,9 +92,19 @@ pub struct ChildGuard {
 }
 
 impl ChildGuard {
+    /// Guard `child`.
+    pub fn new(child: Child) -> ChildGuard {
+        ChildGuard { child }
+    }
+
     /// The child's pid.
     pub fn id(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The child itself.
+    pub fn child(&mut self) -> &mut Child {
+        &mut self.child
     }
 }
 
