@@ -494,7 +494,7 @@ fn fault_signal_while_resolving_ends_at_once() {
         .into_iter()
         .find(|p| Path::new(p).exists())
     else {
-        eprintln!("skipping: unshare is not installed");
+        crate::util::skip_or_fail("unshare is not installed");
         return;
     };
     let probe = std::process::Command::new(unshare)
@@ -502,7 +502,7 @@ fn fault_signal_while_resolving_ends_at_once() {
         .stderr(std::process::Stdio::null())
         .status();
     if !probe.is_ok_and(|s| s.success()) {
-        eprintln!("skipping: cannot create namespaces here (needs root)");
+        crate::util::skip_or_fail("cannot create namespaces here (needs root)");
         return;
     }
     let dir = temp_dir();

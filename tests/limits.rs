@@ -179,7 +179,7 @@ fn limits_keep_open_at_emfile_backs_off_warns_once_and_recovers() {
         )
     };
     if let Err(e) = set_soft(lowest_free) {
-        eprintln!("skipping: cannot change rnc's open-file limit: {e}");
+        crate::util::skip_or_fail(&format!("cannot change rnc's open-file limit: {e}"));
         return;
     }
     let lines: Vec<String> = (0..8).map(|i| format!("queued {i}\n")).collect();

@@ -865,14 +865,26 @@ pub fn tcp_listen_port_of(pid: u32) -> u16 {
 }
 
 /// The path of an installed tool, or `None` (and a message) when it is missing.
+/// Under CI (`CI` set, as `.ci/run` runs) a missing tool is a failure: `.ci/run` installs
+/// every tool, so a skip there would hide a test that never ran.
 pub fn installed_tool(name: &str) -> Option<PathBuf> {
     let path = Path::new("/usr/bin").join(name);
     if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("skipping: {} is not installed", path.display());
-        None
+        return Some(path);
     }
+    skip_or_fail(&format!("{} is not installed", path.display()));
+    None
+}
+
+/// A test that cannot run here: a message and an early return on a developer's machine,
+/// a failure under CI.
+#[track_caller]
+pub fn skip_or_fail(why: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{why}, and CI must run this test (.ci/run installs what it needs)"
+    );
+    eprintln!("skipping: {why}");
 }
 
 // ---------------------------------------------------------------------------------------
