@@ -155,6 +155,7 @@ struct Launch {
     args: Vec<String>,
     no_color: bool,
     stdin_pipe: bool,
+    stdout_pipe: bool,
     rows: u16,
     cols: u16,
 }
@@ -166,6 +167,7 @@ impl Launch {
             args: args.iter().map(|a| a.to_string()).collect(),
             no_color: false,
             stdin_pipe: false,
+            stdout_pipe: false,
             rows: ROWS,
             cols: COLS,
         }
@@ -183,6 +185,13 @@ impl Launch {
         self
     }
 
+    /// stdout is a pipe the test reads (stdin and stderr stay on the pty): the progress
+    /// line case, `rnc … > file` in a terminal.
+    fn stdout_pipe(mut self) -> Self {
+        self.stdout_pipe = true;
+        self
+    }
+
     /// The terminal's size at start.
     fn size(mut self, rows: u16, cols: u16) -> Self {
         self.rows = rows;
@@ -197,7 +206,8 @@ impl Launch {
         let port = listener.local_addr().expect("listener address").port();
         self.args.push("127.0.0.1".to_string());
         self.args.push(port.to_string());
-        let interactive = !self.stdin_pipe && !self.args.iter().any(|a| a == "--no-status");
+        let interactive =
+            !self.stdin_pipe && !self.stdout_pipe && !self.args.iter().any(|a| a == "--no-status");
         let mut tty = self.spawn();
         let stream = tty.accept(&listener);
         let peer = Peer {
@@ -237,7 +247,11 @@ impl Launch {
             } else {
                 stdio()
             })
-            .stdout(stdio())
+            .stdout(if self.stdout_pipe {
+                Stdio::piped()
+            } else {
+                stdio()
+            })
             .stderr(stdio());
         if self.no_color {
             cmd.env("NO_COLOR", "1");
@@ -248,6 +262,7 @@ impl Launch {
             .spawn()
             .expect("setsid (util-linux) runs rnc in a session of its own");
         let stdin = child.stdin.take();
+        let stdout = child.stdout.take().map(drain_in_thread);
         // The reader ends with EIO once every slave fd is closed.
         let rx = drain_in_thread(master.try_clone().expect("dup the master"));
         Tty {
@@ -256,6 +271,7 @@ impl Launch {
             master,
             slave: Some(slave),
             stdin,
+            stdout,
             output: rx,
             disconnected: false,
             all_output: Vec::new(),
@@ -280,6 +296,8 @@ struct Tty {
     slave: Option<File>,
     /// rnc's stdin when it is a pipe.
     stdin: Option<ChildStdin>,
+    /// rnc's stdout when it is a pipe, chunk by chunk.
+    stdout: Option<Receiver<Vec<u8>>>,
     /// What rnc wrote to the terminal, chunk by chunk, from the reader thread.
     output: Receiver<Vec<u8>>,
     /// The reader thread has ended.
@@ -1198,4 +1216,36 @@ fn wait_for_file(path: &str) {
         assert!(!deadline.expired(), "{path} never appeared");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// stdout redirected, stderr a terminal (`rnc HOST PORT > file`): a progress line on stderr
+/// with the state and the bytes, erased at exit; stdout gets exactly the peer's bytes.
+#[test]
+fn tty_progress_line_on_stderr_when_stdout_is_redirected() {
+    let (mut tty, mut peer) = Launch::new(&[]).stdout_pipe().connect();
+    let data: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8).collect();
+    peer.send(&data);
+    tty.wait_for("the progress line with the bytes received", |t| {
+        t.lines()
+            .iter()
+            .any(|l| l.contains("tcp connected") && l.contains("↓ 1.9 MiB"))
+    });
+    peer.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let at_exit = tty.expect_exit(0);
+    assert!(
+        !at_exit
+            .iter()
+            .any(|l| l.contains("connected") || l.contains('↓')),
+        "the progress line was left on the screen: {at_exit:?}"
+    );
+    let stdout = tty.stdout.take().expect("stdout is a pipe");
+    let mut got = Vec::new();
+    let deadline = Deadline::new();
+    while got.len() < data.len() {
+        assert!(!deadline.expired(), "stdout got {} bytes", got.len());
+        if let Ok(chunk) = stdout.recv_timeout(Duration::from_millis(50)) {
+            got.extend(chunk);
+        }
+    }
+    assert!(got == data, "stdout differs from what the peer sent");
 }
