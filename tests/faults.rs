@@ -487,7 +487,8 @@ fn fault_unix_peer_reset_like_close_mid_upload_exits_1() {
 /// A signal while a host name is being resolved ends rnc at once, even when the DNS server
 /// never answers (`getaddrinfo` would block for 10 s). The stalled DNS server lives in a
 /// private network and mount namespace (`unshare -mn`, root only): a UDP rnc listening on
-/// 127.0.0.1:53 that never replies, and a bind-mounted resolv.conf pointing at it.
+/// 127.0.0.1:53 that never replies (rnc starts once it is bound, or the query would be
+/// refused at once), and a bind-mounted resolv.conf pointing at it.
 #[test]
 fn fault_signal_while_resolving_ends_at_once() {
     let Some(unshare) = ["/usr/bin/unshare", "/bin/unshare"]
@@ -516,6 +517,8 @@ fn fault_signal_while_resolving_ends_at_once() {
     let script = format!(
         "ip link set lo up 2>/dev/null; \
          timeout 10 '{rnc}' -u -l 127.0.0.1 53 </dev/null >/dev/null 2>&1 & \
+         i=0; while ! grep -q ':0035 ' /proc/net/udp && [ $i -lt 1000 ]; do \
+         sleep 0.01; i=$((i + 1)); done; \
          mount --bind '{}' /etc/resolv.conf && exec '{rnc}' -v stalled.example.org 80",
         resolv.display()
     );
