@@ -1082,6 +1082,10 @@ impl Session {
         }
         if let Some(conn) = &self.conn {
             let (state, rtt) = connection_state(conn);
+            if state == ConnState::PeerClosed && self.ui.is_interactive() && !self.stdin_eof {
+                // The session waits for the user now: say how to end it.
+                self.ui.note("Ctrl-D ends, Ctrl-C quits");
+            }
             self.ui.set_state(state);
             self.ui.set_rtt(rtt);
             if let DatagramPeer::Known(addr) = &conn.peer {

@@ -196,8 +196,11 @@ impl Ui {
 
     /// A short note for the status row (`peer closed its side`, …).
     pub(crate) fn note(&mut self, text: &str) {
-        self.model.note = Some(escape_for_display(text));
-        self.dirty = true;
+        let text = escape_for_display(text);
+        if self.model.note.as_deref() != Some(text.as_str()) {
+            self.model.note = Some(text);
+            self.dirty = true;
+        }
     }
 
     /// Byte counts of the current connection.
