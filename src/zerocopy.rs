@@ -143,8 +143,11 @@ impl Relay {
         let mut buf = vec![0u8; 64 * 1024];
         while self.queued > 0 {
             let want = self.queued.min(buf.len());
-            let n = rustix::io::read(&self.read, &mut buf[..want])
-                .map_err(|e| StepError::Sink(e.into()))?;
+            let n = match rustix::io::read(&self.read, &mut buf[..want]) {
+                Ok(n) => n,
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(StepError::Sink(e.into())),
+            };
             let mut chunk = &buf[..n];
             while !chunk.is_empty() {
                 match rustix::io::write(stdout, chunk) {

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use crate::util::{
     Input, PeerStream, Rnc, StreamTransport, TimedRead, assert_same_bytes, expect_eof,
-    pseudo_random, read_exact_within, read_to_end_within, run_cases_parallel, temp_dir, write_file,
+    pseudo_random, read_exact_within, read_to_end_within, retry_eintr, run_cases_parallel,
+    temp_dir, write_file,
 };
 
 /// How long a peer waits to show that rnc has *not* sent its FIN (a negative check).
@@ -137,7 +138,7 @@ impl Session {
     fn peer_sees_no_fin(&mut self, why: &str) {
         self.peer.set_read_limit(NO_FIN_WINDOW).expect("timeout");
         let mut buf = [0u8; 64];
-        match self.peer.read(&mut buf) {
+        match retry_eintr(|| self.peer.read(&mut buf)) {
             Ok(0) => panic!("rnc sent its FIN too early: {why}"),
             Ok(n) => panic!(
                 "unexpected bytes from rnc: {:?}",
@@ -303,7 +304,7 @@ fn stream_stdin_at_eof_from_the_start_sends_fin_at_once() {
                 .set_read_limit(crate::util::TIMEOUT)
                 .expect("timeout");
             assert_eq!(
-                s.peer.read(&mut probe).expect("peer read"),
+                retry_eintr(|| s.peer.read(&mut probe)).expect("peer read"),
                 0,
                 "stdin {what}: FIN expected"
             );

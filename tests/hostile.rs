@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use crate::util::{
     Deadline, Input, RNC, Rnc, Tmux, accept_tcp, accept_unix, connect_unix, expect_eof,
-    read_exact_within, read_to_end_within, recv_udp, tcp_listener, temp_dir, udp_socket,
+    read_exact_within, read_to_end_within, recv_udp, retry_eintr, tcp_listener, temp_dir,
+    udp_socket,
 };
 
 /// Whether `text` holds a control character other than the line ends (raw ESC, BEL, C1).
@@ -339,7 +340,7 @@ fn received_within(peer: &mut TcpStream, window: Duration, enough: &[u8]) -> Vec
     let mut buf = [0u8; 256];
     while !deadline.expired() && !got.windows(enough.len()).any(|w| w == enough) {
         peer.set_read_timeout(Some(deadline.remaining())).unwrap();
-        match peer.read(&mut buf) {
+        match retry_eintr(|| peer.read(&mut buf)) {
             Ok(0) => break,
             Ok(n) => got.extend_from_slice(&buf[..n]),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,

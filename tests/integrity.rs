@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use crate::util::{
     Input, Output, PeerStream, Rnc, StreamTransport, TIMEOUT, TimedRead, assert_same_bytes,
-    peak_rss_kib, pseudo_random, read_to_end_within, run_cases, temp_dir, write_file,
+    peak_rss_kib, pseudo_random, read_to_end_within, retry_eintr, run_cases, temp_dir, write_file,
 };
 
 const KIB: usize = 1024;
@@ -285,7 +285,7 @@ fn slow_reader(
         let mut rss = None;
         let mut buf = vec![0u8; 16 * KIB];
         loop {
-            match stdout.read(&mut buf) {
+            match retry_eintr(|| stdout.read(&mut buf)) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => out.extend_from_slice(&buf[..n]),
             }
@@ -375,7 +375,7 @@ fn stream_upload_to_slow_peer_with_bounded_memory() {
                     let mut rss = None;
                     let mut buf = vec![0u8; 16 * KIB];
                     loop {
-                        let n = peer.read(&mut buf).expect("read from rnc");
+                        let n = retry_eintr(|| peer.read(&mut buf)).expect("read from rnc");
                         if n == 0 {
                             break;
                         }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::util::{
     BIG, Input, Output, Rnc, TIMEOUT, accept_tcp, assert_same_bytes, closed_tcp_port, connect_tcp,
     expect_eof, fd_count, ipv6_available, is_nonblocking, pipe_through_cat, pseudo_random,
-    read_exact_within, read_to_end_within, tcp_listener, temp_dir, write_file,
+    read_exact_within, read_to_end_within, retry_eintr, tcp_listener, temp_dir, write_file,
 };
 
 /// Writes `data` to `stream` from a thread, then closes it; errors are returned, not raised.
@@ -575,7 +575,7 @@ fn tcp_download_8mib_to_slow_reader() {
         let mut out = Vec::new();
         let mut buf = vec![0u8; 4096];
         loop {
-            match stdout.read(&mut buf) {
+            match retry_eintr(|| stdout.read(&mut buf)) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => out.extend_from_slice(&buf[..n]),
             }
@@ -605,7 +605,7 @@ fn tcp_upload_8mib_to_slow_peer() {
     let mut received = Vec::new();
     let mut buf = vec![0u8; 4096];
     loop {
-        let n = peer.read(&mut buf).expect("read from rnc");
+        let n = retry_eintr(|| peer.read(&mut buf)).expect("read from rnc");
         if n == 0 {
             break;
         }
@@ -888,7 +888,7 @@ fn tcp_no_shutdown_keeps_the_write_side_open() {
     peer.set_read_timeout(Some(Duration::from_millis(300)))
         .unwrap();
     let mut buf = [0u8; 16];
-    match peer.read(&mut buf) {
+    match retry_eintr(|| peer.read(&mut buf)) {
         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
         other => panic!("--no-shutdown: the peer read {other:?} after stdin's EOF"),
     }

@@ -26,7 +26,7 @@ use rustix::process::{Pid, Signal};
 use rustix::pty::OpenptFlags;
 use rustix::termios::{SpecialCodeIndex, Winsize};
 
-use crate::util::{Deadline, Tmux, accept_tcp, drain_in_thread, temp_dir};
+use crate::util::{Deadline, Tmux, accept_tcp, drain_in_thread, retry_eintr, temp_dir};
 
 /// How long any single wait may take before the test fails.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -668,7 +668,7 @@ impl Peer {
             .set_read_timeout(Some(TIMEOUT))
             .expect("timeout");
         let mut buf = [0u8; 256];
-        match self.stream.read(&mut buf) {
+        match retry_eintr(|| self.stream.read(&mut buf)) {
             Ok(0) => {}
             Ok(n) => panic!(
                 "peer expected EOF, got {:?}",

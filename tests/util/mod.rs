@@ -769,8 +769,7 @@ pub fn udp_socket() -> (UdpSocket, u16) {
 /// Receives one datagram, at most `TIMEOUT`.
 pub fn recv_udp(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
     let mut buf = vec![0u8; 65536];
-    let (n, from) = socket
-        .recv_from(&mut buf)
+    let (n, from) = retry_eintr(|| socket.recv_from(&mut buf))
         .unwrap_or_else(|e| panic!("no datagram within {TIMEOUT:?}: {e}"));
     buf.truncate(n);
     (buf, from)
@@ -780,8 +779,7 @@ pub fn recv_udp(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
 pub fn recv_unix_datagram(socket: &UnixDatagram) -> (Vec<u8>, Option<PathBuf>) {
     socket.set_read_timeout(Some(TIMEOUT)).expect("timeout");
     let mut buf = vec![0u8; 65536];
-    let (n, from) = socket
-        .recv_from(&mut buf)
+    let (n, from) = retry_eintr(|| socket.recv_from(&mut buf))
         .unwrap_or_else(|e| panic!("no datagram within {TIMEOUT:?}: {e}"));
     buf.truncate(n);
     (buf, from.as_pathname().map(Path::to_path_buf))
@@ -1287,5 +1285,16 @@ impl Drop for Tmux {
             .arg("kill-server")
             .stderr(Stdio::null())
             .status();
+    }
+}
+
+/// Runs a blocking socket or pipe call again when a signal interrupts it (`EINTR`), as
+/// `read_exact` and `read_to_end` do on their own.
+pub fn retry_eintr<T>(mut call: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match call() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
     }
 }
