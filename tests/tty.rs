@@ -957,7 +957,6 @@ fn tty_resize_moves_status_row() {
 }
 
 #[test]
-
 fn tty_resize_shrink_keeps_transcript() {
     let (mut tty, mut peer) = connected_with_history();
     tty.resize(8, 60);
@@ -981,7 +980,6 @@ fn tty_resize_shrink_keeps_transcript() {
 }
 
 #[test]
-
 fn tty_resize_grow_leaves_no_stale_rows() {
     let (mut tty, _peer) = Launch::new(&[]).size(8, 80).connect();
     tty.resize(14, 80);
