@@ -145,6 +145,11 @@ pub(crate) struct Cli {
     #[arg(long = "no-zero-copy", hide = true)]
     pub(crate) no_zero_copy: bool,
 
+    /// Never poll briefly without sleeping after a small exchange: saves the CPU a
+    /// request/response exchange spends waiting for a quick reply, at the cost of latency
+    #[arg(long = "no-busy-poll", hide = true)]
+    pub(crate) no_busy_poll: bool,
+
     /// HOST PORT to connect to; [ADDR] PORT to listen on; PATH with -U
     #[arg(value_name = "ARGS", num_args = 0..=2, value_parser = clap::value_parser!(std::ffi::OsString))]
     pub(crate) args: Vec<std::ffi::OsString>,

@@ -125,6 +125,8 @@ pub(crate) struct Config {
     pub(crate) shutdown_on_eof: bool,
     /// Use sendfile/splice where possible (off with the hidden `--no-zero-copy`).
     pub(crate) zero_copy: bool,
+    /// Poll briefly without sleeping after small exchanges (off with `--no-busy-poll`).
+    pub(crate) busy_poll: bool,
     /// Status line / progress display allowed (off with `--no-status`).
     pub(crate) status: bool,
     /// `--raw-output`.
@@ -268,6 +270,7 @@ impl Config {
             scan_to,
             shutdown_on_eof: !cli.no_shutdown,
             zero_copy: !cli.no_zero_copy,
+            busy_poll: !cli.no_busy_poll,
             status: !cli.no_status && !cli.zero_io,
             raw_output: cli.raw_output,
         })

@@ -16,6 +16,7 @@ use signal_hook::consts::signal::{
 };
 use signal_hook_mio::v1_0::Signals;
 
+use crate::busy_poll::BusyPoll;
 use crate::config::{Config, Family, Host, Mode, Target, Transport};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result, describe_io, print_line};
@@ -105,18 +106,25 @@ impl Loop {
     /// Poll once, until an event or `deadline`. Signals are reported in the result; the
     /// other events stay in `self.events`.
     fn wait(&mut self, deadline: Option<Instant>) -> Result<Woke> {
-        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        loop {
-            match self.poll.poll(&mut self.events, timeout) {
-                Ok(()) => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(source) => {
-                    return Err(Error::Poll {
-                        what: "poll",
-                        source,
-                    });
-                }
+        self.wait_spinning(deadline, Duration::ZERO)
+    }
+
+    /// Like `wait`, but first poll without sleeping for up to `spin` (see `busy_poll.rs`).
+    fn wait_spinning(&mut self, deadline: Option<Instant>, spin: Duration) -> Result<Woke> {
+        let now = Instant::now();
+        let timeout = deadline.map(|d| d.saturating_duration_since(now));
+        let spin = timeout.map_or(spin, |t| spin.min(t));
+        let mut polled = false;
+        while !spin.is_zero() && now.elapsed() < spin {
+            self.poll_once(Some(Duration::ZERO))?;
+            if !self.events.is_empty() {
+                polled = true;
+                break;
             }
+            std::thread::yield_now();
+        }
+        if !polled {
+            self.poll_once(timeout.map(|t| t.saturating_sub(now.elapsed())))?;
         }
         let mut woke = Woke::default();
         if self.events.iter().any(|e| e.token() == SIGNALS) {
@@ -129,6 +137,21 @@ impl Loop {
             }
         }
         Ok(woke)
+    }
+
+    fn poll_once(&mut self, timeout: Option<Duration>) -> Result<()> {
+        loop {
+            match self.poll.poll(&mut self.events, timeout) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    return Err(Error::Poll {
+                        what: "poll",
+                        source,
+                    });
+                }
+            }
+        }
     }
 
     /// Whether the last `wait` saw an event for `token`.
@@ -256,7 +279,9 @@ fn open_session(lp: &Loop, config: &Config) -> Result<Session> {
 }
 
 /// Pump and poll until the session's connection is done.
-fn drive(lp: &mut Loop, session: &mut Session) -> Result<Outcome> {
+fn drive(lp: &mut Loop, session: &mut Session, busy_poll: bool) -> Result<Outcome> {
+    let mut busy = BusyPoll::new(busy_poll);
+    let mut moved = session.bytes_moved();
     loop {
         let more = session.pump()?;
         session.refresh_ui(Instant::now())?;
@@ -271,7 +296,12 @@ fn drive(lp: &mut Loop, session: &mut Session) -> Result<Outcome> {
         } else {
             earliest(session.next_deadline(), session.ui_deadline())
         };
-        let woke = lp.wait(deadline)?;
+        let now_moved = session.bytes_moved();
+        busy.exchanged(now_moved.saturating_sub(moved));
+        moved = now_moved;
+        let started = Instant::now();
+        let woke = lp.wait_spinning(deadline, busy.window())?;
+        busy.waited(started.elapsed());
         if let Some(signal) = woke.ending_signal {
             return Ok(Outcome::Signal(signal));
         }
@@ -354,7 +384,7 @@ fn run_client(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<O
     session.ui().set_addresses(Some(&local), Some(&peer));
     session.ui().new_connection(None);
     session.attach(endpoint, false, lp.registry())?;
-    let outcome = drive(lp, session);
+    let outcome = drive(lp, session, config.busy_poll);
     let stats = session.detach(lp.registry());
     print_summary(config, stats);
     outcome
@@ -693,7 +723,7 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
             ui.note(&format!("connection {served} from {from}"));
         }
         session.attach(endpoint, false, lp.registry())?;
-        let outcome = drive(lp, session);
+        let outcome = drive(lp, session, config.busy_poll);
         let stats = session.detach(lp.registry());
         print_summary(config, stats);
         match outcome {
@@ -768,7 +798,7 @@ fn run_datagram_listener(
 ) -> Result<Outcome> {
     session.ui().new_connection(None);
     session.attach(endpoint, true, lp.registry())?;
-    let outcome = drive(lp, session);
+    let outcome = drive(lp, session, config.busy_poll);
     let stats = session.detach(lp.registry());
     print_summary(config, stats);
     outcome

@@ -5,6 +5,7 @@
 //! files) runs on every path.
 
 mod buffer;
+mod busy_poll;
 mod cli;
 mod config;
 mod crlf;

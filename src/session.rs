@@ -329,6 +329,13 @@ impl Session {
         Ok(())
     }
 
+    /// Bytes moved over the current connection so far, both directions.
+    pub(crate) fn bytes_moved(&self) -> u64 {
+        self.conn
+            .as_ref()
+            .map_or(0, |conn| conn.bytes_sent + conn.bytes_received)
+    }
+
     /// End the current connection: deregister and close its socket. Returns
     /// `(bytes sent, bytes received, duration)` for the summary line.
     pub(crate) fn detach(&mut self, registry: &Registry) -> Option<(u64, u64, Duration)> {

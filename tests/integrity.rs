@@ -443,3 +443,55 @@ fn stream_download_reader_leaves_exits_0_quietly() {
     }
     run_cases(cases);
 }
+
+/// Request/response traffic, the pattern that turns rnc's busy-polling on
+/// (src/busy_poll.rs): messages from 1 byte to past its 16 KiB small-exchange bound go
+/// out through rnc's stdin, an echoing peer sends each back, and every reply must come
+/// out of rnc's stdout whole and in order, with busy-polling and with `--no-busy-poll`.
+#[test]
+fn request_response_exact_with_and_without_busy_poll() {
+    let cases = TRANSPORTS.iter().flat_map(|&transport| {
+        [true, false].map(move |busy_poll| {
+            let name = format!(
+                "{transport:?} {}",
+                if busy_poll {
+                    "busy-poll"
+                } else {
+                    "--no-busy-poll"
+                }
+            );
+            (name, move || request_response(transport, busy_poll))
+        })
+    });
+    run_cases(cases);
+}
+
+fn request_response(transport: StreamTransport, busy_poll: bool) {
+    let dir = temp_dir();
+    let flags: &[&str] = if busy_poll { &[] } else { &["--no-busy-poll"] };
+    let (mut rnc, mut peer) = start(transport, dir.path(), flags, Input::Piped, Output::Piped);
+    peer.read_within_timeout();
+    let sizes = [1, 64, 1000, 16 * KIB, 16 * KIB + 1, 40 * KIB, 7, 3];
+    for round in 0..160 {
+        let len = sizes[round % sizes.len()];
+        let request = pseudo_random(len, round as u64);
+        rnc.write_stdin(&request);
+        let mut at_peer = vec![0; len];
+        retry_eintr(|| peer.read_exact(&mut at_peer))
+            .unwrap_or_else(|e| panic!("round {round}: the peer read {len} bytes: {e}"));
+        assert_same_bytes(&at_peer, &request);
+        peer.write_all(&at_peer).expect("the peer echoes");
+        assert_same_bytes(&rnc.stdout_exact(len), &request);
+    }
+    rnc.close_stdin();
+    let mut rest = Vec::new();
+    retry_eintr(|| peer.read_to_end(&mut rest)).expect("the peer reads to EOF");
+    assert!(
+        rest.is_empty(),
+        "{} bytes after the last request",
+        rest.len()
+    );
+    peer.shutdown(Shutdown::Write)
+        .expect("the peer half-closes");
+    rnc.finish().assert_code(0);
+}

@@ -214,7 +214,7 @@ fn limits_keep_open_at_emfile_backs_off_warns_once_and_recovers() {
 
 #[test]
 fn idle_cpu_near_zero_while_waiting() {
-    // Each phase in its own thread: the four measurements overlap.
+    // Each phase in its own thread: the five measurements overlap.
     thread::scope(|scope| {
         scope.spawn(|| {
             let (_listener, port, _queued) = never_accepting_listener();
@@ -238,6 +238,26 @@ fn idle_cpu_near_zero_while_waiting() {
             peer.write_all(b"y").unwrap();
             assert_eq!(rnc.stdout_exact(1), b"y");
             assert_idle(rnc.pid(), 3, "idle session");
+        });
+        scope.spawn(|| {
+            // Quick request/response turns rnc's busy-poll on (busy_poll.rs); once the
+            // replies stop, it must go back to sleeping.
+            let (listener, port) = tcp_listener();
+            let mut rnc = Rnc::spawn(&["127.0.0.1", &port.to_string()]);
+            let (mut peer, _) = accept_tcp(&listener);
+            peer.set_nodelay(true).unwrap();
+            for i in 0..300u32 {
+                let line = format!("{i:07}\n");
+                rnc.write_stdin(line.as_bytes());
+                let got = read_exact_within(&mut peer, line.len());
+                peer.write_all(&got).unwrap();
+                assert_eq!(
+                    rnc.stdout_exact(line.len()),
+                    line.as_bytes(),
+                    "round trip {i}"
+                );
+            }
+            assert_idle(rnc.pid(), 3, "idle after 300 quick round trips");
         });
         scope.spawn(|| {
             let (listener, port) = tcp_listener();

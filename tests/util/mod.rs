@@ -967,6 +967,15 @@ impl PeerListener {
 }
 
 impl PeerStream {
+    /// Bound every read from the peer by `TIMEOUT`.
+    pub fn read_within_timeout(&self) {
+        match self {
+            Self::Tcp(s) => s.set_read_timeout(Some(TIMEOUT)),
+            Self::Unix(s) => s.set_read_timeout(Some(TIMEOUT)),
+        }
+        .expect("set a read timeout");
+    }
+
     /// `shutdown(how)` on the socket.
     pub fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
         match self {

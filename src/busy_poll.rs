@@ -1,0 +1,151 @@
+//! Adaptive busy polling: after a small exchange, poll without sleeping for a few tens of
+//! microseconds before blocking, when the traffic shows replies come back that fast.
+//!
+//! Why: in request/response traffic (rnc as an `ssh` `ProxyCommand`, a script driving a
+//! server through rnc's pipes) most of the latency rnc adds is not its syscalls but the
+//! two sleeps per round trip: each wake-up of a sleeping process costs a scheduler round
+//! and, when the CPU went idle, an idle exit (an inter-processor interrupt, a VM exit on a
+//! virtual machine). Staying on the CPU while the reply is on its way removes both.
+//!
+//! What bounds its cost:
+//! - it follows only an exchange that moved at most [`SMALL_EXCHANGE`] bytes, so bulk
+//!   transfers (which never wait for replies) never spin;
+//! - it spins only while the previous wait after such an exchange ended within the
+//!   window: a human typing or a slow server makes the next wait sleep at once, so an
+//!   idle session costs nothing and a slow one at most one window per burst;
+//! - it is off on a single CPU, where spinning would keep the peer process off the CPU
+//!   it needs to answer; and `--no-busy-poll` turns it off.
+//!
+//! This file holds only the policy; `event_loop.rs` does the polling.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The longest busy-poll before sleeping: a little more than a sleep and wake-up costs.
+pub(crate) const WINDOW: Duration = Duration::from_micros(50);
+
+/// An exchange that moved at most this many bytes (both directions) may be followed by a
+/// busy-poll: request/response sized, far below a bulk transfer's reads.
+pub(crate) const SMALL_EXCHANGE: u64 = 16 * 1024;
+
+/// The busy-poll policy of one session.
+#[derive(Debug)]
+pub(crate) struct BusyPoll {
+    enabled: bool,
+    /// Whether spinning can help here; asked only when it would spin.
+    several_cpus: fn() -> bool,
+    /// Whether the exchange before the coming wait was small.
+    after_small: bool,
+    /// Whether the last wait after a small exchange ended within [`WINDOW`].
+    quick_turnaround: bool,
+}
+
+impl BusyPoll {
+    pub(crate) fn new(enabled: bool) -> BusyPoll {
+        BusyPoll::with_cpu_check(enabled, several_cpus)
+    }
+
+    fn with_cpu_check(enabled: bool, several_cpus: fn() -> bool) -> BusyPoll {
+        BusyPoll {
+            enabled,
+            several_cpus,
+            after_small: false,
+            quick_turnaround: true,
+        }
+    }
+
+    /// Record how many bytes moved since the last wait, before the next one.
+    pub(crate) fn exchanged(&mut self, moved: u64) {
+        self.after_small = moved > 0 && moved <= SMALL_EXCHANGE;
+    }
+
+    /// How long the coming wait should poll without sleeping: zero for "sleep at once".
+    pub(crate) fn window(&self) -> Duration {
+        if self.enabled && self.after_small && self.quick_turnaround && (self.several_cpus)() {
+            WINDOW
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// Record how long the wait lasted (spinning and sleeping together).
+    pub(crate) fn waited(&mut self, waited: Duration) {
+        if self.after_small {
+            self.quick_turnaround = waited <= WINDOW;
+        }
+    }
+}
+
+/// Whether rnc may run on more than one CPU. Asked once, on the first small exchange,
+/// so that startup does not pay for it.
+fn several_cpus() -> bool {
+    static SEVERAL: OnceLock<bool> = OnceLock::new();
+    *SEVERAL.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> BusyPoll {
+        BusyPoll::with_cpu_check(true, || true)
+    }
+
+    #[test]
+    fn spins_after_a_small_exchange_while_replies_are_quick() {
+        let mut b = policy();
+        b.exchanged(64);
+        assert_eq!(b.window(), WINDOW, "a first small exchange spins");
+        b.waited(Duration::from_micros(20));
+        b.exchanged(64);
+        assert_eq!(b.window(), WINDOW, "a quick reply keeps it spinning");
+    }
+
+    #[test]
+    fn a_slow_reply_makes_the_next_wait_sleep_until_replies_are_quick_again() {
+        let mut b = policy();
+        b.exchanged(64);
+        b.waited(Duration::from_millis(300));
+        b.exchanged(64);
+        assert_eq!(
+            b.window(),
+            Duration::ZERO,
+            "after a slow turnaround: sleep at once"
+        );
+        b.waited(Duration::from_micros(30));
+        b.exchanged(64);
+        assert_eq!(
+            b.window(),
+            WINDOW,
+            "a quick turnaround, even asleep, brings it back"
+        );
+    }
+
+    #[test]
+    fn never_spins_after_bulk_or_nothing_or_when_off_or_on_one_cpu() {
+        let mut b = policy();
+        b.exchanged(0);
+        assert_eq!(
+            b.window(),
+            Duration::ZERO,
+            "nothing moved: a timer or a key"
+        );
+        b.exchanged(SMALL_EXCHANGE + 1);
+        assert_eq!(b.window(), Duration::ZERO, "a bulk read");
+        let mut off = BusyPoll::with_cpu_check(false, || true);
+        off.exchanged(64);
+        assert_eq!(off.window(), Duration::ZERO, "--no-busy-poll");
+        let mut one_cpu = BusyPoll::with_cpu_check(true, || false);
+        one_cpu.exchanged(64);
+        assert_eq!(one_cpu.window(), Duration::ZERO, "a single CPU");
+    }
+
+    #[test]
+    fn waits_after_bulk_do_not_change_the_turnaround_record() {
+        let mut b = policy();
+        b.exchanged(1 << 20);
+        b.waited(Duration::from_secs(1));
+        b.exchanged(64);
+        assert_eq!(b.window(), WINDOW);
+    }
+}
