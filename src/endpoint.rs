@@ -53,6 +53,11 @@ pub(crate) enum Endpoint {
 }
 
 impl Endpoint {
+    /// True for a TCP stream.
+    pub(crate) fn is_tcp(&self) -> bool {
+        matches!(self, Endpoint::Tcp(_))
+    }
+
     /// True for UDP and Unix datagram sockets.
     pub(crate) fn is_datagram(&self) -> bool {
         matches!(self, Endpoint::Udp(_) | Endpoint::UnixDatagram(..))

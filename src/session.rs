@@ -162,6 +162,19 @@ fn stdout_error(source: io::Error) -> Error {
     }
 }
 
+/// The path a pipe stdin takes once a read proves a bulk transfer (docs/performance.md,
+/// "Zero-copy choices"). Into TCP, reading and sending beats splicing: a splice holds the
+/// pipe's lock through the whole TCP send, so the writer (`cat`) waits on it, and it hands
+/// TCP one 4 KiB page per segment fragment, which costs the receiver more. Into a Unix
+/// socket the kernel copies a spliced page once, where read/send copies twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PipeBulk {
+    /// Keep reading and sending, from an enlarged pipe.
+    Copy,
+    /// Splice from an enlarged pipe.
+    Splice,
+}
+
 /// stdin and stdout joined to one connection at a time.
 pub(crate) struct Session {
     /// Knobs.
@@ -195,8 +208,8 @@ pub(crate) struct Session {
     to_peer_fast: Option<ToPeer>,
     /// The zero-copy path socket → stdout, while the kernel accepts it.
     from_peer_fast: Option<FromPeer>,
-    /// The splice path stdin → socket takes over once stdin proves bulk.
-    to_peer_bulk: Option<ToPeer>,
+    /// What a pipe stdin switches to once it proves bulk.
+    to_peer_bulk: Option<PipeBulk>,
     /// socket → stdout may switch to splice once the socket proves bulk.
     from_peer_bulk: bool,
     /// `-C` state and its scratch buffer.
@@ -303,7 +316,7 @@ impl Session {
                 what: "register socket",
                 source,
             })?;
-        self.choose_paths(endpoint.is_datagram());
+        self.choose_paths(endpoint.is_datagram(), endpoint.is_tcp());
         let now = Instant::now();
         self.conn = Some(Connection {
             datagram: endpoint.is_datagram(),
@@ -369,7 +382,7 @@ impl Session {
     }
 
     /// Pick the zero-copy path for each direction where the fds allow it.
-    fn choose_paths(&mut self, datagram: bool) {
+    fn choose_paths(&mut self, datagram: bool, tcp: bool) {
         self.to_peer_fast = None;
         self.from_peer_fast = None;
         self.to_peer_bulk = None;
@@ -381,8 +394,14 @@ impl Session {
             match self.stdin.as_ref().map(|s| s.kind()) {
                 // sendfile moves a file in one call per chunk, small or large.
                 Some(FdKind::File) => self.to_peer_fast = Some(ToPeer::SendFile),
-                // A pipe may carry typing or a request: splice only once it proves bulk.
-                Some(FdKind::Pipe) => self.to_peer_bulk = Some(ToPeer::Splice),
+                // A pipe may carry typing or a request: change only once it proves bulk.
+                Some(FdKind::Pipe) => {
+                    self.to_peer_bulk = Some(if tcp {
+                        PipeBulk::Copy
+                    } else {
+                        PipeBulk::Splice
+                    });
+                }
                 _ => {}
             }
         }
@@ -393,14 +412,18 @@ impl Session {
             );
     }
 
-    /// stdin gave a bulk read: switch stdin → socket to splice (once the queue drains).
+    /// stdin gave a bulk read: enlarge its pipe, and switch stdin → socket to splice
+    /// (once the queue drains) where that is the faster path.
     fn stdin_proved_bulk(&mut self) {
-        if let Some(path) = self.to_peer_bulk.take() {
+        if let Some(plan) = self.to_peer_bulk.take() {
             if let Some(stdin) = &self.stdin {
-                // A bigger pipe lets the writer run ahead and each splice move more.
+                // A bigger pipe lets the writer run ahead: fewer sleeps on both sides, and
+                // each read or splice moves more.
                 crate::zerocopy::enlarge_pipe(stdin);
             }
-            self.to_peer_fast = Some(path);
+            if plan == PipeBulk::Splice {
+                self.to_peer_fast = Some(ToPeer::Splice);
+            }
         }
     }
 
