@@ -1,5 +1,6 @@
-//! Adaptive busy polling: after a small exchange, poll without sleeping for a few tens of
-//! microseconds before blocking, when the traffic shows replies come back that fast.
+//! Adaptive busy polling: after a small exchange that answers the one before (bytes moved
+//! the other way), poll without sleeping for a few tens of microseconds before blocking,
+//! when the traffic shows replies come back that fast.
 //!
 //! Why: in request/response traffic (rnc as an `ssh` `ProxyCommand`, a script driving a
 //! server through rnc's pipes) most of the latency rnc adds is not its syscalls but the
@@ -8,13 +9,16 @@
 //! virtual machine). Staying on the CPU while the reply is on its way removes both.
 //!
 //! What bounds its cost:
-//! - it follows only an exchange that moved at most [`SMALL_EXCHANGE`] bytes, so bulk
-//!   transfers (which never wait for replies) never spin;
+//! - it follows only an exchange that moved at most [`SMALL_EXCHANGE`] bytes and took
+//!   a turn: bytes moved the other way than in the exchange before, or both ways. Bulk
+//!   transfers and one-way streams (`tail -f log | rnc`), which wait for more of the
+//!   same rather than for a reply, never spin;
 //! - it spins only while the previous wait after such an exchange ended within the
 //!   window: a human typing or a slow server makes the next wait sleep at once, so an
 //!   idle session costs nothing and a slow one at most one window per burst;
 //! - it is off on a single CPU, where spinning would keep the peer process off the CPU
-//!   it needs to answer; and `--no-busy-poll` turns it off.
+//!   it needs to answer, and over datagrams (`event_loop::busy_poll`); `--no-busy-poll`
+//!   turns it off.
 //!
 //! This file holds only the policy; `event_loop.rs` does the polling.
 
@@ -34,8 +38,10 @@ pub(crate) struct BusyPoll {
     enabled: bool,
     /// Whether spinning can help here; asked only when it would spin.
     several_cpus: fn() -> bool,
-    /// Whether the exchange before the coming wait was small.
+    /// Whether the exchange before the coming wait was small and took a turn.
     after_small: bool,
+    /// The direction of the last exchange that moved bytes.
+    last_turn: Option<Turn>,
     /// Whether the last wait after a small exchange ended within [`WINDOW`].
     quick_turnaround: bool,
 }
@@ -50,13 +56,25 @@ impl BusyPoll {
             enabled,
             several_cpus,
             after_small: false,
+            last_turn: None,
             quick_turnaround: true,
         }
     }
 
-    /// Record how many bytes moved since the last wait, before the next one.
-    pub(crate) fn exchanged(&mut self, moved: u64) {
-        self.after_small = moved > 0 && moved <= SMALL_EXCHANGE;
+    /// Record how many bytes were sent to and received from the peer since the last
+    /// wait, before the next one.
+    pub(crate) fn exchanged(&mut self, sent: u64, received: u64) {
+        let turn = match (sent > 0, received > 0) {
+            (false, false) => None,
+            (true, false) => Some(Turn::Sent),
+            (false, true) => Some(Turn::Received),
+            (true, true) => Some(Turn::Both),
+        };
+        let took_turn = turn == Some(Turn::Both) || turn != self.last_turn;
+        self.after_small = turn.is_some() && sent + received <= SMALL_EXCHANGE && took_turn;
+        if turn.is_some() {
+            self.last_turn = turn;
+        }
     }
 
     /// How long the coming wait should poll without sleeping: zero for "sleep at once".
@@ -76,6 +94,14 @@ impl BusyPoll {
     }
 }
 
+/// Which way the bytes of one exchange went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    Sent,
+    Received,
+    Both,
+}
+
 /// Whether rnc may run on more than one CPU. Asked once, on the first small exchange,
 /// so that startup does not pay for it.
 fn several_cpus() -> bool {
@@ -92,28 +118,57 @@ mod tests {
     }
 
     #[test]
-    fn spins_after_a_small_exchange_while_replies_are_quick() {
+    fn spins_while_small_requests_and_replies_alternate_quickly() {
         let mut b = policy();
-        b.exchanged(64);
-        assert_eq!(b.window(), WINDOW, "a first small exchange spins");
+        b.exchanged(64, 0);
+        assert_eq!(
+            b.window(),
+            WINDOW,
+            "a first small request spins for its reply"
+        );
         b.waited(Duration::from_micros(20));
-        b.exchanged(64);
-        assert_eq!(b.window(), WINDOW, "a quick reply keeps it spinning");
+        b.exchanged(0, 64);
+        assert_eq!(b.window(), WINDOW, "the reply: spin for the next request");
+        b.waited(Duration::from_micros(10));
+        b.exchanged(64, 64);
+        assert_eq!(b.window(), WINDOW, "both ways at once also takes a turn");
+    }
+
+    #[test]
+    fn a_one_way_stream_does_not_spin() {
+        let mut b = policy();
+        b.exchanged(0, 16 * 1024);
+        b.waited(Duration::from_micros(5));
+        for _ in 0..3 {
+            b.exchanged(0, 16 * 1024);
+            assert_eq!(
+                b.window(),
+                Duration::ZERO,
+                "more of the same: no reply awaited"
+            );
+            b.waited(Duration::from_micros(5));
+        }
+        b.exchanged(100, 0);
+        assert_eq!(
+            b.window(),
+            WINDOW,
+            "a request after the stream takes a turn"
+        );
     }
 
     #[test]
     fn a_slow_reply_makes_the_next_wait_sleep_until_replies_are_quick_again() {
         let mut b = policy();
-        b.exchanged(64);
+        b.exchanged(64, 0);
         b.waited(Duration::from_millis(300));
-        b.exchanged(64);
+        b.exchanged(0, 64);
         assert_eq!(
             b.window(),
             Duration::ZERO,
             "after a slow turnaround: sleep at once"
         );
         b.waited(Duration::from_micros(30));
-        b.exchanged(64);
+        b.exchanged(64, 0);
         assert_eq!(
             b.window(),
             WINDOW,
@@ -124,28 +179,28 @@ mod tests {
     #[test]
     fn never_spins_after_bulk_or_nothing_or_when_off_or_on_one_cpu() {
         let mut b = policy();
-        b.exchanged(0);
+        b.exchanged(0, 0);
         assert_eq!(
             b.window(),
             Duration::ZERO,
             "nothing moved: a timer or a key"
         );
-        b.exchanged(SMALL_EXCHANGE + 1);
+        b.exchanged(SMALL_EXCHANGE + 1, 0);
         assert_eq!(b.window(), Duration::ZERO, "a bulk read");
         let mut off = BusyPoll::with_cpu_check(false, || true);
-        off.exchanged(64);
+        off.exchanged(64, 0);
         assert_eq!(off.window(), Duration::ZERO, "--no-busy-poll");
         let mut one_cpu = BusyPoll::with_cpu_check(true, || false);
-        one_cpu.exchanged(64);
+        one_cpu.exchanged(64, 0);
         assert_eq!(one_cpu.window(), Duration::ZERO, "a single CPU");
     }
 
     #[test]
     fn waits_after_bulk_do_not_change_the_turnaround_record() {
         let mut b = policy();
-        b.exchanged(1 << 20);
+        b.exchanged(1 << 20, 0);
         b.waited(Duration::from_secs(1));
-        b.exchanged(64);
+        b.exchanged(0, 64);
         assert_eq!(b.window(), WINDOW);
     }
 }

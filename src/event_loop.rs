@@ -278,6 +278,13 @@ fn open_session(lp: &Loop, config: &Config) -> Result<Session> {
     Ok(session)
 }
 
+/// Whether `drive` may busy-poll (`busy_poll.rs`): not with `--no-busy-poll`, and not over
+/// datagrams, where it measured no gain in round-trip time for more CPU
+/// (`bench/busy_poll_cost.py --udp`).
+fn busy_poll(config: &Config) -> bool {
+    config.busy_poll && !config.transport.is_datagram()
+}
+
 /// Pump and poll until the session's connection is done.
 fn drive(lp: &mut Loop, session: &mut Session, busy_poll: bool) -> Result<Outcome> {
     let mut busy = BusyPoll::new(busy_poll);
@@ -296,9 +303,12 @@ fn drive(lp: &mut Loop, session: &mut Session, busy_poll: bool) -> Result<Outcom
         } else {
             earliest(session.next_deadline(), session.ui_deadline())
         };
-        let now_moved = session.bytes_moved();
-        busy.exchanged(now_moved.saturating_sub(moved));
-        moved = now_moved;
+        let (sent, received) = session.bytes_moved();
+        busy.exchanged(
+            sent.saturating_sub(moved.0),
+            received.saturating_sub(moved.1),
+        );
+        moved = (sent, received);
         let started = Instant::now();
         let woke = lp.wait_spinning(deadline, busy.window())?;
         busy.waited(started.elapsed());
@@ -384,7 +394,7 @@ fn run_client(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<O
     session.ui().set_addresses(Some(&local), Some(&peer));
     session.ui().new_connection(None);
     session.attach(endpoint, false, lp.registry())?;
-    let outcome = drive(lp, session, config.busy_poll);
+    let outcome = drive(lp, session, busy_poll(config));
     let stats = session.detach(lp.registry());
     print_summary(config, stats);
     outcome
@@ -723,7 +733,7 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
             ui.note(&format!("connection {served} from {from}"));
         }
         session.attach(endpoint, false, lp.registry())?;
-        let outcome = drive(lp, session, config.busy_poll);
+        let outcome = drive(lp, session, busy_poll(config));
         let stats = session.detach(lp.registry());
         print_summary(config, stats);
         match outcome {
@@ -798,7 +808,7 @@ fn run_datagram_listener(
 ) -> Result<Outcome> {
     session.ui().new_connection(None);
     session.attach(endpoint, true, lp.registry())?;
-    let outcome = drive(lp, session, config.busy_poll);
+    let outcome = drive(lp, session, busy_poll(config));
     let stats = session.detach(lp.registry());
     print_summary(config, stats);
     outcome

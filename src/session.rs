@@ -342,11 +342,11 @@ impl Session {
         Ok(())
     }
 
-    /// Bytes moved over the current connection so far, both directions.
-    pub(crate) fn bytes_moved(&self) -> u64 {
+    /// `(bytes sent, bytes received)` over the current connection so far.
+    pub(crate) fn bytes_moved(&self) -> (u64, u64) {
         self.conn
             .as_ref()
-            .map_or(0, |conn| conn.bytes_sent + conn.bytes_received)
+            .map_or((0, 0), |conn| (conn.bytes_sent, conn.bytes_received))
     }
 
     /// End the current connection: deregister and close its socket. Returns
