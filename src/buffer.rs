@@ -38,6 +38,19 @@ impl ByteQueue {
         }
     }
 
+    /// Let the queue hold up to `capacity_bytes` (never shrinks); queued bytes are kept.
+    pub(crate) fn grow(&mut self, capacity_bytes: usize) {
+        if capacity_bytes <= self.buf.len() {
+            return;
+        }
+        let mut buf = vec![0; capacity_bytes].into_boxed_slice();
+        let len = self.len();
+        buf[..len].copy_from_slice(self.as_slice());
+        self.buf = buf;
+        self.start = 0;
+        self.end = len;
+    }
+
     /// Bytes queued.
     pub(crate) fn len(&self) -> usize {
         self.end - self.start
@@ -232,5 +245,18 @@ mod tests {
         let mut q = ByteQueue::new(16);
         let got = q.fill_from(5, |b| Ok(b.len())).unwrap();
         assert_eq!(got, Fill::Read(5));
+    }
+
+    #[test]
+    fn grow_keeps_the_queued_bytes_and_adds_room() {
+        let mut q = ByteQueue::new(8);
+        q.tail_mut(8)[..6].copy_from_slice(b"abcdef");
+        q.commit(6);
+        q.consume(2);
+        q.grow(32);
+        assert_eq!(q.as_slice(), b"cdef");
+        assert_eq!(q.room(), 28);
+        q.grow(16);
+        assert_eq!(q.room(), 28, "never shrinks");
     }
 }

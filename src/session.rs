@@ -26,6 +26,9 @@ use crate::zerocopy::{FromPeer, Relay, Step, StepError, ToPeer};
 
 /// Capacity of each direction's queue.
 pub(crate) const QUEUE_BYTES: usize = 256 * 1024;
+/// The stdin → peer queue once a pipe stdin proves bulk into TCP: as big as the pipe rnc
+/// enlarges, so one read can empty it (docs/performance.md, "Zero-copy choices").
+const BULK_PIPE_QUEUE_BYTES: usize = 1 << 20;
 /// The largest UDP payload; one stdin read is at most one datagram of this size.
 pub(crate) const MAX_DATAGRAM_BYTES: usize = 65_507;
 /// Datagram size when stdin is a regular file, which has no message boundaries: 16 KiB,
@@ -169,7 +172,7 @@ fn stdout_error(source: io::Error) -> Error {
 /// socket the kernel copies a spliced page once, where read/send copies twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PipeBulk {
-    /// Keep reading and sending, from an enlarged pipe.
+    /// Keep reading and sending, from an enlarged pipe through a queue as big.
     Copy,
     /// Splice from an enlarged pipe.
     Splice,
@@ -421,8 +424,10 @@ impl Session {
                 // each read or splice moves more.
                 crate::zerocopy::enlarge_pipe(stdin);
             }
-            if plan == PipeBulk::Splice {
-                self.to_peer_fast = Some(ToPeer::Splice);
+            match plan {
+                // One read can then empty the pipe, and TCP gets larger sends.
+                PipeBulk::Copy => self.to_peer.grow(BULK_PIPE_QUEUE_BYTES),
+                PipeBulk::Splice => self.to_peer_fast = Some(ToPeer::Splice),
             }
         }
     }
