@@ -8,13 +8,13 @@
 //! control character ever enters the line except tab, so `render` output is safe to draw.
 //! There is no escape timeout: ESC followed by a printable key is read as Alt+key and
 //! swallowed, and ESC followed by a control key (Enter, Ctrl-C…) lets that key through.
-//!
-//! Display width: every character counts as one column. Wide (CJK) and combining
-//! characters therefore misplace the cursor; `unicode-width` would fix that.
+//! `render` works in display columns (`width.rs`): a wide character takes two, so the
+//! cursor lands on the character it is at and the row never overflows the screen.
 
 use std::cell::Cell;
 
 use crate::sanitize::needs_escape;
+use crate::width::{char_cols, str_cols};
 
 /// The prompt drawn at the start of the input row.
 pub(crate) const PROMPT: &str = "> ";
@@ -467,35 +467,61 @@ impl LineEditor {
 
     /// The input row for a terminal `width` columns wide: the prompt and the visible part
     /// of the line (scrolled horizontally so the cursor stays visible), and the cursor's
-    /// column (0-based, always < `width` when `width > 0`). Tabs and other characters
-    /// that would not take exactly one column are drawn as a space or `?`.
+    /// column (0-based, always < `width` when `width > 0`). Columns are display columns
+    /// (a wide character takes two). Tabs and other characters that must not reach the
+    /// terminal are drawn as a space or `?`.
     pub(crate) fn render(&self, width: usize) -> (String, usize) {
-        let prompt_cols = PROMPT.chars().count();
+        let prompt_cols = str_cols(PROMPT);
         if width <= prompt_cols {
             let shown: String = PROMPT.chars().take(width).collect();
             return (shown, width.saturating_sub(1));
         }
-        // One column stays free after the last char for the cursor at the end of line.
         let text_cols = width - prompt_cols;
-        let mut scroll = self.scroll.get();
-        if self.cursor < scroll {
-            scroll = self.cursor;
-        } else if self.cursor >= scroll + text_cols {
-            scroll = self.cursor + 1 - text_cols;
+        let shown: Vec<char> = self.line.iter().map(|&c| shown_char(c)).collect();
+        // cols_before[i]: columns taken by shown[..i].
+        let mut cols_before = Vec::with_capacity(shown.len() + 1);
+        cols_before.push(0);
+        for &c in &shown {
+            cols_before.push(cols_before[cols_before.len() - 1] + char_cols(c));
+        }
+        let span = |from: usize, to: usize| cols_before[to] - cols_before[from];
+        // The cursor's cell: the character under it, or one free column at the end.
+        let cursor_cell = shown.get(self.cursor).map_or(1, |&c| char_cols(c).max(1));
+        let mut scroll = self.scroll.get().min(self.cursor);
+        while scroll < self.cursor && span(scroll, self.cursor) + cursor_cell > text_cols {
+            scroll += 1;
         }
         // Do not leave empty space on the right while text is hidden on the left.
-        scroll = scroll.min((self.line.len() + 1).saturating_sub(text_cols));
+        while scroll > 0 && span(scroll - 1, shown.len()) < text_cols {
+            scroll -= 1;
+        }
+        // Never start the row with a combining mark: it would join the prompt.
+        while scroll < self.cursor && char_cols(shown[scroll]) == 0 {
+            scroll += 1;
+        }
         self.scroll.set(scroll);
         let mut row = String::with_capacity(width);
         row.push_str(PROMPT);
-        for &c in self.line.iter().skip(scroll).take(text_cols) {
-            row.push(match c {
-                '\t' => ' ',
-                c if needs_escape(c) => '?',
-                c => c,
-            });
+        let mut used = 0;
+        for &c in &shown[scroll..] {
+            let cols = char_cols(c);
+            if used + cols > text_cols {
+                break;
+            }
+            row.push(c);
+            used += cols;
         }
-        (row, prompt_cols + self.cursor - scroll)
+        (row, prompt_cols + span(scroll, self.cursor))
+    }
+}
+
+/// How a character of the line is drawn: a tab as a space, anything the terminal could
+/// obey as `?`.
+fn shown_char(c: char) -> char {
+    match c {
+        '\t' => ' ',
+        c if needs_escape(c) => '?',
+        c => c,
     }
 }
 
@@ -841,18 +867,40 @@ mod tests {
         assert_eq!(ed.render(10), ("> ".to_string(), 2));
     }
 
+    /// The character that occupies display column `col` of `row` (combining marks
+    /// occupy none), if one starts there.
+    fn char_at_col(row: &str, col: usize) -> Option<char> {
+        let mut at = 0;
+        for c in row.chars() {
+            if at == col && char_cols(c) > 0 {
+                return Some(c);
+            }
+            at += char_cols(c);
+        }
+        None
+    }
+
     #[test]
     fn editor_render_fits_every_width() {
-        let mut ed = typed("abcdefghijklmnopqrstuvwxyzé€😀".as_bytes());
-        for moves in 0..30 {
+        let mut ed = typed("abcdefghijklmnopqrstuvwxyzé€😀日本語のテキストe\u{301}z".as_bytes());
+        for moves in 0..50 {
             for width in 0..40 {
                 let (row, col) = ed.render(width);
-                assert!(row.chars().count() <= width, "width {width}: {row:?}");
+                assert!(str_cols(&row) <= width, "width {width}: {row:?}");
                 assert!(col < width.max(1), "width {width}: col {col}");
-                if width > PROMPT.len() {
-                    let under_cursor = row.chars().nth(col);
-                    let expected = ed.line().chars().nth(ed.cursor());
-                    assert_eq!(under_cursor, expected, "width {width} moves {moves}");
+                let cursor_cell = ed.line().chars().nth(ed.cursor()).map_or(1, char_cols);
+                if width >= PROMPT.len() + cursor_cell.max(1) {
+                    // On a combining mark the cursor shows the next character's cell.
+                    let expected = ed
+                        .line()
+                        .chars()
+                        .skip(ed.cursor())
+                        .find(|&c| char_cols(c) > 0);
+                    assert_eq!(
+                        char_at_col(&row, col),
+                        expected,
+                        "width {width} moves {moves}: {row:?} col {col}"
+                    );
                 }
             }
             ed.feed(if moves % 3 == 0 {
@@ -861,6 +909,17 @@ mod tests {
                 b"\x1b[C"
             });
         }
+    }
+
+    #[test]
+    fn editor_render_counts_wide_characters_as_two_columns() {
+        let mut ed = typed("日本語 ok".as_bytes());
+        assert_eq!(ed.render(80), ("> 日本語 ok".to_string(), 11));
+        ed.feed(b"\x1b[D\x1b[D\x1b[D\x1b[D");
+        assert_eq!(ed.render(80), ("> 日本語 ok".to_string(), 6), "on 語");
+        // 8 text columns: the end of the line scrolls into view two columns at a time.
+        let ed = typed("一二三四五六".as_bytes());
+        assert_eq!(ed.render(10), ("> 四五六".to_string(), 8));
     }
 
     #[test]
@@ -918,7 +977,7 @@ mod tests {
             for width in [0, 1, 2, 3, 10, 80] {
                 let (row, col) = whole.render(width);
                 assert!(
-                    row.chars().count() <= width,
+                    str_cols(&row) <= width,
                     "{input:?} at width {width}: {row:?}"
                 );
                 assert!(

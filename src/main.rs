@@ -21,6 +21,7 @@ mod stdio;
 mod sys;
 mod terminal;
 mod ui;
+mod width;
 mod zerocopy;
 
 use std::process::ExitCode;

@@ -9,13 +9,14 @@
 //! escape sequence at all; with colour it contains SGR sequences only. Addresses, paths and
 //! notes go through `escape_for_display`, so a hostile name cannot drive the terminal.
 //!
-//! Display width: every character counts as one column (`⇄ ↑ ↓ …` included; they are
-//! "ambiguous width" in East Asian locales). A peer name with wide characters can make the
-//! row longer on screen; `unicode-width` would fix that.
+//! Widths are display columns (`width.rs`): a name with wide characters is measured as
+//! the terminal draws it. `⇄ ↑ ↓ …` count as one column each, as in most terminals; they
+//! are "ambiguous width" and take two in some East Asian setups.
 
 use std::time::Duration;
 
 use crate::sanitize::escape_for_display;
+use crate::width::{prefix_within, str_cols};
 
 /// The state of the connection, as the kernel (TCP_INFO) or the session sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,17 +158,17 @@ impl StatusModel {
             return row;
         }
         let head_chars = self.compose(&[Part::Head]).chars().count();
-        let row_chars = row.chars().count();
         let split = row
             .char_indices()
             .nth(head_chars)
             .map_or(row.len(), |(i, _)| i);
         let (head, rest) = row.split_at(split);
+        let row_cols = str_cols(&row);
         format!(
             "\x1b[7m\x1b[1;{}m{head}\x1b[22;39m{rest}{:pad$}\x1b[0m",
             self.state.sgr_color(),
             "",
-            pad = width - row_chars,
+            pad = width.saturating_sub(row_cols),
         )
     }
 
@@ -180,7 +181,7 @@ impl StatusModel {
         for part in priority {
             included.push(part);
             let candidate = self.compose_progress(&included, rate_bytes_per_sec);
-            if candidate.chars().count() <= width {
+            if str_cols(&candidate) <= width {
                 row = candidate;
             } else {
                 included.pop();
@@ -201,7 +202,7 @@ impl StatusModel {
                 continue;
             }
             included.push(part);
-            if self.compose(&included).chars().count() > width {
+            if str_cols(&self.compose(&included)) > width {
                 included.pop();
             }
         }
@@ -349,13 +350,13 @@ fn format_rtt(rtt: Duration) -> String {
 
 /// `text` cut to `width` columns, ending in `…` when something was cut.
 fn truncate(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
+    if str_cols(text) <= width {
         return text.to_string();
     }
     if width == 0 {
         return String::new();
     }
-    let mut out: String = text.chars().take(width - 1).collect();
+    let mut out = prefix_within(text, width - 1).to_string();
     out.push('…');
     out
 }
@@ -416,6 +417,10 @@ mod tests {
         m.note = Some("peer closed\nits side".into());
         models.push(m);
         models.push(StatusModel::new("tcp", ConnState::Resolving));
+        let mut m = StatusModel::new("unix", ConnState::Connected);
+        m.peer = Some("/run/日本語のソケット/😀.sock".into());
+        m.note = Some("接続しました".into());
+        models.push(m);
         let mut m = full();
         m.bytes_sent = u64::MAX;
         m.elapsed = Duration::from_secs(1_000_000);
@@ -442,17 +447,21 @@ mod tests {
         for model in all_models() {
             for width in 0..=120 {
                 let plain = model.render(width, false);
-                assert!(plain.chars().count() <= width, "{width}: {plain:?}");
+                assert!(str_cols(&plain) <= width, "{width}: {plain:?}");
                 assert!(
                     !plain.contains('\x1b') && !plain.contains('\n'),
                     "{plain:?}"
                 );
                 let colored = model.render(width, true);
                 let visible = strip_sgr(&colored);
-                assert!(visible.chars().count() <= width, "{width}: {colored:?}");
+                assert_eq!(
+                    str_cols(&visible),
+                    width,
+                    "the bar fills the row: {colored:?}"
+                );
                 assert_eq!(visible.trim_end(), plain.trim_end(), "same text");
                 let progress = model.render_progress(width, 1_500_000);
-                assert!(progress.chars().count() <= width, "{width}: {progress:?}");
+                assert!(str_cols(&progress) <= width, "{width}: {progress:?}");
                 assert!(!progress.contains('\x1b'));
             }
         }

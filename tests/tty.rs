@@ -876,6 +876,40 @@ fn tty_line_editing_keys() {
     tty.expect_exit(130);
 }
 
+/// Wide characters (CJK) take two columns on screen: the cursor must land after them,
+/// and a line wider than the screen must scroll so the row still fits and the cursor
+/// stays on it.
+#[test]
+fn tty_wide_characters_keep_the_cursor_in_place() {
+    let (mut tty, mut peer) = connected(&[]);
+    tty.keys("日本語 ok".as_bytes());
+    let at = |t: &Tty, col: u16| t.screen().cursor_position() == (t.rows() - 2, col);
+    tty.wait_for(
+        "日本語 ok with the cursor after it, at column 2 + 9",
+        |t| t.input_row() == "> 日本語 ok" && at(t, 11),
+    );
+    tty.keys(b"\x1b[D\x1b[D\x1b[D\x1b[D");
+    tty.wait_for("the cursor on 語, at column 2 + 4", |t| at(t, 6));
+    tty.keys(b"\x05\x15");
+    // 70 wide characters: 140 columns on a 100-column screen.
+    let long: String = "漢字".repeat(35);
+    tty.keys(long.as_bytes());
+    tty.wait_for(
+        "the end of the long line, cursor in the last columns",
+        |t| {
+            let row = t.input_row();
+            let col = t.screen().cursor_position().1;
+            row.starts_with("> ") && row.ends_with("漢字") && (COLS - 2..COLS).contains(&col)
+        },
+    );
+    let screen = tty.dump();
+    assert!(tty.status_row().contains("connected"), "{screen}");
+    tty.keys(b"\r");
+    peer.expect(format!("{long}\n").as_bytes());
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
+}
+
 #[test]
 fn tty_bracketed_paste_sends_all_lines_in_order() {
     let (mut tty, mut peer) = connected(&[]);
