@@ -16,6 +16,9 @@
 //! - it spins only while the previous wait after such an exchange ended within the
 //!   window: a human typing or a slow server makes the next wait sleep at once, so an
 //!   idle session costs nothing and a slow one at most one window per burst;
+//! - it stops once either direction has ended (stdin EOF, the peer's FIN): a closing
+//!   connection awaits no reply, and a spin there only kept the CPU from the peer
+//!   that was closing (measured: `rnc HOST PORT <<< hello` took 10% longer with it);
 //! - it is off on a single CPU, where spinning would keep the peer process off the CPU
 //!   it needs to answer, and over datagrams (`event_loop::busy_poll`); `--no-busy-poll`
 //!   turns it off.

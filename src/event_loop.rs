@@ -310,7 +310,12 @@ fn drive(lp: &mut Loop, session: &mut Session, busy_poll: bool) -> Result<Outcom
         );
         moved = (sent, received);
         let started = Instant::now();
-        let woke = lp.wait_spinning(deadline, busy.window())?;
+        let spin = if session.both_ways_open() {
+            busy.window()
+        } else {
+            Duration::ZERO
+        };
+        let woke = lp.wait_spinning(deadline, spin)?;
         busy.waited(started.elapsed());
         if let Some(signal) = woke.ending_signal {
             return Ok(Outcome::Signal(signal));

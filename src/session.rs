@@ -507,6 +507,14 @@ impl Session {
             && self.to_peer.is_empty()
     }
 
+    /// Whether bytes can still flow both ways: stdin has not ended and the peer has not
+    /// closed its side. Once either has, no reply is awaited (busy-polling stops).
+    pub(crate) fn both_ways_open(&self) -> bool {
+        self.conn
+            .as_ref()
+            .is_some_and(|conn| !self.stdin_eof && !conn.peer_eof && conn.ended_by.is_none())
+    }
+
     /// Whether the session can never continue: stdout's reader is gone.
     pub(crate) fn is_stdout_closed(&self) -> bool {
         self.stdout_closed
