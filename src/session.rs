@@ -166,10 +166,10 @@ fn stdout_error(source: io::Error) -> Error {
 }
 
 /// The path a pipe stdin takes once a read proves a bulk transfer (docs/performance.md,
-/// "Zero-copy choices"). Into TCP, reading and sending beats splicing: a splice holds the
-/// pipe's lock through the whole TCP send, so the writer (`cat`) waits on it, and it hands
-/// TCP one 4 KiB page per segment fragment, which costs the receiver more. Into a Unix
-/// socket the kernel copies a spliced page once, where read/send copies twice.
+/// "Zero-copy choices"). Into TCP, reading and sending measured faster than splicing: a
+/// splice holds the pipe's lock through the whole TCP send, so the writer (`cat`) waits
+/// on it, and the receiving side spent more CPU on what arrived. Into a Unix socket the
+/// kernel copies a spliced page once, where read/send copies twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PipeBulk {
     /// Keep reading and sending, from an enlarged pipe through a queue as big.
