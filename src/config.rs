@@ -159,9 +159,6 @@ impl Config {
         if cli.zero_io && mode == Mode::Listen {
             return usage("`-z` cannot be used with `-l`");
         }
-        if cli.zero_io && transport.is_datagram() {
-            return usage("`-z` needs a stream socket (not `-u`)");
-        }
         let wait = cli
             .wait
             .as_deref()

@@ -33,6 +33,9 @@ const SIGNALS: Token = Token(4);
 /// Token for the resolver thread's wake-up.
 const RESOLVER: Token = Token(5);
 
+/// How long `-z -u` waits for a refusal when `-w` does not say.
+const UDP_PROBE_WAIT: Duration = Duration::from_secs(1);
+
 /// How long to wait before accepting again when out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -366,6 +369,17 @@ fn run_client(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<O
                 Ok(addrs) => addrs,
                 Err(outcome) => return Ok(outcome),
             };
+            if transport == Transport::Udp && config.zero_io {
+                return match probe_udp(lp, session, config, addrs[0])? {
+                    Ok(()) => {
+                        if config.verbose {
+                            print_line(&udp_probe_success(host, addrs[0].port()));
+                        }
+                        Ok(Outcome::Finished)
+                    }
+                    Err(outcome) => Ok(outcome),
+                };
+            }
             if transport == Transport::Udp {
                 let addr = addrs[0];
                 let source = source_addr(config, &addr)?;
@@ -418,11 +432,18 @@ fn scan_ports(
     let mut any_open = false;
     for port in first..=last {
         let addrs = net::resolve(host, port, config.family)?;
-        match connect_tcp(lp, session, config, &addrs) {
-            Ok(Ok(endpoint)) => {
+        let found = if config.transport == Transport::Udp {
+            probe_udp(lp, session, config, addrs[0])
+                .map(|r| r.map(|()| udp_probe_success(host, port)))
+        } else {
+            connect_tcp(lp, session, config, &addrs)
+                .map(|r| r.map(|endpoint| zero_io_success(config, &endpoint)))
+        };
+        match found {
+            Ok(Ok(success)) => {
                 any_open = true;
                 if config.verbose {
-                    print_line(&zero_io_success(config, &endpoint));
+                    print_line(&success);
                 }
             }
             Ok(Err(outcome)) => return Ok(outcome),
@@ -439,6 +460,57 @@ fn scan_ports(
             last,
         })
     }
+}
+
+/// `-z -u`: send one empty datagram to `addr` and wait up to `-w` (1 s without it) for
+/// the answer. A refusal (the ICMP port unreachable that a closed port sends back, seen
+/// as `ECONNREFUSED`) is an error; a reply or silence counts as open, as with nc: UDP
+/// cannot tell an open port that stays quiet from a filtered one.
+fn probe_udp(
+    lp: &mut Loop,
+    session: &mut Session,
+    config: &Config,
+    addr: SocketAddr,
+) -> Result<std::result::Result<(), Outcome>> {
+    let refused = |source: io::Error| Error::Connect {
+        addr: addr.to_string(),
+        source,
+    };
+    let source = source_addr(config, &addr)?;
+    let mut socket = net::udp_connect(addr, source).map_err(refused)?;
+    lp.registry()
+        .register(&mut socket, SOCKET, Interest::READABLE)
+        .map_err(|source| Error::Poll {
+            what: "register socket",
+            source,
+        })?;
+    session.ui().set_state(ConnState::Connecting);
+    session.ui().set_addresses(None, Some(&addr.to_string()));
+    let deadline = Instant::now() + config.wait.unwrap_or(UDP_PROBE_WAIT);
+    let result = match socket.send(&[]) {
+        Err(e) => Err(refused(e)),
+        Ok(_) => loop {
+            let mut reply = [0u8; 1];
+            match socket.recv(&mut reply) {
+                Ok(_) => break Ok(Ok(())),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => break Err(refused(e)),
+            }
+            match wait_for(lp, session, Some(SOCKET), Some(deadline))? {
+                Wait::Ended(outcome) => break Ok(Err(outcome)),
+                Wait::TimedOut => break Ok(Ok(())),
+                Wait::Ready => {}
+            }
+        },
+    };
+    let _ = lp.registry().deregister(&mut socket);
+    result
+}
+
+/// nc's wording for an open UDP port, which only the absence of a refusal shows.
+fn udp_probe_success(host: &Host, port: u16) -> String {
+    format!("connection to {} {port} (udp) succeeded", host_text(host))
 }
 
 /// nc's wording for an open port: `connection to HOST PORT succeeded`.

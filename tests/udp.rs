@@ -5,6 +5,7 @@
 //! drop datagrams this small, so every check here waits for data, never for time.
 
 use std::net::UdpSocket;
+use std::thread;
 
 use crate::util::{Rnc, closed_udp_port, ipv6_available, pseudo_random, recv_udp, udp_socket};
 
@@ -207,4 +208,70 @@ fn udp_listener_idle_timeout_exits_0() {
     assert_eq!(rnc.stdout_exact(4), b"once");
     // No more datagrams either way: -w ends the session, not an error.
     rnc.finish().assert_code(0);
+}
+
+/// `-z -u` sends one empty datagram. A closed port's refusal (ICMP port unreachable) is a
+/// failure naming the address; silence until `-w` counts as open, as with nc.
+#[test]
+fn udp_zero_io_silent_port_succeeds_and_closed_port_fails() {
+    let (peer, port) = udp_socket();
+    let exit = Rnc::run(&[
+        "-v",
+        "-z",
+        "-u",
+        "-w",
+        "0.2",
+        "127.0.0.1",
+        &port.to_string(),
+    ]);
+    exit.assert_code(0);
+    assert!(exit.stdout.is_empty());
+    assert!(
+        exit.stderr
+            .contains(&format!("connection to 127.0.0.1 {port} (udp) succeeded")),
+        "{}",
+        exit.stderr
+    );
+    let (probe, _) = recv_udp(&peer);
+    assert!(
+        probe.is_empty(),
+        "the probe is one empty datagram: {probe:?}"
+    );
+
+    let closed = closed_udp_port();
+    let exit = Rnc::run(&["-z", "-u", "-w", "5", "127.0.0.1", &closed.to_string()]);
+    exit.assert_code(1);
+    assert_eq!(
+        exit.stderr.trim_end(),
+        format!("rnc: connect to 127.0.0.1:{closed}: connection refused")
+    );
+}
+
+/// A reply ends the wait: with `-w 60`, rnc finishes within the harness's 10 s only
+/// because the peer answers.
+#[test]
+fn udp_zero_io_reply_counts_as_open_at_once() {
+    let (peer, port) = udp_socket();
+    let replier = thread::spawn(move || {
+        let (_, from) = recv_udp(&peer);
+        peer.send_to(b"x", from).expect("reply");
+    });
+    let exit = Rnc::run(&["-z", "-u", "-w", "60", "127.0.0.1", &port.to_string()]);
+    exit.assert_code(0);
+    replier.join().expect("the peer saw the probe");
+}
+
+/// A range probes each port over UDP and succeeds when one is open.
+#[test]
+fn udp_zero_io_range_finds_the_open_port() {
+    let (_peer, port) = udp_socket();
+    let range = format!("{}-{}", port - 1, port + 1);
+    let exit = Rnc::run(&["-v", "-z", "-u", "-w", "0.2", "127.0.0.1", &range]);
+    exit.assert_code(0);
+    assert!(
+        exit.stderr
+            .contains(&format!("connection to 127.0.0.1 {port} (udp) succeeded")),
+        "{}",
+        exit.stderr
+    );
 }
