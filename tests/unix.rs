@@ -242,3 +242,35 @@ fn unix_datagram_client_round_trip_removes_its_temp_path() {
     assert!(!from.exists(), "temporary client socket left behind");
     assert_eq!(std::fs::read_dir(client_tmp.path()).unwrap().count(), 0);
 }
+
+/// `-z -U -u PATH`: the connect itself tells whether a datagram socket is bound there; rnc
+/// leaves no client socket file behind.
+#[test]
+fn unix_datagram_zero_io_reports_bound_and_missing_sockets() {
+    let dir = temp_dir();
+    let path = socket_path(dir.path());
+    let _peer = UnixDatagram::bind(&path).unwrap();
+    let path_text = path.to_str().expect("utf-8 path");
+    let exit = Rnc::run(&["-v", "-z", "-U", "-u", path_text]);
+    exit.assert_code(0);
+    assert!(
+        exit.stderr
+            .contains(&format!("connection to {path_text} succeeded")),
+        "{}",
+        exit.stderr
+    );
+    let missing = dir.path().join("missing");
+    let missing_text = missing.to_str().expect("utf-8 path");
+    let exit = Rnc::run(&["-z", "-U", "-u", missing_text]);
+    exit.assert_code(1);
+    assert!(exit.stderr.contains(missing_text), "{}", exit.stderr);
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        vec![std::ffi::OsString::from("s")],
+        "only the peer's socket"
+    );
+}
