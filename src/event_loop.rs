@@ -370,7 +370,7 @@ fn run_client(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<O
                 Err(outcome) => return Ok(outcome),
             };
             if transport == Transport::Udp && config.zero_io {
-                return match probe_udp(lp, session, config, addrs[0])? {
+                return match probe_udp_addrs(lp, session, config, &addrs)? {
                     Ok(()) => {
                         if config.verbose {
                             print_line(&udp_probe_success(host, addrs[0].port()));
@@ -433,7 +433,7 @@ fn scan_ports(
     for port in first..=last {
         let addrs = net::resolve(host, port, config.family)?;
         let found = if config.transport == Transport::Udp {
-            probe_udp(lp, session, config, addrs[0])
+            probe_udp_addrs(lp, session, config, &addrs)
                 .map(|r| r.map(|()| udp_probe_success(host, port)))
         } else {
             connect_tcp(lp, session, config, &addrs)
@@ -460,6 +460,27 @@ fn scan_ports(
             last,
         })
     }
+}
+
+/// `-z -u` over every address a name gave, in order, until one is not refused (as a TCP
+/// connect tries each address); the error is the last refusal.
+fn probe_udp_addrs(
+    lp: &mut Loop,
+    session: &mut Session,
+    config: &Config,
+    addrs: &[SocketAddr],
+) -> Result<std::result::Result<(), Outcome>> {
+    let mut last_error = None;
+    for &addr in addrs {
+        match probe_udp(lp, session, config, addr) {
+            Err(e) => {
+                note_failure(config, addrs.len(), &e);
+                last_error = Some(e);
+            }
+            found => return found,
+        }
+    }
+    Err(last_error.unwrap_or_else(|| Error::Usage("no address to probe".into())))
 }
 
 /// `-z -u`: send one empty datagram to `addr` and wait up to `-w` (1 s without it) for
