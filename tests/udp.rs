@@ -261,16 +261,32 @@ fn udp_zero_io_reply_counts_as_open_at_once() {
     replier.join().expect("the peer saw the probe");
 }
 
-/// A range probes each port over UDP and succeeds when one is open.
+/// A range probes each port over UDP and succeeds when one is open. The range is two
+/// ports this test holds (the second released just before), so no other test's socket
+/// gets a probe.
 #[test]
 fn udp_zero_io_range_finds_the_open_port() {
-    let (_peer, port) = udp_socket();
-    let range = format!("{}-{}", port - 1, port + 1);
+    let (_peer, port, closed) = (0..100)
+        .find_map(|_| {
+            let (peer, port) = udp_socket();
+            let next = UdpSocket::bind(("127.0.0.1", port.checked_add(1)?)).ok()?;
+            drop(next);
+            Some((peer, port, port + 1))
+        })
+        .expect("two adjacent free UDP ports");
+    let range = format!("{port}-{closed}");
     let exit = Rnc::run(&["-v", "-z", "-u", "-w", "0.2", "127.0.0.1", &range]);
     exit.assert_code(0);
     assert!(
         exit.stderr
             .contains(&format!("connection to 127.0.0.1 {port} (udp) succeeded")),
+        "{}",
+        exit.stderr
+    );
+    assert!(
+        exit.stderr.contains(&format!(
+            "connect to 127.0.0.1:{closed}: connection refused"
+        )),
         "{}",
         exit.stderr
     );
