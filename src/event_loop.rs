@@ -462,6 +462,26 @@ fn scan_ports(
     }
 }
 
+/// Register a socket that is connecting (or probing) `addr` on `SOCKET`, and say so in
+/// the status row.
+fn watch_connecting(
+    lp: &Loop,
+    session: &mut Session,
+    socket: &mut impl mio::event::Source,
+    interest: Interest,
+    addr: SocketAddr,
+) -> Result<()> {
+    lp.registry()
+        .register(socket, SOCKET, interest)
+        .map_err(|source| Error::Poll {
+            what: "register socket",
+            source,
+        })?;
+    session.ui().set_state(ConnState::Connecting);
+    session.ui().set_addresses(None, Some(&addr.to_string()));
+    Ok(())
+}
+
 /// `-z -u` over every address a name gave, in order, until one is not refused (as a TCP
 /// connect tries each address); the error is the last refusal.
 fn probe_udp_addrs(
@@ -499,14 +519,7 @@ fn probe_udp(
     };
     let source = source_addr(config, &addr)?;
     let mut socket = net::udp_connect(addr, source).map_err(refused)?;
-    lp.registry()
-        .register(&mut socket, SOCKET, Interest::READABLE)
-        .map_err(|source| Error::Poll {
-            what: "register socket",
-            source,
-        })?;
-    session.ui().set_state(ConnState::Connecting);
-    session.ui().set_addresses(None, Some(&addr.to_string()));
+    watch_connecting(lp, session, &mut socket, Interest::READABLE, addr)?;
     let deadline = Instant::now() + config.wait.unwrap_or(UDP_PROBE_WAIT);
     let result = match socket.send(&[]) {
         Err(e) => Err(refused(e)),
@@ -657,14 +670,7 @@ fn connect_tcp(
                 continue;
             }
         };
-        lp.registry()
-            .register(&mut stream, SOCKET, Interest::WRITABLE)
-            .map_err(|source| Error::Poll {
-                what: "register socket",
-                source,
-            })?;
-        session.ui().set_state(ConnState::Connecting);
-        session.ui().set_addresses(None, Some(&addr.to_string()));
+        watch_connecting(lp, session, &mut stream, Interest::WRITABLE, *addr)?;
         let deadline = config.wait.map(|w| Instant::now() + w);
         let result = loop {
             match wait_for(lp, session, Some(SOCKET), deadline)? {
