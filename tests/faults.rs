@@ -15,8 +15,8 @@ use std::time::Duration;
 use crate::util::{
     BIG, Deadline, Input, Output, Rnc, TIMEOUT, accept_tcp, accept_unix, assert_idle, connect_tcp,
     connect_unix, expect_eof, is_nonblocking, never_accepting_listener, pipe_through_cat,
-    pseudo_random, read_exact_within, recv_udp, reset_close, tcp_listener, temp_dir, udp_socket,
-    wait_tcp_state,
+    pseudo_random, read_exact_within, recv_udp, reset_close, rnc_client, tcp_listener, temp_dir,
+    udp_socket, wait_tcp_state,
 };
 
 /// Every signal that ends rnc cleanly, with its number (exit code 128 + n).
@@ -60,9 +60,7 @@ fn assert_reset_message(line: &str) {
 
 #[test]
 fn fault_tcp_peer_reset_during_upload_exits_1() {
-    let (listener, port) = tcp_listener();
-    let mut rnc = Rnc::spawn(&["127.0.0.1", &port.to_string()]);
-    let (mut peer, _) = accept_tcp(&listener);
+    let (mut rnc, mut peer) = rnc_client(&[]);
     let _feeder = rnc.feed_stdin_and_close(pseudo_random(BIG, 31));
     // Part of the upload has arrived; the rest is still in flight when the RST goes.
     assert_eq!(

@@ -16,7 +16,7 @@ use rustix::process::{Pid, Resource, Rlimit};
 use crate::util::{
     Exit, Input, Output, RNC, Rnc, TIMEOUT, accept_tcp, assert_idle, connect_tcp, expect_eof,
     fd_count, never_accepting_listener, read_exact_within, read_to_end_within, recv_udp,
-    reset_close, rss_kib, tcp_listener, temp_dir, udp_socket, wait_tcp_state,
+    reset_close, rnc_client, rss_kib, tcp_listener, temp_dir, udp_socket, wait_tcp_state,
 };
 
 /// A regular file in `dir` for rnc's stdout, and its path (the pipe case is
@@ -229,36 +229,11 @@ fn idle_cpu_near_zero_while_waiting() {
             rnc.listening_port();
             assert_idle(rnc.pid(), 3, "listening");
         });
-        scope.spawn(|| {
-            let (listener, port) = tcp_listener();
-            let mut rnc = Rnc::spawn(&["127.0.0.1", &port.to_string()]);
-            let (mut peer, _) = accept_tcp(&listener);
-            rnc.write_stdin(b"x");
-            assert_eq!(read_exact_within(&mut peer, 1), b"x");
-            peer.write_all(b"y").unwrap();
-            assert_eq!(rnc.stdout_exact(1), b"y");
-            assert_idle(rnc.pid(), 3, "idle session");
-        });
-        scope.spawn(|| {
-            // Quick request/response turns rnc's busy-poll on (busy_poll.rs); once the
-            // replies stop, it must go back to sleeping.
-            let (listener, port) = tcp_listener();
-            let mut rnc = Rnc::spawn(&["127.0.0.1", &port.to_string()]);
-            let (mut peer, _) = accept_tcp(&listener);
-            peer.set_nodelay(true).unwrap();
-            for i in 0..300u32 {
-                let line = format!("{i:07}\n");
-                rnc.write_stdin(line.as_bytes());
-                let got = read_exact_within(&mut peer, line.len());
-                peer.write_all(&got).unwrap();
-                assert_eq!(
-                    rnc.stdout_exact(line.len()),
-                    line.as_bytes(),
-                    "round trip {i}"
-                );
-            }
-            assert_idle(rnc.pid(), 3, "idle after 300 quick round trips");
-        });
+        // After one round trip, and after 300 quick ones, which turn rnc's busy-poll on
+        // (busy_poll.rs): once the replies stop, it must go back to sleeping.
+        for trips in [1, 300] {
+            scope.spawn(move || idle_after_round_trips(trips));
+        }
         scope.spawn(|| {
             let (listener, port) = tcp_listener();
             let mut rnc = Rnc::spawn(&["127.0.0.1", &port.to_string()]);
@@ -269,6 +244,24 @@ fn idle_cpu_near_zero_while_waiting() {
             assert_idle(rnc.pid(), 3, "after half-close");
         });
     });
+}
+
+/// rnc as a client exchanges `trips` lines with an echoing peer, then must sleep.
+fn idle_after_round_trips(trips: u32) {
+    let (mut rnc, mut peer) = rnc_client(&[]);
+    peer.set_nodelay(true).unwrap();
+    for i in 0..trips {
+        let line = format!("{i:07}\n");
+        rnc.write_stdin(line.as_bytes());
+        let got = read_exact_within(&mut peer, line.len());
+        peer.write_all(&got).unwrap();
+        assert_eq!(
+            rnc.stdout_exact(line.len()),
+            line.as_bytes(),
+            "round trip {i}"
+        );
+    }
+    assert_idle(rnc.pid(), 3, &format!("idle after {trips} round trip(s)"));
 }
 
 #[test]

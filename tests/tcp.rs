@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use crate::util::{
     BIG, Input, Output, Rnc, TIMEOUT, accept_tcp, assert_same_bytes, closed_tcp_port, connect_tcp,
     expect_eof, fd_count, ipv6_available, is_nonblocking, pipe_through_cat, pseudo_random,
-    read_exact_within, read_to_end_within, retry_eintr, tcp_listener, temp_dir, write_file,
+    read_exact_within, read_to_end_within, retry_eintr, rnc_client, tcp_listener, temp_dir,
+    write_file,
 };
 
 /// Writes `data` to `stream` from a thread, then closes it; errors are returned, not raised.
@@ -23,9 +24,7 @@ fn send_and_close(mut stream: TcpStream, data: Vec<u8>) -> thread::JoinHandle<st
 
 #[test]
 fn tcp_stdin_eof_half_closes_and_reply_still_printed() {
-    let (listener, port) = tcp_listener();
-    let mut rnc = Rnc::spawn(&["127.0.0.1", &port.to_string()]);
-    let (mut peer, _) = accept_tcp(&listener);
+    let (mut rnc, mut peer) = rnc_client(&[]);
 
     rnc.write_stdin(b"hello\n");
     assert_eq!(read_exact_within(&mut peer, 6), b"hello\n");
@@ -236,9 +235,7 @@ fn tcp_client_source_address_and_port() {
 
 #[test]
 fn tcp_idle_timeout_ends_session_with_exit_0() {
-    let (listener, port) = tcp_listener();
-    let mut rnc = Rnc::spawn(&["-w", "1", "127.0.0.1", &port.to_string()]);
-    let (mut peer, _) = accept_tcp(&listener);
+    let (mut rnc, mut peer) = rnc_client(&["-w", "1"]);
     peer.write_all(b"hi").unwrap();
     assert_eq!(rnc.stdout_exact(2), b"hi");
     let quiet_since = Instant::now();
@@ -272,9 +269,7 @@ fn tcp_idle_timeout_does_not_limit_waiting_for_a_client() {
 
 #[test]
 fn tcp_quit_after_eof_zero_exits_while_peer_stays_open() {
-    let (listener, port) = tcp_listener();
-    let mut rnc = Rnc::spawn(&["-q", "0", "127.0.0.1", &port.to_string()]);
-    let (mut peer, _) = accept_tcp(&listener);
+    let (mut rnc, mut peer) = rnc_client(&["-q", "0"]);
     rnc.write_stdin(b"data");
     rnc.close_stdin();
     let exit = rnc.finish();
@@ -285,9 +280,7 @@ fn tcp_quit_after_eof_zero_exits_while_peer_stays_open() {
 
 #[test]
 fn tcp_quit_after_eof_one_exits_while_peer_stays_open() {
-    let (listener, port) = tcp_listener();
-    let mut rnc = Rnc::spawn(&["-q", "1", "127.0.0.1", &port.to_string()]);
-    let (mut peer, _) = accept_tcp(&listener);
+    let (mut rnc, mut peer) = rnc_client(&["-q", "1"]);
     peer.write_all(b"reply").unwrap();
     assert_eq!(rnc.stdout_exact(5), b"reply");
     rnc.write_stdin(b"data");
@@ -306,9 +299,7 @@ fn tcp_quit_after_eof_one_exits_while_peer_stays_open() {
 
 #[test]
 fn tcp_no_stdin_never_reads_stdin() {
-    let (listener, port) = tcp_listener();
-    let mut rnc = Rnc::spawn(&["-d", "127.0.0.1", &port.to_string()]);
-    let (mut peer, _) = accept_tcp(&listener);
+    let (mut rnc, mut peer) = rnc_client(&["-d"]);
     rnc.write_stdin(b"must not be sent");
     peer.write_all(b"from peer").unwrap();
     assert_eq!(rnc.stdout_exact(9), b"from peer");
@@ -370,9 +361,7 @@ fn tcp_keep_open_client_that_never_closes_holds_the_listener_until_w() {
 
 #[test]
 fn tcp_crlf_converts_bare_lf_only() {
-    let (listener, port) = tcp_listener();
-    let mut rnc = Rnc::spawn(&["-C", "127.0.0.1", &port.to_string()]);
-    let (mut peer, _) = accept_tcp(&listener);
+    let (mut rnc, mut peer) = rnc_client(&["-C"]);
     // Bytes from the peer are never converted.
     peer.write_all(b"x\ny\n").unwrap();
     assert_eq!(rnc.stdout_exact(4), b"x\ny\n");
@@ -530,9 +519,7 @@ fn tcp_upload_8mib_from_file() {
 #[test]
 fn tcp_upload_8mib_from_pipe() {
     let data = pseudo_random(BIG, 2);
-    let (listener, port) = tcp_listener();
-    let mut rnc = Rnc::spawn(&["127.0.0.1", &port.to_string()]);
-    let (mut peer, _) = accept_tcp(&listener);
+    let (mut rnc, mut peer) = rnc_client(&[]);
     let writer = rnc.feed_stdin_and_close(data.clone());
     assert_same_bytes(&read_to_end_within(&mut peer), &data);
     writer.join().unwrap().expect("write rnc's stdin");
@@ -630,9 +617,14 @@ fn tcp_two_rnc_file_to_receive_only_listener() {
     let sender = Rnc::with(&["127.0.0.1", &port.to_string()])
         .stdin(Input::File(file))
         .spawn();
+    assert_file_delivered(receiver, sender, &data);
+}
+
+/// Both rnc processes exit 0; the receiver printed exactly `data`, the sender nothing.
+fn assert_file_delivered(receiver: Rnc, sender: Rnc, data: &[u8]) {
     let received = receiver.finish();
     received.assert_code(0);
-    assert_same_bytes(&received.stdout, &data);
+    assert_same_bytes(&received.stdout, data);
     let sent = sender.finish();
     sent.assert_code(0);
     assert!(sent.stdout.is_empty());
@@ -651,12 +643,7 @@ fn tcp_two_rnc_listener_sends_file_to_client() {
     let receiver = Rnc::with(&["127.0.0.1", &port.to_string()])
         .stdin(Input::Null)
         .spawn();
-    let received = receiver.finish();
-    received.assert_code(0);
-    assert_same_bytes(&received.stdout, &data);
-    let sent = sender.finish();
-    sent.assert_code(0);
-    assert!(sent.stdout.is_empty());
+    assert_file_delivered(receiver, sender, &data);
 }
 
 #[test]
@@ -676,9 +663,7 @@ fn tcp_peer_eof_with_file_stdin_keeps_sending_to_the_end() {
 
 #[test]
 fn tcp_peer_eof_with_pipe_that_delivered_keeps_sending_until_stdin_eof() {
-    let (listener, port) = tcp_listener();
-    let mut rnc = Rnc::spawn(&["-v", "127.0.0.1", &port.to_string()]);
-    let (mut peer, _) = accept_tcp(&listener);
+    let (mut rnc, mut peer) = rnc_client(&["-v"]);
     rnc.write_stdin(b"first ");
     assert_eq!(read_exact_within(&mut peer, 6), b"first ");
     peer.write_all(b"bye").unwrap();
@@ -780,9 +765,7 @@ fn tcp_stdout_full_device_exits_1() {
 
 #[test]
 fn tcp_peer_reset_exits_1() {
-    let (listener, port) = tcp_listener();
-    let mut rnc = Rnc::spawn(&["127.0.0.1", &port.to_string()]);
-    let (peer, _) = accept_tcp(&listener);
+    let (mut rnc, peer) = rnc_client(&[]);
     rnc.write_stdin(b"unread");
     // Closing a socket with unread received data sends RST instead of FIN.
     peer.set_read_timeout(Some(TIMEOUT)).unwrap();
@@ -878,9 +861,7 @@ fn tcp_upload_with_stdout_closed() {
 
 #[test]
 fn tcp_no_shutdown_keeps_the_write_side_open() {
-    let (listener, port) = tcp_listener();
-    let mut rnc = Rnc::spawn(&["--no-shutdown", "127.0.0.1", &port.to_string()]);
-    let (mut peer, _) = accept_tcp(&listener);
+    let (mut rnc, mut peer) = rnc_client(&["--no-shutdown"]);
     rnc.write_stdin(b"data");
     rnc.close_stdin();
     assert_eq!(read_exact_within(&mut peer, 4), b"data");
@@ -902,9 +883,7 @@ fn tcp_no_shutdown_keeps_the_write_side_open() {
 
 #[test]
 fn tcp_dash_n_capital_is_accepted_and_half_closes() {
-    let (listener, port) = tcp_listener();
-    let mut rnc = Rnc::spawn(&["-N", "127.0.0.1", &port.to_string()]);
-    let (mut peer, _) = accept_tcp(&listener);
+    let (mut rnc, mut peer) = rnc_client(&["-N"]);
     rnc.write_stdin(b"data");
     rnc.close_stdin();
     assert_eq!(read_to_end_within(&mut peer), b"data");
@@ -914,9 +893,7 @@ fn tcp_dash_n_capital_is_accepted_and_half_closes() {
 
 #[test]
 fn tcp_write_to_closed_peer_exits_1() {
-    let (listener, port) = tcp_listener();
-    let mut rnc = Rnc::spawn(&["-v", "127.0.0.1", &port.to_string()]);
-    let (mut peer, _) = accept_tcp(&listener);
+    let (mut rnc, mut peer) = rnc_client(&["-v"]);
     rnc.write_stdin(b"a");
     assert_eq!(read_exact_within(&mut peer, 1), b"a");
     drop(peer);

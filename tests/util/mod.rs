@@ -649,6 +649,18 @@ fn accept_within<T: Send + 'static>(
     }
 }
 
+/// Starts `rnc FLAGS 127.0.0.1 PORT` against a fresh listener and accepts its connection:
+/// rnc as a connected client, and the peer's end.
+pub fn rnc_client(flags: &[&str]) -> (Rnc, TcpStream) {
+    let (listener, port) = tcp_listener();
+    let port = port.to_string();
+    let mut args = flags.to_vec();
+    args.extend_from_slice(&["127.0.0.1", &port]);
+    let rnc = Rnc::spawn(&args);
+    let (peer, _) = accept_tcp(&listener);
+    (rnc, peer)
+}
+
 /// Accepts one TCP connection, at most `TIMEOUT`; the stream has 10 s I/O timeouts.
 pub fn accept_tcp(listener: &TcpListener) -> (TcpStream, SocketAddr) {
     let clone = listener.try_clone().expect("clone listener");
