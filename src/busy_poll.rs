@@ -20,8 +20,9 @@
 //!   connection awaits no reply, and a spin there only kept the CPU from the peer
 //!   that was closing (measured: `rnc HOST PORT <<< hello` took 10% longer with it);
 //! - it is off on a single CPU, where spinning would keep the peer process off the CPU
-//!   it needs to answer, and over datagrams (`event_loop::busy_poll`); `--no-busy-poll`
-//!   turns it off.
+//!   it needs to answer, and over datagrams, where UDP round trips measured no faster
+//!   with it and a UDP feed lost goodput (`bench/busy_poll_cost.py --udp`);
+//!   `--no-busy-poll` turns it off.
 //!
 //! This file holds only the policy; `event_loop.rs` does the polling.
 
@@ -50,8 +51,9 @@ pub(crate) struct BusyPoll {
 }
 
 impl BusyPoll {
-    pub(crate) fn new(enabled: bool) -> BusyPoll {
-        BusyPoll::with_cpu_check(enabled, several_cpus)
+    /// The policy for a session; `enabled` is false with `--no-busy-poll`.
+    pub(crate) fn new(enabled: bool, datagram: bool) -> BusyPoll {
+        BusyPoll::with_cpu_check(enabled && !datagram, several_cpus)
     }
 
     fn with_cpu_check(enabled: bool, several_cpus: fn() -> bool) -> BusyPoll {
@@ -81,8 +83,14 @@ impl BusyPoll {
     }
 
     /// How long the coming wait should poll without sleeping: zero for "sleep at once".
-    pub(crate) fn window(&self) -> Duration {
-        if self.enabled && self.after_small && self.quick_turnaround && (self.several_cpus)() {
+    /// `both_ways_open`: neither stdin nor the peer has ended its direction.
+    pub(crate) fn window(&self, both_ways_open: bool) -> Duration {
+        if self.enabled
+            && both_ways_open
+            && self.after_small
+            && self.quick_turnaround
+            && (self.several_cpus)()
+        {
             WINDOW
         } else {
             Duration::ZERO
@@ -125,16 +133,24 @@ mod tests {
         let mut b = policy();
         b.exchanged(64, 0);
         assert_eq!(
-            b.window(),
+            b.window(true),
             WINDOW,
             "a first small request spins for its reply"
         );
         b.waited(Duration::from_micros(20));
         b.exchanged(0, 64);
-        assert_eq!(b.window(), WINDOW, "the reply: spin for the next request");
+        assert_eq!(
+            b.window(true),
+            WINDOW,
+            "the reply: spin for the next request"
+        );
         b.waited(Duration::from_micros(10));
         b.exchanged(64, 64);
-        assert_eq!(b.window(), WINDOW, "both ways at once also takes a turn");
+        assert_eq!(
+            b.window(true),
+            WINDOW,
+            "both ways at once also takes a turn"
+        );
     }
 
     #[test]
@@ -145,7 +161,7 @@ mod tests {
         for _ in 0..3 {
             b.exchanged(0, 16 * 1024);
             assert_eq!(
-                b.window(),
+                b.window(true),
                 Duration::ZERO,
                 "more of the same: no reply awaited"
             );
@@ -153,7 +169,7 @@ mod tests {
         }
         b.exchanged(100, 0);
         assert_eq!(
-            b.window(),
+            b.window(true),
             WINDOW,
             "a request after the stream takes a turn"
         );
@@ -166,14 +182,14 @@ mod tests {
         b.waited(Duration::from_millis(300));
         b.exchanged(0, 64);
         assert_eq!(
-            b.window(),
+            b.window(true),
             Duration::ZERO,
             "after a slow turnaround: sleep at once"
         );
         b.waited(Duration::from_micros(30));
         b.exchanged(64, 0);
         assert_eq!(
-            b.window(),
+            b.window(true),
             WINDOW,
             "a quick turnaround, even asleep, brings it back"
         );
@@ -184,18 +200,28 @@ mod tests {
         let mut b = policy();
         b.exchanged(0, 0);
         assert_eq!(
-            b.window(),
+            b.window(true),
             Duration::ZERO,
             "nothing moved: a timer or a key"
         );
         b.exchanged(SMALL_EXCHANGE + 1, 0);
-        assert_eq!(b.window(), Duration::ZERO, "a bulk read");
+        assert_eq!(b.window(true), Duration::ZERO, "a bulk read");
         let mut off = BusyPoll::with_cpu_check(false, || true);
         off.exchanged(64, 0);
-        assert_eq!(off.window(), Duration::ZERO, "--no-busy-poll");
+        assert_eq!(off.window(true), Duration::ZERO, "--no-busy-poll");
         let mut one_cpu = BusyPoll::with_cpu_check(true, || false);
         one_cpu.exchanged(64, 0);
-        assert_eq!(one_cpu.window(), Duration::ZERO, "a single CPU");
+        assert_eq!(one_cpu.window(true), Duration::ZERO, "a single CPU");
+        let mut closing = policy();
+        closing.exchanged(64, 0);
+        assert_eq!(
+            closing.window(false),
+            Duration::ZERO,
+            "a direction has ended"
+        );
+        let mut datagram = BusyPoll::new(true, true);
+        datagram.exchanged(64, 0);
+        assert_eq!(datagram.window(true), Duration::ZERO, "over datagrams");
     }
 
     #[test]
@@ -204,6 +230,6 @@ mod tests {
         b.exchanged(1 << 20, 0);
         b.waited(Duration::from_secs(1));
         b.exchanged(0, 64);
-        assert_eq!(b.window(), WINDOW);
+        assert_eq!(b.window(true), WINDOW);
     }
 }

@@ -281,16 +281,9 @@ fn open_session(lp: &Loop, config: &Config) -> Result<Session> {
     Ok(session)
 }
 
-/// Whether `drive` may busy-poll (`busy_poll.rs`): not with `--no-busy-poll`, and not over
-/// datagrams, where it measured no gain in round-trip time for more CPU
-/// (`bench/busy_poll_cost.py --udp`).
-fn busy_poll(config: &Config) -> bool {
-    config.busy_poll && !config.transport.is_datagram()
-}
-
 /// Pump and poll until the session's connection is done.
-fn drive(lp: &mut Loop, session: &mut Session, busy_poll: bool) -> Result<Outcome> {
-    let mut busy = BusyPoll::new(busy_poll);
+fn drive(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<Outcome> {
+    let mut busy = BusyPoll::new(config.busy_poll, config.transport.is_datagram());
     let mut moved = session.bytes_moved();
     loop {
         let more = session.pump()?;
@@ -313,12 +306,7 @@ fn drive(lp: &mut Loop, session: &mut Session, busy_poll: bool) -> Result<Outcom
         );
         moved = (sent, received);
         let started = Instant::now();
-        let spin = if session.both_ways_open() {
-            busy.window()
-        } else {
-            Duration::ZERO
-        };
-        let woke = lp.wait_spinning(deadline, spin)?;
+        let woke = lp.wait_spinning(deadline, busy.window(session.both_ways_open()))?;
         busy.waited(started.elapsed());
         if let Some(signal) = woke.ending_signal {
             return Ok(Outcome::Signal(signal));
@@ -413,7 +401,7 @@ fn run_client(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<O
     session.ui().set_addresses(Some(&local), Some(&peer));
     session.ui().new_connection(None);
     session.attach(endpoint, false, lp.registry())?;
-    let outcome = drive(lp, session, busy_poll(config));
+    let outcome = drive(lp, session, config);
     let stats = session.detach(lp.registry());
     print_summary(config, stats);
     outcome
@@ -837,7 +825,7 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
             ui.note(&format!("connection {served} from {from}"));
         }
         session.attach(endpoint, false, lp.registry())?;
-        let outcome = drive(lp, session, busy_poll(config));
+        let outcome = drive(lp, session, config);
         let stats = session.detach(lp.registry());
         print_summary(config, stats);
         match outcome {
@@ -912,7 +900,7 @@ fn run_datagram_listener(
 ) -> Result<Outcome> {
     session.ui().new_connection(None);
     session.attach(endpoint, true, lp.registry())?;
-    let outcome = drive(lp, session, busy_poll(config));
+    let outcome = drive(lp, session, config);
     let stats = session.detach(lp.registry());
     print_summary(config, stats);
     outcome
