@@ -197,8 +197,11 @@ pub(crate) struct Session {
     stdout_short_write_fills: bool,
     /// stdin has delivered at least one byte.
     stdin_delivered: bool,
-    /// stdin said EOF.
+    /// stdin said EOF: nothing more goes to the peer from it (in interactive mode also
+    /// Ctrl-D, after which the keyboard is still read).
     stdin_eof: bool,
+    /// Interactive: the terminal hung up (a read gave 0), so no more keys can come.
+    keys_closed: bool,
     /// A write to stdout may succeed.
     stdout_ready: bool,
     /// stdout's reader went away (EPIPE): the session ends quietly.
@@ -249,6 +252,7 @@ impl Session {
             stdin_always_ready,
             stdin_delivered: false,
             stdin_eof: false,
+            keys_closed: false,
             stdout_ready: true,
             stdout_closed: false,
             to_peer: ByteQueue::new(QUEUE_BYTES),
@@ -704,9 +708,14 @@ impl Session {
     }
 
     /// Interactive: terminal keys → line editor. Works before a connection exists too, so
-    /// Ctrl-C and typing ahead work while connecting or listening.
+    /// Ctrl-C and typing ahead work while connecting or listening, and after Ctrl-D closed
+    /// our side: rnc owns the keyboard until it exits (raw mode has turned ISIG off, so
+    /// unread keys would reach the shell afterwards and Ctrl-C would do nothing).
     fn read_keys(&mut self) -> Result<bool> {
-        if !self.ui.is_interactive() || self.stdin_eof || !self.stdin_ready || !self.ui.wants_keys()
+        if !self.ui.is_interactive()
+            || self.keys_closed
+            || !self.stdin_ready
+            || !self.ui.wants_keys()
         {
             return Ok(false);
         }
@@ -719,6 +728,7 @@ impl Session {
             match read_retrying(stdin, &mut keys) {
                 Ok(0) => {
                     // The terminal hung up.
+                    self.keys_closed = true;
                     self.stdin_eof = true;
                     return Ok(true);
                 }

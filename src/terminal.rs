@@ -343,6 +343,12 @@ pub(crate) fn restore() {
     if let Some(mut writer) = out.and_then(|mut out| out.take()) {
         let _ = write_all_retrying(&mut writer, &bytes);
     }
+    // Keys typed while rnc ran were meant for rnc: drop what it did not read, so the
+    // shell never runs them (raw mode made them plain input, Enter included).
+    let stdin = io::stdin();
+    if crate::sys::is_tty(&stdin) {
+        let _ = rustix::termios::tcflush(&stdin, rustix::termios::QueueSelector::IFlush);
+    }
     let _ = crossterm::terminal::disable_raw_mode();
 }
 

@@ -106,6 +106,9 @@ struct Screen {
     eof_requested: bool,
     /// A resize to (rows, cols) waits for the terminal's cursor report, asked at that time.
     resize_pending: Option<(u16, u16, Instant)>,
+    /// The transcript said, since the last connection began, that typed lines wait for a
+    /// peer.
+    waiting_noted: bool,
 }
 
 impl Ui {
@@ -185,6 +188,9 @@ impl Ui {
 
     /// Start counting a new connection (`-k` shows its number).
     pub(crate) fn new_connection(&mut self, number: Option<u64>) {
+        if let Mode::Interactive(screen) = &mut self.mode {
+            screen.waiting_noted = false;
+        }
         self.model.connection = number;
         self.model.bytes_sent = 0;
         self.model.bytes_received = 0;
@@ -366,7 +372,26 @@ impl Ui {
         let mut suspend = false;
         for action in screen.editor.feed(bytes) {
             match action {
-                EditAction::Send(line) => self.pending.extend(screen.queue_line(line)),
+                EditAction::Send(line) if screen.eof_requested => {
+                    // Our side is closed: nothing more can reach the peer. Say so, with
+                    // the line (Up brings it back from the history).
+                    let shown = String::from_utf8_lossy(&line);
+                    let shown = shown.trim_end_matches(['\r', '\n']);
+                    let note = format!("not sent, you closed your side (Ctrl-D): {shown}");
+                    self.pending
+                        .extend(screen.guard.print_note(&note, screen.color));
+                }
+                EditAction::Send(line) => {
+                    if let Some(note) = waiting_note(self.model.state)
+                        && !screen.waiting_noted
+                    {
+                        screen.waiting_noted = true;
+                        self.pending
+                            .extend(screen.guard.print_note(note, screen.color));
+                    }
+                    self.pending.extend(screen.queue_line(line));
+                }
+                EditAction::Eof if screen.eof_requested => {}
                 EditAction::Eof => {
                     screen.eof_requested = true;
                     self.model.note = Some("you closed your side (Ctrl-D)".to_string());
@@ -527,6 +552,7 @@ impl Screen {
             outbox_bytes: 0,
             eof_requested: false,
             resize_pending: None,
+            waiting_noted: false,
         })
     }
 
@@ -553,6 +579,20 @@ impl Screen {
         let (input, col) = self.editor.render(width);
         let status = model.render(width, self.color);
         self.guard.draw_rows((&input, col), &status)
+    }
+}
+
+/// What to say in the transcript when a line is typed in `state`, where nobody can
+/// receive it yet: it is kept and sent once a peer is there.
+fn waiting_note(state: ConnState) -> Option<&'static str> {
+    match state {
+        ConnState::Listening | ConnState::WaitingForDatagram => {
+            Some("no one is connected: typed lines are sent when a peer connects")
+        }
+        ConnState::Resolving | ConnState::Connecting => {
+            Some("not connected yet: typed lines are sent once connected")
+        }
+        _ => None,
     }
 }
 

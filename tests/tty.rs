@@ -1281,3 +1281,107 @@ fn tty_progress_line_on_stderr_when_stdout_is_redirected() {
     }
     assert!(got == data, "stdout differs from what the peer sent");
 }
+
+// Issue 9: interactive defects a new user hit. Each test failed before its fix.
+
+impl Tty {
+    /// Wait (bounded) until rnc has exited, keeping the pty open for more checks.
+    fn wait_exited(&mut self) {
+        let deadline = Instant::now() + TIMEOUT;
+        while self.exit_status().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "rnc did not exit\n{}",
+                self.dump()
+            );
+            self.pump(Duration::from_millis(10));
+        }
+    }
+
+    /// Start a shell on the same terminal once rnc is gone, as the user's shell reads it
+    /// next, and end it with `exit`: returns what it left in `dir` (nothing, unless it ran
+    /// something that was typed during rnc's session).
+    fn shell_after_exit_creates(&mut self, dir: &std::path::Path) -> Vec<String> {
+        let slave = self.slave.as_ref().expect("slave open");
+        let mut shell = Command::new("sh")
+            .current_dir(dir)
+            .stdin(Stdio::from(OwnedFd::from(
+                slave.try_clone().expect("dup the slave"),
+            )))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sh runs");
+        self.keys(b"\nexit\n");
+        let deadline = Instant::now() + TIMEOUT;
+        while shell.try_wait().expect("waitpid sh").is_none() {
+            if Instant::now() >= deadline {
+                let _ = shell.kill();
+                panic!("the shell did not exit");
+            }
+            self.pump(Duration::from_millis(10));
+        }
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("read the temp dir")
+            .map(|e| {
+                e.expect("dir entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+/// Bug 1: after Ctrl-D the keyboard is still rnc's. Typed text shows in the editor, Enter
+/// is refused visibly (our side is closed), and nothing typed reaches the shell after rnc
+/// exits.
+#[test]
+fn tty_keys_after_ctrl_d_stay_with_rnc() {
+    let dir = temp_dir();
+    let (mut tty, mut peer) = connected(&[]);
+    tty.keys(b"\x04");
+    peer.expect_eof();
+    tty.wait_for("the status row to say we closed our side", |t| {
+        t.status_row().contains("closed your side")
+    });
+    tty.keys(b"touch typed-during-rnc");
+    tty.wait_input("touch typed-during-rnc", 22);
+    tty.keys(b"\r");
+    tty.wait_for("the line refused in the transcript", |t| {
+        t.transcript().iter().any(|l| {
+            l.contains("not sent") && l.contains("Ctrl-D") && l.contains("typed-during-rnc")
+        })
+    });
+    // Ctrl-L still redraws; typed text stays in the editor.
+    tty.keys(b"touch typed-later");
+    tty.wait_input("touch typed-later", 17);
+    tty.keys(b"\x0c");
+    tty.wait_input("touch typed-later", 17);
+    tty.keys(b"\r");
+    peer.send(b"bye\n");
+    tty.wait_line("bye");
+    drop(peer);
+    tty.wait_exited();
+    assert_eq!(
+        tty.shell_after_exit_creates(dir.path()),
+        Vec::<String>::new(),
+        "the shell ran what was typed during rnc's session"
+    );
+    tty.expect_exit(0);
+}
+
+/// Bug 1: Ctrl-C still quits (130) after Ctrl-D.
+#[test]
+fn tty_ctrl_c_after_ctrl_d_exits_130() {
+    let (mut tty, mut peer) = connected(&[]);
+    tty.keys(b"\x04");
+    peer.expect_eof();
+    tty.wait_for("the status row to say we closed our side", |t| {
+        t.status_row().contains("closed your side")
+    });
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
+}
