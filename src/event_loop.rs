@@ -175,6 +175,7 @@ impl Loop {
                     event.is_readable() || event.is_read_closed() || event.is_error(),
                     event.is_writable() || event.is_write_closed() || event.is_error(),
                     event.is_read_closed() || event.is_error(),
+                    event.is_error() || (event.is_read_closed() && event.is_write_closed()),
                 ),
                 // LISTENER: the next `-k` connection waits in the backlog (or the accept
                 // phase looks at it). SIGNALS: handled in `wait`. Others: spurious.
@@ -249,6 +250,7 @@ fn session_options(config: &Config) -> Options {
         idle_timeout: config.wait,
         quit_after_eof: config.quit_after_eof,
         follow_latest_sender: config.keep_open,
+        keep_listening: config.keep_open,
         zero_copy: config.zero_copy,
     }
 }

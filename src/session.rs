@@ -73,6 +73,9 @@ pub(crate) struct Options {
     pub(crate) quit_after_eof: Option<Duration>,
     /// `-k`: a datagram listener replies to the latest sender.
     pub(crate) follow_latest_sender: bool,
+    /// `-k` on a stream listener: other clients wait, so a client that closed its side is
+    /// done even in interactive mode.
+    pub(crate) keep_listening: bool,
     /// Use sendfile/splice where the fds allow (off in interactive mode).
     pub(crate) zero_copy: bool,
 }
@@ -109,10 +112,14 @@ struct Connection {
     writable: bool,
     /// Datagram addressing.
     peer: DatagramPeer,
+    /// The peer's address as text, taken at the start (a reset socket no longer has it).
+    peer_text: Option<String>,
     /// The peer sent EOF (streams only).
     peer_eof: bool,
     /// An event reported the read side closed (FIN or error): read until EOF.
     read_closed_seen: bool,
+    /// An event reported an error (EPOLLERR or EPOLLHUP) not yet looked at.
+    error_seen: bool,
     /// Our side is finished: stdin ended, the queue drained, and the shutdown (if any)
     /// was sent. Holds when that happened.
     to_peer_done_at: Option<Instant>,
@@ -325,6 +332,7 @@ impl Session {
             })?;
         self.choose_paths(endpoint.is_datagram(), endpoint.is_tcp());
         let now = Instant::now();
+        let peer_text = endpoint.peer_description();
         self.conn = Some(Connection {
             datagram: endpoint.is_datagram(),
             endpoint,
@@ -335,8 +343,10 @@ impl Session {
             } else {
                 DatagramPeer::Connected
             },
+            peer_text,
             peer_eof: false,
             read_closed_seen: false,
+            error_seen: false,
             to_peer_done_at: None,
             refused_reported: false,
             ended_by: None,
@@ -379,12 +389,20 @@ impl Session {
     }
 
     /// The socket may be readable and/or writable; `read_closed` when the event also
-    /// carries the peer's FIN or an error (read until `WouldBlock` or EOF then).
-    pub(crate) fn on_socket_event(&mut self, readable: bool, writable: bool, read_closed: bool) {
+    /// carries the peer's FIN or an error (read until `WouldBlock` or EOF then); `error`
+    /// when it reports an error or a hang-up.
+    pub(crate) fn on_socket_event(
+        &mut self,
+        readable: bool,
+        writable: bool,
+        read_closed: bool,
+        error: bool,
+    ) {
         if let Some(conn) = &mut self.conn {
             conn.readable |= readable;
             conn.writable |= writable;
             conn.read_closed_seen |= read_closed;
+            conn.error_seen |= error;
         }
     }
 
@@ -455,6 +473,7 @@ impl Session {
     /// Move bytes in both directions until nothing more can move now. Returns `true`
     /// when work may remain (the loop should poll without sleeping).
     pub(crate) fn pump(&mut self) -> Result<bool> {
+        self.check_reset()?;
         for _ in 0..PUMP_ROUNDS {
             let mut progress = self.splice_to_peer()?;
             progress |= self.read_keys()?;
@@ -501,10 +520,15 @@ impl Session {
         if to_peer_done {
             return true;
         }
-        // The peer closed but stdin has not ended. A file is finite: send it all. A pipe
-        // or terminal that is sending keeps going until its EOF. One that never gave a
-        // byte and has none now is an idle receive-only stdin (`rnc -l P > out` in a
-        // terminal): waiting for it would hang, so the session is over.
+        // The peer closed but stdin has not ended. In interactive mode the user decides
+        // (Ctrl-D ends, Ctrl-C quits), unless other `-k` clients wait for their turn. A
+        // file is finite: send it all. A pipe or terminal that is sending keeps going
+        // until its EOF. One that never gave a byte and has none now is an idle
+        // receive-only stdin (`rnc -l P > out` in a terminal): waiting for it would hang,
+        // so the session is over.
+        if self.ui.is_interactive() {
+            return self.options.keep_listening;
+        }
         !self.stdin_always_ready
             && !self.stdin_delivered
             && !self.stdin_ready
@@ -1151,6 +1175,26 @@ impl Session {
         Ok(())
     }
 
+    /// A stream whose peer has sent its FIN is read no more, so a reset that follows would
+    /// go unnoticed until the next write (issue 9, bug 7). An error event makes rnc ask
+    /// the socket what happened (`SO_ERROR`) and end with it at once.
+    fn check_reset(&mut self) -> Result<()> {
+        let Some(conn) = &mut self.conn else {
+            return Ok(());
+        };
+        if !std::mem::take(&mut conn.error_seen) || conn.datagram || !conn.peer_eof {
+            return Ok(());
+        }
+        match rustix::net::sockopt::socket_error(conn.endpoint.fd()) {
+            // Linux records an RST in CLOSE_WAIT as EPIPE: the kernel's event was a reset.
+            Ok(Err(rustix::io::Errno::PIPE | rustix::io::Errno::CONNRESET)) => {
+                Err(conn.error("read from", io::ErrorKind::ConnectionReset.into()))
+            }
+            Ok(Err(errno)) => Err(conn.error("read from", errno.into())),
+            _ => Ok(()),
+        }
+    }
+
     /// At stdin EOF with the queue drained: half-close (once) and start the `-q` clock.
     fn finish_to_peer(&mut self) -> Result<bool> {
         let verbose = self.options.verbose;
@@ -1276,8 +1320,9 @@ fn peer_name(conn: &Connection) -> String {
     match &conn.peer {
         DatagramPeer::Known(addr) => addr.to_string(),
         _ => conn
-            .endpoint
-            .peer_description()
+            .peer_text
+            .clone()
+            .or_else(|| conn.endpoint.peer_description())
             .unwrap_or_else(|| "peer".to_string()),
     }
 }
@@ -1306,6 +1351,7 @@ mod tests {
             idle_timeout: None,
             quit_after_eof: None,
             follow_latest_sender: false,
+            keep_listening: false,
             zero_copy: true,
         }
     }
@@ -1350,7 +1396,7 @@ mod tests {
     impl Rig {
         fn pump(&mut self) {
             self.session.on_stdin_readable(true);
-            self.session.on_socket_event(true, true, true);
+            self.session.on_socket_event(true, true, true, false);
             self.session.on_stdout_writable();
             while self.session.pump().unwrap() {}
         }

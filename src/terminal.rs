@@ -331,6 +331,14 @@ pub(crate) fn restore() {
     if !ACTIVE.swap(false, Ordering::SeqCst) {
         return;
     }
+    // Keys typed while rnc ran were meant for rnc: drop what it did not read, so the
+    // shell never runs them (raw mode made them plain input, Enter included). Before the
+    // rows are cleared, so that whatever is typed once rnc's screen is visibly gone
+    // reaches the shell.
+    let stdin = io::stdin();
+    if crate::sys::is_tty(&stdin) {
+        let _ = rustix::termios::tcflush(&stdin, rustix::termios::QueueSelector::IFlush);
+    }
     let drawn = LAYOUT_DRAWN.swap(false, Ordering::SeqCst);
     let partial = PARTIAL_LINE.swap(false, Ordering::SeqCst);
     let bytes = teardown_sequence(drawn, partial);
@@ -342,12 +350,6 @@ pub(crate) fn restore() {
     };
     if let Some(mut writer) = out.and_then(|mut out| out.take()) {
         let _ = write_all_retrying(&mut writer, &bytes);
-    }
-    // Keys typed while rnc ran were meant for rnc: drop what it did not read, so the
-    // shell never runs them (raw mode made them plain input, Enter included).
-    let stdin = io::stdin();
-    if crate::sys::is_tty(&stdin) {
-        let _ = rustix::termios::tcflush(&stdin, rustix::termios::QueueSelector::IFlush);
     }
     let _ = crossterm::terminal::disable_raw_mode();
 }

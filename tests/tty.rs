@@ -1232,6 +1232,13 @@ fn tty_ctrl_z_suspends_and_fg_resumes() {
         "no status row after fg:\n{pane}"
     );
     tmux.send_keys(&["C-c"]);
+    // What is typed while rnc still runs is rnc's (and dropped at its exit): type the
+    // next command once its rows are gone.
+    let deadline = Deadline::new();
+    while tmux.capture().contains("tcp connected") {
+        assert!(!deadline.expired(), "rnc's rows stayed after Ctrl-C");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     tmux.send_keys(&[&format!("stty -g > {}", stty("after")), "Enter"]);
     wait_for_file(&stty("after"));
     assert_eq!(
@@ -1361,6 +1368,9 @@ fn tty_keys_after_ctrl_d_stay_with_rnc() {
     tty.keys(b"\x0c");
     tty.wait_input("touch typed-later", 17);
     tty.keys(b"\r");
+    tty.wait_for("the second line refused", |t| {
+        t.transcript().iter().any(|l| l.contains("typed-later"))
+    });
     peer.send(b"bye\n");
     tty.wait_line("bye");
     drop(peer);
@@ -1384,4 +1394,88 @@ fn tty_ctrl_c_after_ctrl_d_exits_130() {
     });
     tty.keys(b"\x03");
     tty.expect_exit(130);
+}
+
+/// Bug 7: a reset after the peer's FIN ends rnc at once with `reset` (exit 1), not at the
+/// next typed line.
+#[test]
+fn tty_reset_after_peer_fin_is_reported_at_once() {
+    let (mut tty, mut peer) = connected(&[]);
+    peer.send(b"last words\n");
+    peer.stream
+        .shutdown(std::net::Shutdown::Write)
+        .expect("peer shutdown");
+    tty.wait_line("last words");
+    tty.wait_for("the status row to say the peer closed its side", |t| {
+        t.status_row().contains("peer closed its side")
+    });
+    let peer_addr = peer.local.clone();
+    peer.reset();
+    let lines = tty.expect_exit(1);
+    assert!(
+        lines.iter().any(|l| l.starts_with("rnc: ")
+            && l.contains(&peer_addr)
+            && l.contains("connection reset by peer")),
+        "no reset error naming {peer_addr}: {lines:#?}"
+    );
+}
+
+/// Start an interactive `rnc -l 127.0.0.1 0 ARGS…` and read its port from the transcript.
+fn interactive_listener(args: &[&str]) -> (Tty, u16) {
+    let mut all = vec!["-l"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["127.0.0.1", "0"]);
+    let mut tty = Launch::new(&all).spawn();
+    tty.wait_for("the listening line", |t| {
+        t.lines()
+            .iter()
+            .any(|l| l.contains("listening on 127.0.0.1:"))
+    });
+    let line = tty
+        .lines()
+        .into_iter()
+        .find(|l| l.contains("listening on 127.0.0.1:"))
+        .expect("listening line");
+    let port = line
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    (tty, port)
+}
+
+/// In interactive mode a human decides when the session ends: a client that sends
+/// nothing and closes its side at once (`rnc HOST PORT < /dev/null`) leaves the listener
+/// waiting for the user, who can still answer, then ends it with Ctrl-D.
+#[test]
+fn tty_interactive_listener_waits_for_the_user_after_peer_fin() {
+    let (mut tty, port) = interactive_listener(&[]);
+    let client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    client
+        .shutdown(std::net::Shutdown::Write)
+        .expect("client shutdown");
+    tty.wait_for("the status row to say the peer closed its side", |t| {
+        t.status_row().contains("peer closed its side")
+    });
+    assert!(
+        tty.exit_status().is_none(),
+        "rnc ended before the user could type"
+    );
+    tty.keys(
+        b"an answer
+",
+    );
+    tty.wait_sent("an answer");
+    let mut peer = Peer {
+        local: String::new(),
+        rnc: String::new(),
+        stream: client,
+    };
+    peer.expect(
+        b"an answer
+",
+    );
+    tty.keys(b"\x04");
+    peer.expect_eof();
+    tty.expect_exit(0);
 }
