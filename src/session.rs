@@ -1152,11 +1152,24 @@ impl Session {
             self.ui.set_bytes(conn.bytes_sent, conn.bytes_received);
         }
         self.ui.show_notices();
+        // In interactive mode the kernel is asked for the state at every turn, so a change
+        // (Ctrl-D, the peer's FIN) shows at once; elsewhere only when a draw is due, so a
+        // bulk transfer pays no extra syscall.
+        if self.ui.is_interactive() || self.ui.is_draw_due(now) {
+            self.update_state();
+        }
         if !self.ui.is_draw_due(now) {
             // Screen bytes queued by keys or received text still go out at once.
             self.write_stdout()?;
             return Ok(());
         }
+        self.ui.draw(now);
+        self.write_stdout()?;
+        Ok(())
+    }
+
+    /// Bring the status model's state, RTT and datagram peer up to date.
+    fn update_state(&mut self) {
         if let Some(conn) = &self.conn {
             let (state, rtt) = connection_state(conn);
             if state == ConnState::PeerClosed && self.ui.is_interactive() && !self.stdin_eof {
@@ -1170,9 +1183,6 @@ impl Session {
                 self.ui.set_addresses(Some(&local), Some(&addr.to_string()));
             }
         }
-        self.ui.draw(now);
-        self.write_stdout()?;
-        Ok(())
     }
 
     /// A stream whose peer has sent its FIN is read no more, so a reset that follows would

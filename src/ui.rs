@@ -63,6 +63,8 @@ pub(crate) struct Ui {
     since: Instant,
     /// Something changed since the last draw.
     dirty: bool,
+    /// The state changed since the last draw: draw now, not at the next tick.
+    state_changed: bool,
     /// When the last draw happened.
     last_draw: Option<Instant>,
     /// Bytes received at the last draw and when, for the progress rate.
@@ -153,6 +155,7 @@ impl Ui {
             model: StatusModel::new(transport, ConnState::Connecting),
             since: now,
             dirty: true,
+            state_changed: false,
             last_draw: None,
             rate_mark: (0, 0, now),
             rate: 0,
@@ -176,14 +179,19 @@ impl Ui {
         if self.model.state != state {
             self.model.state = state;
             self.dirty = true;
+            self.state_changed = true;
         }
     }
 
     /// Set the local and peer addresses shown (already plain text; escaped here).
     pub(crate) fn set_addresses(&mut self, local: Option<&str>, peer: Option<&str>) {
-        self.model.local = local.map(escape_for_display);
-        self.model.peer = peer.map(escape_for_display);
-        self.dirty = true;
+        let local = local.map(escape_for_display);
+        let peer = peer.map(escape_for_display);
+        if (&self.model.local, &self.model.peer) != (&local, &peer) {
+            self.model.local = local;
+            self.model.peer = peer;
+            self.dirty = true;
+        }
     }
 
     /// Start counting a new connection (`-k` shows its number).
@@ -228,8 +236,11 @@ impl Ui {
         match (self.is_shown(), self.last_draw) {
             (false, _) => false,
             (true, None) => true,
+            // A state change shows at once; counters and the clock are rate-limited.
             (true, Some(last)) => {
-                self.dirty && now >= last + REDRAW_INTERVAL || now >= last + CLOCK_INTERVAL
+                self.state_changed
+                    || self.dirty && now >= last + REDRAW_INTERVAL
+                    || now >= last + CLOCK_INTERVAL
             }
         }
     }
@@ -330,6 +341,7 @@ impl Ui {
             }
         }
         self.dirty = false;
+        self.state_changed = false;
         self.last_draw = Some(now);
     }
 
@@ -619,4 +631,48 @@ fn write_blocking(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A shown UI (the progress mode, which needs no terminal) that drew at `at`.
+    fn drawn_at(at: Instant) -> Ui {
+        let mut ui = Ui::with_mode(Mode::Progress { visible: false }, None, "tcp");
+        ui.set_state(ConnState::Connected);
+        ui.dirty = false;
+        ui.state_changed = false;
+        ui.last_draw = Some(at);
+        ui
+    }
+
+    #[test]
+    fn ui_state_change_draws_at_once_counters_wait_for_the_interval() {
+        let now = Instant::now();
+        let mut ui = drawn_at(now);
+        ui.set_bytes(10, 20);
+        assert!(!ui.is_draw_due(now), "counters are rate-limited");
+        assert!(ui.is_draw_due(now + REDRAW_INTERVAL));
+
+        let mut ui = drawn_at(now);
+        ui.set_state(ConnState::PeerClosed);
+        assert!(ui.is_draw_due(now), "a state change draws at once");
+
+        let mut ui = drawn_at(now);
+        ui.set_state(ConnState::Connected);
+        assert!(!ui.is_draw_due(now), "the same state is no change");
+    }
+
+    #[test]
+    fn ui_same_addresses_are_no_change() {
+        let now = Instant::now();
+        let mut ui = drawn_at(now);
+        ui.set_addresses(Some("127.0.0.1:1"), Some("127.0.0.1:2"));
+        ui.dirty = false;
+        ui.set_addresses(Some("127.0.0.1:1"), Some("127.0.0.1:2"));
+        assert!(!ui.dirty);
+        ui.set_addresses(Some("127.0.0.1:1"), Some("127.0.0.1:3"));
+        assert!(ui.dirty);
+    }
 }
