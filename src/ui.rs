@@ -76,6 +76,9 @@ pub(crate) struct Ui {
     pending: VecDeque<u8>,
     /// Received bytes → safe text, when stdout is a terminal (and not `--raw-output`).
     sanitizer: Option<DisplaySanitizer>,
+    /// `--raw-output` on the interactive screen: bytes pass unescaped, but a bare LF
+    /// becomes CRLF, because raw mode turned the terminal's own translation off.
+    raw_newlines: Option<CrlfEncoder>,
 }
 
 enum Mode {
@@ -150,6 +153,7 @@ impl Ui {
 
     fn with_mode(mode: Mode, sanitizer: Option<DisplaySanitizer>, transport: &'static str) -> Ui {
         let now = Instant::now();
+        let is_screen = matches!(mode, Mode::Interactive(_));
         Ui {
             mode,
             model: StatusModel::new(transport, ConnState::Connecting),
@@ -159,6 +163,7 @@ impl Ui {
             last_draw: None,
             rate_mark: (0, 0, now),
             rate: 0,
+            raw_newlines: (is_screen && sanitizer.is_none()).then(CrlfEncoder::default),
             pending: VecDeque::new(),
             sanitizer,
         }
@@ -496,9 +501,10 @@ impl Ui {
     /// interactive.
     pub(crate) fn on_received(&mut self, bytes: &[u8]) {
         let mut text = Vec::with_capacity(bytes.len() + 16);
-        match &mut self.sanitizer {
-            Some(sanitizer) => sanitizer.feed(bytes, &mut text),
-            None => text.extend_from_slice(bytes),
+        match (&mut self.sanitizer, &mut self.raw_newlines) {
+            (Some(sanitizer), _) => sanitizer.feed(bytes, &mut text),
+            (None, Some(newlines)) => newlines.encode(bytes, &mut text),
+            (None, None) => text.extend_from_slice(bytes),
         }
         match &mut self.mode {
             Mode::Interactive(screen) => self.pending.extend(screen.guard.print_above(&text)),

@@ -1479,3 +1479,20 @@ fn tty_interactive_listener_waits_for_the_user_after_peer_fin() {
     peer.expect_eof();
     tty.expect_exit(0);
 }
+
+/// Bug 3: `--raw-output` on the interactive screen passes escape sequences but still
+/// starts each received line at column 0 (no staircase).
+#[test]
+fn tty_raw_output_interactive_lines_start_at_column_0() {
+    let (mut tty, mut peer) = connected(&["--raw-output"]);
+    peer.send(b"first\nsecond\n\x1b[1mthird\x1b[0m\r\n");
+    tty.wait_line("third");
+    let first = tty.row_of("first");
+    assert_eq!(tty.row_of("second"), first + 1, "{}", tty.dump());
+    assert_eq!(tty.row_of("third"), first + 2, "{}", tty.dump());
+    let bold = tty.screen().cell(first + 2, 0).expect("cell").bold();
+    assert!(bold, "the escape sequence was not passed through");
+    drop(peer);
+    tty.keys(b"\x04");
+    tty.expect_exit(0);
+}
