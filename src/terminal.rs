@@ -20,8 +20,13 @@
 //! the bytes instead of writing them, so the event loop can queue them with its other
 //! output and so they are testable without a terminal; only `enter` and `restore` write.
 //! Raw mode turns off the terminal's LF → CRLF, so text given to `print_above` must use
-//! `\r\n` (the `DisplaySanitizer` output does). Fewer than 4 rows degrade (rows overlap,
-//! no scroll region) but never break.
+//! `\r\n` (the `DisplaySanitizer` output does).
+//!
+//! Without the editor (stdout a terminal, stdin not: `rnc HOST PORT < file`) there is no
+//! input row and no raw mode: the transcript takes rows 1..R-1 and the cursor stays at the
+//! transcript's end. The peer's text always keeps a scroll region of at least two rows, so
+//! a small terminal drops the status row first, then the input row (`Layout`); with no
+//! row left for them the transcript is the whole screen and typed text shows once sent.
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +40,8 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// The layout sequence reached the terminal: the scroll region is set and the DECSC slot
 /// holds the transcript cursor.
 static LAYOUT_DRAWN: AtomicBool = AtomicBool::new(false);
+/// Raw mode was entered (the editor reads the keys), so `restore()` drops unread keys.
+static RAW_MODE: AtomicBool = AtomicBool::new(false);
 /// The transcript's last line has no newline yet, so `restore()` must end it.
 static PARTIAL_LINE: AtomicBool = AtomicBool::new(false);
 /// Where `enter` and `restore` write (stderr or the tty).
@@ -61,6 +68,9 @@ pub(crate) struct TerminalGuard {
     partial_line: bool,
     /// The cursor's column on the input row (0-based), from the last `draw_rows`.
     input_col: u16,
+    /// The line editor is on: raw mode, bracketed paste, and an input row when there is
+    /// room for one.
+    editor: bool,
 }
 
 impl TerminalGuard {
@@ -72,9 +82,10 @@ impl TerminalGuard {
         out: W,
         rows: u16,
         cols: u16,
+        editor: bool,
     ) -> io::Result<Self> {
-        activate(out, rows)?;
-        Ok(Self::with_size(rows, cols))
+        activate(out, Layout::new(rows, editor))?;
+        Ok(Self::with_size(rows, cols, editor))
     }
 
     /// Ctrl-Z: give the terminal back exactly as it was, for the shell to use while rnc
@@ -91,7 +102,7 @@ impl TerminalGuard {
         rows: u16,
         cols: u16,
     ) -> io::Result<()> {
-        activate(out, rows)?;
+        activate(out, Layout::new(rows, self.editor))?;
         // Field by field: assigning a new guard would drop this one, and its `Drop`
         // would restore the terminal again.
         self.rows = rows;
@@ -102,13 +113,24 @@ impl TerminalGuard {
     }
 
     /// The guard's bookkeeping alone, without touching the terminal.
-    fn with_size(rows: u16, cols: u16) -> Self {
+    fn with_size(rows: u16, cols: u16, editor: bool) -> Self {
         Self {
             rows,
             cols,
             partial_line: false,
             input_col: 0,
+            editor,
         }
+    }
+
+    /// The rows drawn at the current size.
+    fn layout(&self) -> Layout {
+        Layout::new(self.rows, self.editor)
+    }
+
+    /// Whether an input row is drawn (the cursor is parked there between draws).
+    pub(crate) fn has_input_row(&self) -> bool {
+        self.layout().input_row().is_some()
     }
 
     /// Terminal height in rows.
@@ -133,7 +155,7 @@ impl TerminalGuard {
         out.extend_from_slice(b"\x1b7");
         self.partial_line = last != b'\n';
         PARTIAL_LINE.store(self.partial_line, Ordering::SeqCst);
-        push_move_to(&mut out, input_row(self.rows), self.input_col + 1);
+        self.layout().push_park(&mut out, self.input_col, false);
         out.extend_from_slice(b"\x1b[?25h");
         out
     }
@@ -174,23 +196,28 @@ impl TerminalGuard {
     /// width; autowrap is off while drawing, so an overlong row is clipped, never
     /// scrolled.
     pub(crate) fn draw_rows(&mut self, input: (&str, usize), status: &str) -> Vec<u8> {
+        let layout = self.layout();
+        if layout.reserved() == 0 {
+            return Vec::new();
+        }
         let (text, col) = input;
         let last_col = self.cols.saturating_sub(1);
         self.input_col = u16::try_from(col).unwrap_or(u16::MAX).min(last_col);
         let mut out = Vec::with_capacity(text.len() + status.len() + 48);
         out.extend_from_slice(b"\x1b[?25l\x1b[?7l");
-        let row = input_row(self.rows);
-        push_move_to(&mut out, row, 1);
-        out.extend_from_slice(b"\x1b[2K");
-        out.extend_from_slice(text.as_bytes());
-        if let Some(status_row) = status_row(self.rows) {
+        if let Some(row) = layout.input_row() {
+            push_move_to(&mut out, row, 1);
+            out.extend_from_slice(b"\x1b[2K");
+            out.extend_from_slice(text.as_bytes());
+        }
+        if let Some(status_row) = layout.status_row() {
             push_move_to(&mut out, status_row, 1);
             out.extend_from_slice(b"\x1b[2K");
             out.extend_from_slice(status.as_bytes());
             out.extend_from_slice(b"\x1b[0m");
         }
         out.extend_from_slice(b"\x1b[?7h");
-        push_move_to(&mut out, row, self.input_col + 1);
+        layout.push_park(&mut out, self.input_col, true);
         out.extend_from_slice(b"\x1b[?25h");
         out
     }
@@ -199,17 +226,18 @@ impl TerminalGuard {
     /// scrollback (nothing is erased, so the conversation stays readable there) and start
     /// the transcript again at the top row. Call `draw_rows` afterwards.
     pub(crate) fn clear_transcript(&mut self) -> Vec<u8> {
-        let bottom = region_bottom(self.rows);
+        let layout = self.layout();
+        let bottom = layout.region_bottom();
         let mut out = Vec::with_capacity(usize::from(bottom) + 48);
         out.extend_from_slice(b"\x1b[?25l");
-        push_scroll_region(&mut out, self.rows);
+        layout.push_scroll_region(&mut out);
         push_move_to(&mut out, bottom, 1);
         out.extend(std::iter::repeat_n(b'\n', usize::from(bottom)));
         push_move_to(&mut out, 1, 1);
         out.extend_from_slice(b"\x1b7");
         self.partial_line = false;
         PARTIAL_LINE.store(false, Ordering::SeqCst);
-        push_move_to(&mut out, input_row(self.rows), self.input_col + 1);
+        layout.push_park(&mut out, self.input_col, false);
         out.extend_from_slice(b"\x1b[?25h");
         out
     }
@@ -219,27 +247,39 @@ impl TerminalGuard {
     /// the region's last row (on a fresh line if it was mid-line, because the terminal
     /// may have moved or reflowed it). Call `draw_rows` afterwards.
     pub(crate) fn resize(&mut self, rows: u16, cols: u16) -> Vec<u8> {
-        let old_rows = self.rows;
+        let old = self.layout();
         self.rows = rows;
         self.cols = cols;
         self.input_col = 0;
+        let new = self.layout();
         let mut out = Vec::with_capacity(48);
         out.extend_from_slice(b"\x1b[?25l");
-        push_scroll_region(&mut out, rows);
-        // Terminals differ on where old rows go: shrinking may delete rows under the
-        // cursor or push rows off the top; growing may add blank rows at the bottom or pull
-        // lines back from the scrollback. Clearing from the higher of the old and new input
-        // rows removes the old input and status rows in the common cases.
-        push_move_to(&mut out, input_row(old_rows.min(rows)), 1);
-        out.extend_from_slice(b"\x1b[J");
-        // Continue the transcript on a fresh bottom line, so the next received text can
-        // never overwrite a line the terminal moved there.
-        push_move_to(&mut out, region_bottom(rows), 1);
-        out.push(b'\n');
+        if old.reserved() == 0 {
+            // Nothing was drawn; the transcript goes on from where it was.
+            out.extend_from_slice(b"\x1b8");
+            if self.partial_line {
+                out.extend_from_slice(b"\r\n");
+            }
+            new.push_scroll_region_keeping_cursor(&mut out);
+        } else {
+            // Terminals differ on where old rows go: shrinking may delete rows under the
+            // cursor or push rows off the top; growing may add blank rows at the bottom or
+            // pull lines back from the scrollback. Clearing from the higher of the old and
+            // new first drawn rows removes the old input and status rows in the common
+            // cases.
+            let smaller = if old.rows <= new.rows { old } else { new };
+            new.push_scroll_region(&mut out);
+            push_move_to(&mut out, smaller.region_bottom() + 1, 1);
+            out.extend_from_slice(b"\x1b[J");
+            // Continue the transcript on a fresh bottom line, so the next received text
+            // can never overwrite a line the terminal moved there.
+            push_move_to(&mut out, new.region_bottom(), 1);
+            out.push(b'\n');
+        }
         self.partial_line = false;
         PARTIAL_LINE.store(false, Ordering::SeqCst);
         out.extend_from_slice(b"\x1b7");
-        push_move_to(&mut out, input_row(rows), 1);
+        new.push_park(&mut out, 0, false);
         out.extend_from_slice(b"\x1b[?25h");
         out
     }
@@ -256,7 +296,8 @@ impl TerminalGuard {
         self.rows = rows;
         self.cols = cols;
         self.input_col = 0;
-        let bottom = region_bottom(rows);
+        let layout = self.layout();
+        let bottom = layout.region_bottom();
         let mut row = old_input_row.clamp(1, rows.max(1));
         // Where the transcript goes on: the blank line it left above the input row, or,
         // after a partial line, a fresh line below it.
@@ -276,7 +317,7 @@ impl TerminalGuard {
             row = row.saturating_sub(lift).max(1);
             next -= lift;
         }
-        push_scroll_region(&mut out, rows);
+        layout.push_scroll_region(&mut out);
         push_move_to(&mut out, row, 1);
         out.extend_from_slice(b"\x1b[J");
         push_move_to(&mut out, next, 1);
@@ -284,7 +325,7 @@ impl TerminalGuard {
         self.partial_line = false;
         PARTIAL_LINE.store(false, Ordering::SeqCst);
         out.extend_from_slice(b"\x1b7");
-        push_move_to(&mut out, input_row(rows), 1);
+        layout.push_park(&mut out, 0, false);
         out.extend_from_slice(b"\x1b[?25h");
         out
     }
@@ -298,7 +339,7 @@ impl Drop for TerminalGuard {
 
 /// Raw mode, bracketed paste and the layout, written to `out` (kept for `restore()`). On
 /// error everything done so far is undone.
-fn activate<W: Write + Send + 'static>(out: W, rows: u16) -> io::Result<()> {
+fn activate<W: Write + Send + 'static>(out: W, layout: Layout) -> io::Result<()> {
     if ACTIVE.swap(true, Ordering::SeqCst) {
         return Err(io::Error::other(
             "the terminal is already in interactive mode",
@@ -306,12 +347,17 @@ fn activate<W: Write + Send + 'static>(out: W, rows: u16) -> io::Result<()> {
     }
     *lock_out() = Some(Box::new(out));
     PARTIAL_LINE.store(false, Ordering::SeqCst);
-    if let Err(e) = crossterm::terminal::enable_raw_mode() {
+    // Without the editor the terminal keeps its modes: Ctrl-C and Ctrl-Z stay the
+    // terminal's, and nobody reads keys to answer for them.
+    if layout.editor
+        && let Err(e) = crossterm::terminal::enable_raw_mode()
+    {
         restore();
         return Err(e);
     }
+    RAW_MODE.store(layout.editor, Ordering::SeqCst);
     let written = match lock_out().as_mut() {
-        Some(out) => write_all_retrying(out, &enter_sequence(rows)),
+        Some(out) => write_all_retrying(out, &enter_sequence(layout)),
         None => Err(io::Error::other("terminal output missing")),
     };
     if let Err(e) = written {
@@ -336,7 +382,7 @@ pub(crate) fn restore() {
     // rows are cleared, so that whatever is typed once rnc's screen is visibly gone
     // reaches the shell.
     let stdin = io::stdin();
-    if crate::sys::is_tty(&stdin) {
+    if RAW_MODE.swap(false, Ordering::SeqCst) && crate::sys::is_tty(&stdin) {
         let _ = rustix::termios::tcflush(&stdin, rustix::termios::QueueSelector::IFlush);
     }
     let drawn = LAYOUT_DRAWN.swap(false, Ordering::SeqCst);
@@ -362,14 +408,27 @@ fn lock_out() -> MutexGuard<'static, Option<Box<dyn Write + Send>>> {
 /// The bytes `enter` writes: make room for the two bottom rows (scrolling the screen up
 /// if the cursor is near the bottom), remember the transcript cursor, set the scroll
 /// region, clear the bottom rows, turn on bracketed paste.
-fn enter_sequence(rows: u16) -> Vec<u8> {
+fn enter_sequence(layout: Layout) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
-    // Two line feeds then two rows up: the cursor ends on min(its row, R-2), the rows
-    // below it exist, and whatever was on screen above stays where it was.
-    out.extend_from_slice(b"\r\n\n\x1b[2A\x1b7");
-    push_scroll_region(&mut out, rows);
-    push_move_to(&mut out, input_row(rows), 1);
-    out.extend_from_slice(b"\x1b[J\x1b[?2004h");
+    // As many line feeds as rows drawn, then as many rows up: the cursor ends on
+    // min(its row, the region's bottom), the rows below it exist, and whatever was on
+    // screen above stays where it was.
+    let reserved = layout.reserved();
+    out.push(b'\r');
+    if reserved > 0 {
+        out.extend(std::iter::repeat_n(b'\n', usize::from(reserved)));
+        out.extend_from_slice(format!("\x1b[{reserved}A").as_bytes());
+    }
+    out.extend_from_slice(b"\x1b7");
+    if reserved > 0 {
+        layout.push_scroll_region(&mut out);
+        push_move_to(&mut out, layout.region_bottom() + 1, 1);
+        out.extend_from_slice(b"\x1b[J");
+        layout.push_park(&mut out, 0, false);
+    }
+    if layout.editor {
+        out.extend_from_slice(b"\x1b[?2004h");
+    }
     out
 }
 
@@ -388,29 +447,88 @@ fn teardown_sequence(layout_drawn: bool, partial_line: bool) -> Vec<u8> {
     out
 }
 
-/// The last row of the transcript (1-based).
-fn region_bottom(rows: u16) -> u16 {
-    rows.saturating_sub(2).max(1)
+/// Which rows rnc draws on a terminal `rows` tall. The peer's text always keeps a scroll
+/// region of at least two rows (DECSTBM needs two), so a small terminal drops the status
+/// row first, then the input row: with the editor, 4 rows or more have both, 3 rows an
+/// input row only, and 1 or 2 rows the transcript alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Layout {
+    /// Terminal height.
+    rows: u16,
+    /// The line editor is on.
+    editor: bool,
+    /// An input row is drawn (under the transcript).
+    input: bool,
+    /// A status row is drawn (the last row).
+    status: bool,
 }
 
-/// The input row (1-based).
-fn input_row(rows: u16) -> u16 {
-    rows.saturating_sub(1).max(1)
-}
+/// Rows the transcript keeps at least, when anything else is drawn.
+const MIN_TRANSCRIPT_ROWS: u16 = 2;
 
-/// The status row (1-based), if the terminal has room for one.
-fn status_row(rows: u16) -> Option<u16> {
-    (rows >= 2).then_some(rows)
-}
+impl Layout {
+    fn new(rows: u16, editor: bool) -> Layout {
+        let rows = rows.max(1);
+        let fits = |reserved: u16| rows >= reserved + MIN_TRANSCRIPT_ROWS;
+        let (input, status) = match editor {
+            true if fits(2) => (true, true),
+            true => (fits(1), false),
+            false => (false, fits(1)),
+        };
+        Layout {
+            rows,
+            editor,
+            input,
+            status,
+        }
+    }
 
-/// DECSTBM for the transcript. A region needs two rows, so a terminal under 4 rows keeps
-/// the whole screen.
-/// Setting it also moves the cursor to the top left.
-fn push_scroll_region(out: &mut Vec<u8>, rows: u16) {
-    if rows >= 4 {
-        out.extend_from_slice(format!("\x1b[1;{}r", region_bottom(rows)).as_bytes());
-    } else {
-        out.extend_from_slice(b"\x1b[r");
+    /// Rows drawn under the transcript.
+    fn reserved(self) -> u16 {
+        u16::from(self.input) + u16::from(self.status)
+    }
+
+    /// The last row of the transcript (1-based).
+    fn region_bottom(self) -> u16 {
+        self.rows - self.reserved()
+    }
+
+    /// The input row (1-based), if drawn.
+    fn input_row(self) -> Option<u16> {
+        self.input.then_some(self.region_bottom() + 1)
+    }
+
+    /// The status row (1-based), if drawn.
+    fn status_row(self) -> Option<u16> {
+        self.status.then_some(self.rows)
+    }
+
+    /// DECSTBM for the transcript (the whole screen when nothing else is drawn). Setting
+    /// it also moves the cursor to the top left.
+    fn push_scroll_region(self, out: &mut Vec<u8>) {
+        if self.reserved() > 0 {
+            out.extend_from_slice(format!("\x1b[1;{}r", self.region_bottom()).as_bytes());
+        } else {
+            out.extend_from_slice(b"\x1b[r");
+        }
+    }
+
+    /// `push_scroll_region`, then back to where the cursor was.
+    fn push_scroll_region_keeping_cursor(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"\x1b7");
+        self.push_scroll_region(out);
+        out.extend_from_slice(b"\x1b8");
+    }
+
+    /// Where the cursor waits between draws: on the input row at column `col`, or, with
+    /// no input row, at the transcript's end. `moved` says the cursor left that end
+    /// since it was saved (`ESC 7`), so it must be restored (`ESC 8`).
+    fn push_park(self, out: &mut Vec<u8>, col: u16, moved: bool) {
+        match self.input_row() {
+            Some(row) => push_move_to(out, row, col + 1),
+            None if moved => out.extend_from_slice(b"\x1b8"),
+            None => {}
+        }
     }
 }
 
@@ -661,8 +779,8 @@ mod tests {
     fn entered(rows: u16, cols: u16) -> (Screen, TerminalGuard) {
         let mut screen = Screen::new(usize::from(rows), usize::from(cols));
         screen.write(b"$ rnc host 5000\r\n");
-        screen.write(&enter_sequence(rows));
-        let mut term = TerminalGuard::with_size(rows, cols);
+        screen.write(&enter_sequence(Layout::new(rows, true)));
+        let mut term = TerminalGuard::with_size(rows, cols, true);
         screen.write(&term.draw_rows(("> ", 2), "tcp connected"));
         (screen, term)
     }
@@ -686,7 +804,7 @@ mod tests {
             screen.write(format!("old {i}\r\n").as_bytes());
         }
         assert_eq!(screen.row, 5);
-        screen.write(&enter_sequence(6));
+        screen.write(&enter_sequence(Layout::new(6, true)));
         assert_eq!(screen.saved, (3, 0));
         assert_eq!(screen.line(2), "old 5", "nothing is overwritten");
         assert_eq!(screen.scrollback.last().map(String::as_str), Some("old 2"));
@@ -898,8 +1016,8 @@ mod tests {
     fn terminal_tiny_screens_do_not_break() {
         for rows in 1..=4 {
             let mut screen = Screen::new(usize::from(rows), 5);
-            screen.write(&enter_sequence(rows));
-            let mut term = TerminalGuard::with_size(rows, 5);
+            screen.write(&enter_sequence(Layout::new(rows, true)));
+            let mut term = TerminalGuard::with_size(rows, 5, true);
             screen.write(&term.draw_rows(("> ab", 4), "st"));
             screen.write(&term.print_above(b"hello world\r\n"));
             screen.write(&term.resize(rows, 4));

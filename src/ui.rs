@@ -89,16 +89,19 @@ enum Mode {
         /// The line is on screen (and must be erased before anything else is printed).
         visible: bool,
     },
-    /// stdin and stdout are terminals.
-    Interactive(Box<Screen>),
+    /// stdout is a terminal: the transcript with a status row under it, and the line
+    /// editor when stdin is the terminal too (interactive mode).
+    Screen(Box<Screen>),
 }
 
-/// The interactive screen's state.
+/// The screen's state.
 struct Screen {
     /// Raw mode and layout; dropping it restores the terminal.
     guard: TerminalGuard,
     /// The input row.
     editor: LineEditor,
+    /// The keys are ours (stdin is the terminal): the editor is shown and fed.
+    has_editor: bool,
     /// Colours allowed (NO_COLOR unset).
     color: bool,
     /// `-C` for typed lines.
@@ -128,11 +131,15 @@ impl Ui {
         let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         let mut mode = Mode::Plain;
         if wish.status && term_ok {
-            if stdin_tty && stdout_tty && wish.reads_stdin {
-                if let Some(screen) = Screen::enter(wish, color, stdout) {
-                    mode = Mode::Interactive(Box::new(screen));
+            if stdout_tty {
+                // With stdin a terminal too, interactive mode; with stdin a file or a
+                // pipe (or `-d`), the same screen without the editor, so a transfer is
+                // visible while what arrives is shown.
+                let editor = stdin_tty && wish.reads_stdin;
+                if let Some(screen) = Screen::enter(wish, color, stdout, editor) {
+                    mode = Mode::Screen(Box::new(screen));
                 }
-            } else if stderr_tty && !stdout_tty {
+            } else if stderr_tty {
                 mode = Mode::Progress { visible: false };
             }
         }
@@ -153,7 +160,7 @@ impl Ui {
 
     fn with_mode(mode: Mode, sanitizer: Option<DisplaySanitizer>, transport: &'static str) -> Ui {
         let now = Instant::now();
-        let is_screen = matches!(mode, Mode::Interactive(_));
+        let is_screen = matches!(mode, Mode::Screen(_));
         Ui {
             mode,
             model: StatusModel::new(transport, ConnState::Connecting),
@@ -171,7 +178,7 @@ impl Ui {
 
     /// Whether the interactive screen is on (stdin goes through the line editor).
     pub(crate) fn is_interactive(&self) -> bool {
-        matches!(self.mode, Mode::Interactive(_))
+        matches!(&self.mode, Mode::Screen(s) if s.has_editor)
     }
 
     /// Whether anything is drawn at all.
@@ -201,7 +208,7 @@ impl Ui {
 
     /// Start counting a new connection (`-k` shows its number).
     pub(crate) fn new_connection(&mut self, number: Option<u64>) {
-        if let Mode::Interactive(screen) = &mut self.mode {
+        if let Mode::Screen(screen) = &mut self.mode {
             screen.waiting_noted = false;
         }
         self.model.connection = number;
@@ -255,7 +262,7 @@ impl Ui {
         if !self.is_shown() {
             return None;
         }
-        if let Mode::Interactive(screen) = &self.mode
+        if let Mode::Screen(screen) = &self.mode
             && let Some((_, _, asked)) = screen.resize_pending
         {
             return Some(asked + RESIZE_REPLY_WAIT);
@@ -275,12 +282,19 @@ impl Ui {
         // The cursor sits on the input row, so asking the terminal where it is now tells
         // where the old input row went; the layout moves when the answer arrives, or
         // after RESIZE_REPLY_WAIT without one.
-        if let Mode::Interactive(screen) = &mut self.mode
+        if let Mode::Screen(screen) = &mut self.mode
             && let Ok((cols, rows)) = crossterm::terminal::size()
             && (rows, cols) != (screen.guard.rows(), screen.guard.cols())
         {
-            self.pending.extend(b"\x1b[6n");
-            screen.resize_pending = Some((rows, cols, Instant::now()));
+            if screen.has_editor && screen.guard.has_input_row() {
+                self.pending.extend(b"\x1b[6n");
+                screen.resize_pending = Some((rows, cols, Instant::now()));
+            } else {
+                // Nobody reads the keys to take the answer (or the cursor is not on an
+                // input row to ask about): move the layout blind.
+                screen.resize_pending = Some((rows, cols, Instant::now()));
+                self.finish_resize(None);
+            }
         }
         self.dirty = true;
     }
@@ -288,13 +302,13 @@ impl Ui {
     /// A resize waits for the terminal's cursor report: nothing may be drawn meanwhile,
     /// received text included, because the old row numbers no longer hold.
     pub(crate) fn is_resizing(&self) -> bool {
-        matches!(&self.mode, Mode::Interactive(s) if s.resize_pending.is_some())
+        matches!(&self.mode, Mode::Screen(s) if s.resize_pending.is_some())
     }
 
     /// Move the layout to the pending size: at the reported row, or blind after a
     /// timeout.
     fn finish_resize(&mut self, reported_row: Option<u16>) {
-        if let Mode::Interactive(screen) = &mut self.mode
+        if let Mode::Screen(screen) = &mut self.mode
             && let Some((rows, cols, _)) = screen.resize_pending.take()
         {
             let bytes = match reported_row {
@@ -310,7 +324,7 @@ impl Ui {
     /// Draw if due: the status row and input row (interactive, into the screen queue),
     /// or the progress line (written to stderr at once). Also shows collected notices.
     pub(crate) fn draw(&mut self, now: Instant) {
-        if let Mode::Interactive(screen) = &self.mode
+        if let Mode::Screen(screen) = &self.mode
             && screen
                 .resize_pending
                 .is_some_and(|(_, _, asked)| now >= asked + RESIZE_REPLY_WAIT)
@@ -341,7 +355,7 @@ impl Ui {
                 let _ = io::stderr().write_all(&bytes);
                 *visible = true;
             }
-            Mode::Interactive(screen) => {
+            Mode::Screen(screen) => {
                 self.pending.extend(screen.draw_rows(&self.model));
             }
         }
@@ -354,7 +368,7 @@ impl Ui {
     pub(crate) fn show_notices(&mut self) {
         match &mut self.mode {
             Mode::Plain => {}
-            Mode::Interactive(screen) => {
+            Mode::Screen(screen) => {
                 for notice in take_notices() {
                     let bytes = screen.guard.print_note(&notice, screen.color);
                     self.pending.extend(bytes);
@@ -381,7 +395,7 @@ impl Ui {
     /// Interactive: feed key bytes to the editor. Lines go to the outbox (and the
     /// transcript); returns what the user asked for.
     pub(crate) fn on_keys(&mut self, bytes: &[u8]) -> UserRequest {
-        let Mode::Interactive(screen) = &mut self.mode else {
+        let Mode::Screen(screen) = &mut self.mode else {
             return UserRequest::None;
         };
         let mut request = UserRequest::None;
@@ -426,7 +440,7 @@ impl Ui {
         if suspend {
             self.suspend();
         }
-        let Mode::Interactive(screen) = &mut self.mode else {
+        let Mode::Screen(screen) = &mut self.mode else {
             return request;
         };
         // The input row follows the keys at once; only the status row is rate-limited.
@@ -440,7 +454,7 @@ impl Ui {
     /// Ctrl-Z: hand the terminal back, stop the process group as the terminal's own
     /// Ctrl-Z would, and take the terminal again when continued (`fg`).
     fn suspend(&mut self) {
-        let Mode::Interactive(screen) = &mut self.mode else {
+        let Mode::Screen(screen) = &mut self.mode else {
             return;
         };
         let stdout = io::stdout();
@@ -465,7 +479,7 @@ impl Ui {
     /// Interactive: whether stdin may be read (the outbox has room).
     pub(crate) fn wants_keys(&self) -> bool {
         match &self.mode {
-            Mode::Interactive(screen) => screen.outbox_bytes < OUTBOX_MAX_BYTES,
+            Mode::Screen(screen) => screen.outbox_bytes < OUTBOX_MAX_BYTES,
             _ => true,
         }
     }
@@ -473,14 +487,14 @@ impl Ui {
     /// Interactive: the next typed line to send, if any.
     pub(crate) fn next_line(&mut self) -> Option<&[u8]> {
         match &self.mode {
-            Mode::Interactive(screen) => screen.outbox.front().map(Vec::as_slice),
+            Mode::Screen(screen) => screen.outbox.front().map(Vec::as_slice),
             _ => None,
         }
     }
 
     /// Interactive: the line from `next_line` was queued for the peer.
     pub(crate) fn line_taken(&mut self) {
-        if let Mode::Interactive(screen) = &mut self.mode
+        if let Mode::Screen(screen) = &mut self.mode
             && let Some(line) = screen.outbox.pop_front()
         {
             screen.outbox_bytes -= line.len();
@@ -489,12 +503,12 @@ impl Ui {
 
     /// Interactive: Ctrl-D was pressed and every typed line has been taken.
     pub(crate) fn is_eof_requested(&self) -> bool {
-        matches!(&self.mode, Mode::Interactive(s) if s.eof_requested && s.outbox.is_empty())
+        matches!(&self.mode, Mode::Screen(s) if s.eof_requested && s.outbox.is_empty())
     }
 
     /// Whether received bytes go through `on_received` (stdout is a terminal).
     pub(crate) fn shows_received(&self) -> bool {
-        self.is_interactive() || self.sanitizer.is_some()
+        matches!(self.mode, Mode::Screen(_)) || self.sanitizer.is_some()
     }
 
     /// Show received bytes: escaped (unless `--raw-output`), and in the transcript when
@@ -507,7 +521,7 @@ impl Ui {
             (None, None) => text.extend_from_slice(bytes),
         }
         match &mut self.mode {
-            Mode::Interactive(screen) => self.pending.extend(screen.guard.print_above(&text)),
+            Mode::Screen(screen) => self.pending.extend(screen.guard.print_above(&text)),
             _ => self.pending.extend(text),
         }
     }
@@ -529,7 +543,7 @@ impl Drop for Ui {
             let mut tail = Vec::new();
             sanitizer.flush(&mut tail);
             match &mut self.mode {
-                Mode::Interactive(screen) if !tail.is_empty() => {
+                Mode::Screen(screen) if !tail.is_empty() => {
                     self.pending.extend(screen.guard.print_above(&tail));
                 }
                 _ => self.pending.extend(tail),
@@ -539,7 +553,7 @@ impl Drop for Ui {
         let pending: Vec<u8> = self.pending.drain(..).collect();
         let _ = write_blocking(io::stdout().as_fd(), &pending);
         match &self.mode {
-            Mode::Interactive(_) => {
+            Mode::Screen(_) => {
                 terminal::restore();
             }
             Mode::Progress { visible: true } => {
@@ -557,13 +571,19 @@ impl Drop for Ui {
 }
 
 impl Screen {
-    fn enter(wish: UiWish, color: bool, stdout: BorrowedFd<'_>) -> Option<Screen> {
+    fn enter(
+        wish: UiWish,
+        color: bool,
+        stdout: BorrowedFd<'_>,
+        has_editor: bool,
+    ) -> Option<Screen> {
         let (cols, rows) = crossterm::terminal::size().ok()?;
         let out = std::fs::File::from(stdout.try_clone_to_owned().ok()?);
-        let guard = TerminalGuard::enter(out, rows, cols).ok()?;
+        let guard = TerminalGuard::enter(out, rows, cols, has_editor).ok()?;
         Some(Screen {
             guard,
             editor: LineEditor::new(),
+            has_editor,
             color,
             crlf: wish.crlf.then(CrlfEncoder::default),
             outbox: VecDeque::new(),
@@ -594,7 +614,11 @@ impl Screen {
     /// Bytes that redraw the input and status rows.
     fn draw_rows(&mut self, model: &StatusModel) -> Vec<u8> {
         let width = usize::from(self.guard.cols());
-        let (input, col) = self.editor.render(width);
+        let (input, col) = if self.has_editor {
+            self.editor.render(width)
+        } else {
+            (String::new(), 0)
+        };
         let status = model.render(width, self.color);
         self.guard.draw_rows((&input, col), &status)
     }

@@ -206,8 +206,11 @@ impl Launch {
         let port = listener.local_addr().expect("listener address").port();
         self.args.push("127.0.0.1".to_string());
         self.args.push(port.to_string());
-        let interactive =
-            !self.stdin_pipe && !self.stdout_pipe && !self.args.iter().any(|a| a == "--no-status");
+        // A terminal under 4 rows has no status row to wait for.
+        let interactive = !self.stdin_pipe
+            && !self.stdout_pipe
+            && self.rows >= 4
+            && !self.args.iter().any(|a| a == "--no-status");
         let mut tty = self.spawn();
         let stream = tty.accept(&listener);
         let peer = Peer {
@@ -1159,11 +1162,49 @@ fn tty_stdin_pipe_escapes_received_bytes() {
     peer.send(b"\x1b[2J\x1b]0;pwned\x07\x1b[31mred\n");
     tty.wait_line("^[[2J^[]0;pwned^G^[[31mred");
     assert_eq!(tty.line(0), SHELL_LINE);
+    let row = tty.row_of("^[[2J^[]0;pwned^G^[[31mred");
+    let cell = tty.screen().cell(row, 0).expect("cell");
+    assert_eq!(
+        cell.fgcolor(),
+        vt100::Color::Default,
+        "the peer set a colour"
+    );
     drop(peer);
+    // The window title is checked by `expect_exit`.
     tty.expect_exit(0);
-    let output = String::from_utf8_lossy(&tty.all_output).into_owned();
-    assert!(!output.contains(ARROWS), "a status row: {output:?}");
-    assert!(!output.contains('\x1b'), "escape sequences: {output:?}");
+}
+
+/// Bug 6: stdout a terminal, stdin not (`rnc HOST PORT < file`): the transfer is visible
+/// in a status row under the transcript, what arrives is shown above it, and nothing is
+/// left behind at exit.
+#[test]
+fn tty_stdin_pipe_shows_status_row_under_received_text() {
+    let (mut tty, mut peer) = Launch::new(&[]).stdin_pipe().connect();
+    let data = vec![b'x'; 300 * 1024];
+    let mut stdin = tty.stdin.take().expect("stdin pipe");
+    let writer = std::thread::spawn(move || stdin.write_all(&data).map(|()| stdin));
+    peer.expect(&vec![b'x'; 300 * 1024]);
+    let stdin = writer
+        .join()
+        .expect("writer thread")
+        .expect("write rnc's stdin");
+    tty.wait_for("the status row with the bytes sent", |t| {
+        let status = t.status_row();
+        status.starts_with("tcp connected") && status.contains("300 KiB")
+    });
+    peer.send(b"reply from the peer\n");
+    tty.wait_line("reply from the peer");
+    let reply = tty.row_of("reply from the peer");
+    assert!(reply < tty.rows() - 1, "{}", tty.dump());
+    assert!(tty.status_row().contains("tcp"), "{}", tty.dump());
+    drop(stdin);
+    peer.expect_eof();
+    drop(peer);
+    let at_exit = tty.expect_exit(0);
+    assert!(
+        at_exit.contains(&"reply from the peer".to_string()),
+        "{at_exit:#?}"
+    );
 }
 
 #[test]
@@ -1495,4 +1536,33 @@ fn tty_raw_output_interactive_lines_start_at_column_0() {
     drop(peer);
     tty.keys(b"\x04");
     tty.expect_exit(0);
+}
+
+/// Bug 5: a terminal too small for every row drops the status row first and never the
+/// peer's text: 3 rows keep the input row, 2 rows or fewer show the transcript alone.
+#[test]
+fn tty_tiny_terminals_show_received_text() {
+    for rows in [1u16, 2, 3] {
+        let (mut tty, mut peer) = Launch::new(&[]).size(rows, 40).connect();
+        // One row holds only the line being received: send a partial line there.
+        let (sent, shown): (&[u8], &str) = if rows == 1 {
+            (b"partial tiny", "partial tiny")
+        } else {
+            (b"hello tiny\n", "hello tiny")
+        };
+        peer.send(sent);
+        tty.wait_for(&format!("the received text on {rows} rows"), |t| {
+            t.has_line(shown)
+        });
+        if rows == 3 {
+            tty.keys(b"typed");
+            tty.wait_for("the input row on the last row", |t| t.line(2) == "> typed");
+            assert!(tty.has_line("hello tiny"), "{}", tty.dump());
+            tty.keys(b"\r");
+            peer.expect(b"typed\n");
+        }
+        drop(peer);
+        tty.keys(b"\x04");
+        tty.expect_exit(0);
+    }
 }
