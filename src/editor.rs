@@ -19,6 +19,7 @@
 //! cursor lands on the character it is at and the row never overflows the screen.
 
 use std::cell::Cell;
+use std::ops::Range;
 
 use unicode_segmentation::{GraphemeCursor, UnicodeSegmentation};
 
@@ -119,7 +120,7 @@ enum Key {
 
 /// A reverse incremental search of the history (Ctrl-R), as in bash. While it runs, the
 /// line and its cursor stay as they were (the draft) under it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 struct Search {
     /// What was typed to search for.
     query: String,
@@ -387,19 +388,7 @@ impl LineEditor {
             return;
         }
         if self.in_paste {
-            match key {
-                Key::PasteEnd => self.in_paste = false,
-                Key::Char(c) => self.insert(c, actions),
-                Key::Enter => {
-                    // The paste goes in at the cursor: a newline ends the line there.
-                    let rest = self.line.split_off(self.cursor);
-                    self.send_line(actions);
-                    self.line = rest;
-                    self.cursor = 0;
-                }
-                // In a paste, control keys and escape sequences are data we do not keep.
-                _ => {}
-            }
+            self.apply_paste(key, actions);
             return;
         }
         if self.search.is_some() && self.apply_search(key, actions) {
@@ -460,31 +449,14 @@ impl LineEditor {
             Key::End => self.cursor = self.line.len(),
             Key::Up => browsed = self.history_up(),
             Key::Down => browsed = self.history_down(),
-            Key::CtrlK => {
-                let killed = self.line.split_off(self.cursor);
-                edited = self.kill(killed);
-            }
-            Key::CtrlU => {
-                let killed = self.line.drain(..self.cursor).collect();
-                self.cursor = 0;
-                edited = self.kill(killed);
-            }
-            Key::CtrlW => {
-                let start = unix_word_start(&self.line, self.cursor);
-                let killed = self.line.drain(start..self.cursor).collect();
-                self.cursor = start;
-                edited = self.kill(killed);
-            }
+            Key::CtrlK => edited = self.kill(self.cursor..self.line.len()),
+            Key::CtrlU => edited = self.kill(0..self.cursor),
+            Key::CtrlW => edited = self.kill(unix_word_start(&self.line, self.cursor)..self.cursor),
             Key::KillWordLeft => {
-                let start = word_left(&self.line, self.cursor);
-                let killed = self.line.drain(start..self.cursor).collect();
-                self.cursor = start;
-                edited = self.kill(killed);
+                edited = self.kill(word_left(&self.line, self.cursor)..self.cursor)
             }
             Key::KillWordRight => {
-                let end = word_right(&self.line, self.cursor);
-                let killed = self.line.drain(self.cursor..end).collect();
-                edited = self.kill(killed);
+                edited = self.kill(self.cursor..word_right(&self.line, self.cursor))
             }
             Key::CtrlY => {
                 let yanked = self.killed.clone();
@@ -500,6 +472,23 @@ impl LineEditor {
         }
         if edited || browsed || before != (self.line.len(), self.cursor) {
             push_changed(actions);
+        }
+    }
+
+    /// A key inside a bracketed paste.
+    fn apply_paste(&mut self, key: Key, actions: &mut Vec<EditAction>) {
+        match key {
+            Key::PasteEnd => self.in_paste = false,
+            Key::Char(c) => self.insert(c, actions),
+            Key::Enter => {
+                // The paste goes in at the cursor: a newline ends the line there.
+                let rest = self.line.split_off(self.cursor);
+                self.send_line(actions);
+                self.line = rest;
+                self.cursor = 0;
+            }
+            // In a paste, control keys and escape sequences are data we do not keep.
+            _ => {}
         }
     }
 
@@ -603,12 +592,14 @@ impl LineEditor {
         push_changed(actions);
     }
 
-    /// Remember killed text for Ctrl-Y; says whether anything was removed.
-    fn kill(&mut self, killed: String) -> bool {
-        if killed.is_empty() {
+    /// Cut `range` (which starts or ends at the cursor) out of the line and keep it for
+    /// Ctrl-Y; the cursor goes to where it was. Says whether anything was removed.
+    fn kill(&mut self, range: Range<usize>) -> bool {
+        if range.is_empty() {
             return false;
         }
-        self.killed = killed;
+        self.cursor = range.start;
+        self.killed = self.line.drain(range).collect();
         true
     }
 
