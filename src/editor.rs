@@ -1,23 +1,42 @@
 //! `LineEditor`: rnc's own line editor for interactive mode, fed the raw bytes that a
 //! terminal in raw mode sends for keys, and answering with `EditAction`s.
 //!
-//! It owns the line being typed, the cursor, the history of sent lines and the key
-//! parser (escape sequences and UTF-8 may be split across reads, so the parser keeps its
-//! state). It does no I/O and knows nothing of `-C`: a sent line ends in `\n` and the
-//! caller translates. Unknown escape sequences are swallowed, never inserted, and no
-//! control character ever enters the line except tab, so `render` output is safe to draw.
-//! There is no escape timeout: ESC followed by a printable key is read as Alt+key and
-//! swallowed, and ESC followed by a control key (Enter, Ctrl-C…) lets that key through.
+//! It owns the line being typed, the cursor, the history of sent lines, the reverse
+//! history search (Ctrl-R) and the key parser (escape sequences and UTF-8 may be split
+//! across reads, so the parser keeps its state). It does no I/O and knows nothing of `-C`:
+//! a sent line ends in `\n` and the caller translates. Unknown escape sequences are
+//! swallowed, never inserted, and no control character ever enters the line except tab,
+//! so `render` output is safe to draw.
+//! The cursor moves and deletes by grapheme cluster (`unicode-segmentation`), what a
+//! reader sees as one character: a flag, an emoji joined with ZWJ, a letter with its
+//! combining accents.
+//! There is no escape timeout: ESC followed by a printable key is read as Alt+key (Alt-B,
+//! Alt-F and Alt-D act, other ones are swallowed), ESC followed by DEL or ^H is
+//! Alt-Backspace, and ESC followed by another control key (Enter, Ctrl-C…) lets that key
+//! through. A lone ESC does nothing, except that it cancels a history search at once (and
+//! the search comes back if the ESC turns out to start an arrow key or an Alt key).
 //! `render` works in display columns (`width.rs`): a wide character takes two, so the
 //! cursor lands on the character it is at and the row never overflows the screen.
 
 use std::cell::Cell;
+use std::ops::Range;
+
+use unicode_segmentation::{GraphemeCursor, UnicodeSegmentation};
 
 use crate::sanitize::needs_escape;
-use crate::width::{char_cols, str_cols};
+use crate::width::{prefix_within, str_cols};
 
 /// The prompt drawn at the start of the input row.
 pub(crate) const PROMPT: &str = "> ";
+
+/// What the input row starts with while searching the history, before the query (bash's).
+const SEARCH_PROMPT: &str = "(reverse-i-search)`";
+
+/// The same when the last key found nothing (the previous match stays on show).
+const FAILED_SEARCH_PROMPT: &str = "(failed reverse-i-search)`";
+
+/// Between the query and the line found.
+const SEARCH_PROMPT_END: &str = "': ";
 
 /// Parameter bytes kept for one CSI sequence; longer ones are still swallowed whole.
 const CSI_PARAMS_MAX_BYTES: usize = 16;
@@ -75,10 +94,20 @@ enum Key {
     End,
     Up,
     Down,
+    /// Alt-B, Ctrl-Left: to the start of the word before the cursor.
+    WordLeft,
+    /// Alt-F, Ctrl-Right: to the end of the word after the cursor.
+    WordRight,
+    /// Alt-Backspace: delete the word before the cursor.
+    KillWordLeft,
+    /// Alt-D: delete the word after the cursor.
+    KillWordRight,
     CtrlC,
     CtrlD,
+    CtrlG,
     CtrlK,
     CtrlL,
+    CtrlR,
     CtrlU,
     CtrlW,
     CtrlY,
@@ -89,12 +118,27 @@ enum Key {
     CursorReport(u16, u16),
 }
 
+/// A reverse incremental search of the history (Ctrl-R), as in bash. While it runs, the
+/// line and its cursor stay as they were (the draft) under it.
+#[derive(Debug, Default)]
+struct Search {
+    /// What was typed to search for.
+    query: String,
+    /// The entry found (an index into the history) and where the query starts in it
+    /// (bytes); `None` until something matches.
+    found: Option<(usize, usize)>,
+    /// The last search found nothing; `found` still shows the previous match.
+    failed: bool,
+}
+
 /// The line being typed, its history and the key parser.
 #[derive(Debug)]
 pub(crate) struct LineEditor {
     /// The line being edited.
-    line: Vec<char>,
-    /// Cursor position in `line`, in chars (0..=line.len()).
+    line: String,
+    /// Cursor position in `line`, in bytes. Always a character boundary, and a grapheme
+    /// cluster boundary unless the last character typed joined the cluster after it (a
+    /// ZWJ typed before an emoji): moves and deletions then act on that cluster's parts.
     cursor: usize,
     /// Lines sent so far, oldest first, without consecutive duplicates.
     history: Vec<String>,
@@ -102,9 +146,17 @@ pub(crate) struct LineEditor {
     history_pos: Option<usize>,
     /// The line that was being edited when browsing started; Down past the newest
     /// entry brings it back.
-    draft: Vec<char>,
-    /// The text removed by the last Ctrl-K/U/W, for Ctrl-Y.
-    killed: Vec<char>,
+    draft: String,
+    /// The text removed by the last Ctrl-K/U/W, Alt-D or Alt-Backspace, for Ctrl-Y.
+    killed: String,
+    /// The history search in progress (Ctrl-R), if any.
+    search: Option<Search>,
+    /// A search that an ESC has just cancelled: it comes back if the next byte shows that
+    /// the ESC started an escape sequence (an arrow key, which accepts the match instead).
+    cancelled_search: Option<Search>,
+    /// The query of the last search: Ctrl-R on an empty query looks for it again, as
+    /// bash does.
+    last_query: String,
     /// Key parser state.
     parse: ParseState,
     /// The start of a UTF-8 character cut by the end of the previous read.
@@ -113,7 +165,8 @@ pub(crate) struct LineEditor {
     last_was_cr: bool,
     /// Inside a bracketed paste: newlines split lines, control keys are data.
     in_paste: bool,
-    /// First visible char of the line in the last render (horizontal scrolling).
+    /// First visible grapheme cluster of the row's text in the last render (horizontal
+    /// scrolling).
     scroll: Cell<usize>,
 }
 
@@ -127,12 +180,15 @@ impl LineEditor {
     /// An empty editor with no history.
     pub(crate) fn new() -> Self {
         Self {
-            line: Vec::new(),
+            line: String::new(),
             cursor: 0,
             history: Vec::new(),
             history_pos: None,
-            draft: Vec::new(),
-            killed: Vec::new(),
+            draft: String::new(),
+            killed: String::new(),
+            search: None,
+            cancelled_search: None,
+            last_query: String::new(),
             parse: ParseState::Ground,
             utf8: Vec::new(),
             last_was_cr: false,
@@ -141,16 +197,16 @@ impl LineEditor {
         }
     }
 
-    /// The line as typed so far.
+    /// The line as typed so far (under a history search: the draft).
     #[cfg(test)]
     pub(crate) fn line(&self) -> String {
-        self.line.iter().collect()
+        self.line.clone()
     }
 
     /// The cursor position in chars.
     #[cfg(test)]
     pub(crate) fn cursor(&self) -> usize {
-        self.cursor
+        self.line[..self.cursor].chars().count()
     }
 
     /// Process bytes read from the terminal and say what to do, in order.
@@ -159,11 +215,40 @@ impl LineEditor {
         let mut actions = Vec::new();
         for &b in bytes {
             let was_cr = std::mem::replace(&mut self.last_was_cr, false);
-            if let Some(key) = self.parse_byte(b, was_cr) {
+            let key = self.parse_byte(b, was_cr);
+            self.escape_search(b, key, &mut actions);
+            if let Some(key) = key {
                 self.apply(key, &mut actions);
             }
         }
         actions
+    }
+
+    /// Esc cancels a history search as soon as it is pressed. With no escape timeout, an
+    /// ESC may also start an arrow key's sequence or an Alt key, so the byte after it
+    /// decides: if it makes a sequence or an Alt key that acts, the search comes back for
+    /// that key to act on. The outcome depends on the bytes only, never on how reads
+    /// split them.
+    fn escape_search(&mut self, b: u8, key: Option<Key>, actions: &mut Vec<EditAction>) {
+        if let Some(search) = self.cancelled_search.take()
+            && (matches!(
+                self.parse,
+                ParseState::Csi { .. } | ParseState::Ss3 | ParseState::TermString(_)
+            ) || matches!(
+                key,
+                Some(Key::WordLeft | Key::WordRight | Key::KillWordLeft | Key::KillWordRight)
+            ))
+        {
+            self.search = Some(search);
+            push_changed(actions);
+        }
+        if b == 0x1b
+            && self.parse == ParseState::Escape
+            && let Some(search) = self.search.take()
+        {
+            self.cancelled_search = Some(search);
+            push_changed(actions);
+        }
     }
 
     /// Advance the parser by one byte; a complete key comes out.
@@ -187,7 +272,12 @@ impl LineEditor {
                     self.parse = ParseState::Escape;
                     None
                 }
-                // Alt+key: swallowed.
+                // Alt+key, as readline binds them (either case).
+                b'b' | b'B' => Some(Key::WordLeft),
+                b'f' | b'F' => Some(Key::WordRight),
+                b'd' | b'D' => Some(Key::KillWordRight),
+                0x7f | 0x08 => Some(Key::KillWordLeft),
+                // Any other Alt+key: swallowed.
                 0x20..=0x7e => None,
                 // ESC then a control or non-ASCII byte: a lone ESC, then that key.
                 _ => self.parse_ground(b, was_cr),
@@ -217,6 +307,9 @@ impl LineEditor {
                 None
             }
             ParseState::Ss3 => match b {
+                // rxvt's Ctrl-Right and Ctrl-Left.
+                b'c' => Some(Key::WordRight),
+                b'd' => Some(Key::WordLeft),
                 0x40..=0x7e => csi_key(&[], b),
                 0x1b => {
                     self.parse = ParseState::Escape;
@@ -250,11 +343,13 @@ impl LineEditor {
             0x04 => Some(Key::CtrlD),
             0x05 => Some(Key::End),
             0x06 => Some(Key::Right),
+            0x07 => Some(Key::CtrlG),
             0x08 | 0x7f => Some(Key::Backspace),
             0x0b => Some(Key::CtrlK),
             0x0c => Some(Key::CtrlL),
             0x0e => Some(Key::Down),
             0x10 => Some(Key::Up),
+            0x12 => Some(Key::CtrlR),
             0x15 => Some(Key::CtrlU),
             0x17 => Some(Key::CtrlW),
             0x19 => Some(Key::CtrlY),
@@ -293,19 +388,10 @@ impl LineEditor {
             return;
         }
         if self.in_paste {
-            match key {
-                Key::PasteEnd => self.in_paste = false,
-                Key::Char(c) => self.insert(c, actions),
-                Key::Enter => {
-                    // The paste goes in at the cursor: a newline ends the line there.
-                    let rest = self.line.split_off(self.cursor);
-                    self.send_line(actions);
-                    self.line = rest;
-                    self.cursor = 0;
-                }
-                // In a paste, control keys and escape sequences are data we do not keep.
-                _ => {}
-            }
+            self.apply_paste(key, actions);
+            return;
+        }
+        if self.search.is_some() && self.apply_search(key, actions) {
             return;
         }
         let before = (self.line.len(), self.cursor);
@@ -324,7 +410,7 @@ impl LineEditor {
                 self.in_paste = true;
                 return;
             }
-            Key::PasteEnd | Key::CursorReport(..) => return,
+            Key::PasteEnd | Key::CursorReport(..) | Key::CtrlG => return,
             Key::CtrlC => {
                 actions.push(EditAction::Interrupt);
                 return;
@@ -337,47 +423,44 @@ impl LineEditor {
                 actions.push(EditAction::Suspend);
                 return;
             }
+            Key::CtrlR => {
+                self.search = Some(Search::default());
+                push_changed(actions);
+                return;
+            }
             Key::CtrlD if self.line.is_empty() => {
                 actions.push(EditAction::Eof);
                 return;
             }
             Key::CtrlD | Key::Delete => {
-                if self.cursor < self.line.len() {
-                    self.line.remove(self.cursor);
-                    edited = true;
-                }
+                let end = next_boundary(&self.line, self.cursor);
+                edited = self.line.drain(self.cursor..end).count() > 0;
             }
             Key::Backspace => {
-                if self.cursor > 0 {
-                    self.cursor -= 1;
-                    self.line.remove(self.cursor);
-                    edited = true;
-                }
+                let start = prev_boundary(&self.line, self.cursor);
+                edited = self.line.drain(start..self.cursor).count() > 0;
+                self.cursor = start;
             }
-            Key::Left => self.cursor = self.cursor.saturating_sub(1),
-            Key::Right => self.cursor = (self.cursor + 1).min(self.line.len()),
+            Key::Left => self.cursor = prev_boundary(&self.line, self.cursor),
+            Key::Right => self.cursor = next_boundary(&self.line, self.cursor),
+            Key::WordLeft => self.cursor = word_left(&self.line, self.cursor),
+            Key::WordRight => self.cursor = word_right(&self.line, self.cursor),
             Key::Home => self.cursor = 0,
             Key::End => self.cursor = self.line.len(),
             Key::Up => browsed = self.history_up(),
             Key::Down => browsed = self.history_down(),
-            Key::CtrlK => {
-                let killed = self.line.split_off(self.cursor);
-                edited = self.kill(killed);
+            Key::CtrlK => edited = self.kill(self.cursor..self.line.len()),
+            Key::CtrlU => edited = self.kill(0..self.cursor),
+            Key::CtrlW => edited = self.kill(unix_word_start(&self.line, self.cursor)..self.cursor),
+            Key::KillWordLeft => {
+                edited = self.kill(word_left(&self.line, self.cursor)..self.cursor)
             }
-            Key::CtrlU => {
-                let killed = self.line.drain(..self.cursor).collect();
-                self.cursor = 0;
-                edited = self.kill(killed);
-            }
-            Key::CtrlW => {
-                let start = word_start(&self.line, self.cursor);
-                let killed = self.line.drain(start..self.cursor).collect();
-                self.cursor = start;
-                edited = self.kill(killed);
+            Key::KillWordRight => {
+                edited = self.kill(self.cursor..word_right(&self.line, self.cursor))
             }
             Key::CtrlY => {
                 let yanked = self.killed.clone();
-                for c in yanked {
+                for c in yanked.chars() {
                     self.insert(c, actions);
                 }
                 return;
@@ -392,29 +475,137 @@ impl LineEditor {
         }
     }
 
+    /// A key inside a bracketed paste.
+    fn apply_paste(&mut self, key: Key, actions: &mut Vec<EditAction>) {
+        match key {
+            Key::PasteEnd => self.in_paste = false,
+            Key::Char(c) => self.insert(c, actions),
+            Key::Enter => {
+                // The paste goes in at the cursor: a newline ends the line there.
+                let rest = self.line.split_off(self.cursor);
+                self.send_line(actions);
+                self.line = rest;
+                self.cursor = 0;
+            }
+            // In a paste, control keys and escape sequences are data we do not keep.
+            _ => {}
+        }
+    }
+
+    /// A key during a history search. Says whether the search used it up. Ctrl-C, Ctrl-L
+    /// and Ctrl-Z act as usual and the search goes on; any other key the search does not
+    /// use ends it, with the match taken into the line, and then acts on that line as
+    /// usual (Enter sends it, as in bash).
+    fn apply_search(&mut self, key: Key, actions: &mut Vec<EditAction>) -> bool {
+        let Some(mut search) = self.search.take() else {
+            return false;
+        };
+        match key {
+            Key::Char(c) => {
+                if needs_escape(c) && c != '\t' {
+                    self.search = Some(search);
+                    return true;
+                }
+                search.query.push(c);
+                // The match so far may still do.
+                let below = search.found.map_or(self.history.len(), |(pos, _)| pos + 1);
+                self.find_older(&mut search, below);
+            }
+            Key::Backspace => {
+                let end = search
+                    .query
+                    .grapheme_indices(true)
+                    .next_back()
+                    .map_or(0, |(at, _)| at);
+                search.query.truncate(end);
+                self.find_older(&mut search, self.history.len());
+            }
+            Key::CtrlR if search.query.is_empty() => {
+                search.query = self.last_query.clone();
+                self.find_older(&mut search, self.history.len());
+            }
+            Key::CtrlR => {
+                let below = search.found.map_or(self.history.len(), |(pos, _)| pos);
+                self.find_older(&mut search, below);
+            }
+            Key::CtrlG => {}
+            Key::CtrlC | Key::CtrlL | Key::CtrlZ | Key::PasteEnd | Key::CursorReport(..) => {
+                self.search = Some(search);
+                return false;
+            }
+            _ => {
+                self.accept_search(&search);
+                push_changed(actions);
+                return false;
+            }
+        }
+        if !search.query.is_empty() {
+            self.last_query.clone_from(&search.query);
+        }
+        if key != Key::CtrlG {
+            self.search = Some(search);
+        }
+        push_changed(actions);
+        true
+    }
+
+    /// Find the newest history entry older than `below` that holds the query (its last
+    /// occurrence), or mark the search failed and leave the previous match in place.
+    fn find_older(&self, search: &mut Search, below: usize) {
+        if search.query.is_empty() {
+            *search = Search::default();
+            return;
+        }
+        let found = self.history[..below.min(self.history.len())]
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(pos, entry)| entry.rfind(&search.query).map(|at| (pos, at)));
+        search.failed = found.is_none();
+        if found.is_some() {
+            search.found = found;
+        }
+    }
+
+    /// End a search by taking its match into the line, the cursor where the query starts
+    /// in it, as if browsed to with Up (so Down leads back to the draft). Without a match
+    /// the line stays as it was.
+    fn accept_search(&mut self, search: &Search) {
+        let Some((pos, at)) = search.found else {
+            return;
+        };
+        if self.history_pos.is_none() {
+            self.draft = std::mem::take(&mut self.line);
+        }
+        self.show_history(Some(pos));
+        self.cursor = floor_boundary(&self.line, at);
+    }
+
     /// Insert one character at the cursor; controls other than tab never enter the line.
     fn insert(&mut self, c: char, actions: &mut Vec<EditAction>) {
         if needs_escape(c) && c != '\t' {
             return;
         }
         self.line.insert(self.cursor, c);
-        self.cursor += 1;
+        self.cursor += c.len_utf8();
         self.history_pos = None;
         push_changed(actions);
     }
 
-    /// Remember killed text for Ctrl-Y; says whether anything was removed.
-    fn kill(&mut self, killed: Vec<char>) -> bool {
-        if killed.is_empty() {
+    /// Cut `range` (which starts or ends at the cursor) out of the line and keep it for
+    /// Ctrl-Y; the cursor goes to where it was. Says whether anything was removed.
+    fn kill(&mut self, range: Range<usize>) -> bool {
+        if range.is_empty() {
             return false;
         }
-        self.killed = killed;
+        self.cursor = range.start;
+        self.killed = self.line.drain(range).collect();
         true
     }
 
     /// Send the whole line, record it in the history and start an empty line.
     fn send_line(&mut self, actions: &mut Vec<EditAction>) {
-        let text: String = self.line.drain(..).collect();
+        let text = std::mem::take(&mut self.line);
         self.cursor = 0;
         self.history_pos = None;
         self.draft.clear();
@@ -458,7 +649,7 @@ impl LineEditor {
     /// Load history entry `pos` (or the draft) into the line, cursor at the end.
     fn show_history(&mut self, pos: Option<usize>) {
         self.line = match pos {
-            Some(pos) => self.history[pos].chars().collect(),
+            Some(pos) => self.history[pos].clone(),
             None => std::mem::take(&mut self.draft),
         };
         self.history_pos = pos;
@@ -469,60 +660,137 @@ impl LineEditor {
     /// of the line (scrolled horizontally so the cursor stays visible), and the cursor's
     /// column (0-based, always < `width` when `width > 0`). Columns are display columns
     /// (a wide character takes two). Tabs and other characters that must not reach the
-    /// terminal are drawn as a space or `?`.
+    /// terminal are drawn as a space or `?`. During a history search the row is bash's:
+    /// `(reverse-i-search)`query': ` and the line found, the cursor where the query
+    /// starts in it.
     pub(crate) fn render(&self, width: usize) -> (String, usize) {
-        let prompt_cols = str_cols(PROMPT);
-        if width <= prompt_cols {
-            let shown: String = PROMPT.chars().take(width).collect();
-            return (shown, width.saturating_sub(1));
-        }
-        let text_cols = width - prompt_cols;
-        let shown: Vec<char> = self.line.iter().map(|&c| shown_char(c)).collect();
-        // cols_before[i]: columns taken by shown[..i].
-        let mut cols_before = Vec::with_capacity(shown.len() + 1);
-        cols_before.push(0);
-        for &c in &shown {
-            cols_before.push(cols_before[cols_before.len() - 1] + char_cols(c));
-        }
-        let span = |from: usize, to: usize| cols_before[to] - cols_before[from];
-        // The cursor's cell: the character under it, or one free column at the end.
-        let cursor_cell = shown.get(self.cursor).map_or(1, |&c| char_cols(c).max(1));
-        let mut scroll = self.scroll.get().min(self.cursor);
-        while scroll < self.cursor && span(scroll, self.cursor) + cursor_cell > text_cols {
-            scroll += 1;
-        }
-        // Do not leave empty space on the right while text is hidden on the left.
-        while scroll > 0 && span(scroll - 1, shown.len()) < text_cols {
-            scroll -= 1;
-        }
-        // Never start the row with a combining mark: it would join the prompt.
-        while scroll < self.cursor && char_cols(shown[scroll]) == 0 {
-            scroll += 1;
-        }
-        self.scroll.set(scroll);
-        let mut row = String::with_capacity(width);
-        row.push_str(PROMPT);
-        let mut used = 0;
-        for &c in &shown[scroll..] {
-            let cols = char_cols(c);
-            if used + cols > text_cols {
-                break;
-            }
-            row.push(c);
-            used += cols;
-        }
-        (row, prompt_cols + span(scroll, self.cursor))
+        let Some(search) = &self.search else {
+            return render_row(PROMPT, &self.line, self.cursor, width, &self.scroll);
+        };
+        let (text, cursor) = match search.found {
+            Some((pos, at)) => (self.history[pos].as_str(), at),
+            None => (self.line.as_str(), self.cursor),
+        };
+        let prompt = search_prompt(search, width);
+        render_row(&prompt, text, cursor, width, &self.scroll)
     }
 }
 
-/// How a character of the line is drawn: a tab as a space, anything the terminal could
-/// obey as `?`.
-fn shown_char(c: char) -> char {
-    match c {
-        '\t' => ' ',
-        c if needs_escape(c) => '?',
-        c => c,
+/// The search prompt for a row `width` columns wide: a query too long to leave a column
+/// for the line loses its start (its end is what was just typed) to a `…`.
+fn search_prompt(search: &Search, width: usize) -> String {
+    let start = if search.failed {
+        FAILED_SEARCH_PROMPT
+    } else {
+        SEARCH_PROMPT
+    };
+    let query = shown_text(&search.query);
+    let room = width.saturating_sub(str_cols(start) + str_cols(SEARCH_PROMPT_END) + 1);
+    if str_cols(&query) <= room {
+        return format!("{start}{query}{SEARCH_PROMPT_END}");
     }
+    let tail = suffix_within(&query, room.saturating_sub(1));
+    format!("{start}…{tail}{SEARCH_PROMPT_END}")
+}
+
+/// `prompt` then as much of `text` as fits in `width` columns, scrolled so that the
+/// cursor (at byte `cursor` of `text`) shows; and the cursor's column. `scroll` is the
+/// first grapheme cluster shown, kept from one render to the next so the text does not
+/// jump. Clusters are never cut at either edge, so a wide character or an emoji sequence
+/// is shown whole or not at all.
+fn render_row(
+    prompt: &str,
+    text: &str,
+    cursor: usize,
+    width: usize,
+    scroll: &Cell<usize>,
+) -> (String, usize) {
+    let prompt_cols = str_cols(prompt);
+    if width <= prompt_cols {
+        return (
+            prefix_within(prompt, width).to_string(),
+            width.saturating_sub(1),
+        );
+    }
+    let text_cols = width - prompt_cols;
+    // The clusters as drawn, a cluster holding the cursor drawn as two (the same columns,
+    // since a terminal gives each character its own).
+    let mut pieces: Vec<(usize, String)> = Vec::new();
+    for (start, cluster) in text.grapheme_indices(true) {
+        if start < cursor && cursor < start + cluster.len() {
+            let (before, after) = cluster.split_at(cursor - start);
+            pieces.push((start, shown_text(before)));
+            pieces.push((cursor, shown_text(after)));
+        } else {
+            pieces.push((start, shown_text(cluster)));
+        }
+    }
+    let at = pieces
+        .iter()
+        .take_while(|(start, _)| *start < cursor)
+        .count();
+    // cols_before[i]: columns taken by pieces[..i].
+    let mut cols_before = Vec::with_capacity(pieces.len() + 1);
+    cols_before.push(0);
+    for (_, piece) in &pieces {
+        cols_before.push(cols_before[cols_before.len() - 1] + str_cols(piece));
+    }
+    let span = |from: usize, to: usize| cols_before[to] - cols_before[from];
+    // The cursor's cell: the cluster under it, or one free column at the end.
+    let cursor_cell = pieces
+        .get(at)
+        .map_or(1, |(_, piece)| str_cols(piece).max(1));
+    let mut first = scroll.get().min(at);
+    while first < at && span(first, at) + cursor_cell > text_cols {
+        first += 1;
+    }
+    // Do not leave empty space on the right while text is hidden on the left.
+    while first > 0 && span(first - 1, pieces.len()) < text_cols {
+        first -= 1;
+    }
+    // Never start the row with a combining mark: it would join the prompt.
+    while first < at && span(first, first + 1) == 0 {
+        first += 1;
+    }
+    scroll.set(first);
+    let mut row = String::with_capacity(width);
+    row.push_str(prompt);
+    let mut used = 0;
+    for (_, piece) in &pieces[first..] {
+        let cols = str_cols(piece);
+        if used + cols > text_cols {
+            break;
+        }
+        row.push_str(piece);
+        used += cols;
+    }
+    (row, prompt_cols + span(first, at))
+}
+
+/// How text of the line is drawn: a tab as a space, anything the terminal could obey as
+/// `?`.
+fn shown_text(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\t' => ' ',
+            c if needs_escape(c) => '?',
+            c => c,
+        })
+        .collect()
+}
+
+/// The longest end of `text` made of whole grapheme clusters that fits in `cols` columns.
+fn suffix_within(text: &str, cols: usize) -> &str {
+    let mut used = 0;
+    let mut start = text.len();
+    for (at, cluster) in text.grapheme_indices(true).rev() {
+        used += str_cols(cluster);
+        if used > cols {
+            break;
+        }
+        start = at;
+    }
+    &text[start..]
 }
 
 /// Add `Changed` unless the previous action already is one.
@@ -533,12 +801,21 @@ fn push_changed(actions: &mut Vec<EditAction>) {
 }
 
 /// The key for a CSI (or SS3, with no parameters) sequence ending in `final_byte`.
-/// Modifiers (`ESC[1;5C`) are ignored; unknown sequences give no key.
+/// Unknown sequences give no key. Modifiers (`ESC[1;5C`) are ignored, except that Ctrl or
+/// Alt with Left or Right moves by word.
 fn csi_key(params: &[u8], final_byte: u8) -> Option<Key> {
-    let first = params.split(|&b| b == b';').next().unwrap_or(&[]);
+    let mut fields = params.split(|&b| b == b';');
+    let first = fields.next().unwrap_or(&[]);
+    // xterm's modifier parameter is 1 + (1 for Shift, 2 for Alt, 4 for Ctrl).
+    let by_word = fields
+        .next()
+        .and_then(|m| std::str::from_utf8(m).ok()?.parse::<u8>().ok())
+        .is_some_and(|m| m.saturating_sub(1) & 0b110 != 0);
     match final_byte {
         b'A' => Some(Key::Up),
         b'B' => Some(Key::Down),
+        b'C' if by_word => Some(Key::WordRight),
+        b'D' if by_word => Some(Key::WordLeft),
         b'C' => Some(Key::Right),
         b'D' => Some(Key::Left),
         b'H' => Some(Key::Home),
@@ -561,22 +838,89 @@ fn csi_key(params: &[u8], final_byte: u8) -> Option<Key> {
     }
 }
 
-/// Where Ctrl-W's deletion starts: back over spaces, then back over the word
+/// The grapheme cluster boundary after `at` in `text` (its end at the end).
+fn next_boundary(text: &str, at: usize) -> usize {
+    GraphemeCursor::new(at, text.len(), true)
+        .next_boundary(text, 0)
+        .expect("the whole text is one chunk, so no other chunk is asked for")
+        .unwrap_or(text.len())
+}
+
+/// The grapheme cluster boundary before `at` in `text` (0 at the start).
+fn prev_boundary(text: &str, at: usize) -> usize {
+    GraphemeCursor::new(at, text.len(), true)
+        .prev_boundary(text, 0)
+        .expect("the whole text is one chunk, so no other chunk is asked for")
+        .unwrap_or(0)
+}
+
+/// `at` if it is a grapheme cluster boundary of `text`, else the one before it.
+fn floor_boundary(text: &str, at: usize) -> usize {
+    let is_boundary = GraphemeCursor::new(at, text.len(), true)
+        .is_boundary(text, 0)
+        .expect("the whole text is one chunk, so no other chunk is asked for");
+    if is_boundary {
+        at
+    } else {
+        prev_boundary(text, at)
+    }
+}
+
+/// Where the run of grapheme clusters that satisfy `within` and end at `end` starts.
+fn run_start(line: &str, end: usize, within: impl Fn(&str) -> bool) -> usize {
+    line[..end]
+        .grapheme_indices(true)
+        .rev()
+        .take_while(|&(_, cluster)| within(cluster))
+        .last()
+        .map_or(end, |(at, _)| at)
+}
+
+/// Where the run of grapheme clusters that satisfy `within` and start at `start` ends.
+fn run_end(line: &str, start: usize, within: impl Fn(&str) -> bool) -> usize {
+    line[start..]
+        .grapheme_indices(true)
+        .take_while(|&(_, cluster)| within(cluster))
+        .last()
+        .map_or(start, |(at, cluster)| start + at + cluster.len())
+}
+
+/// Whether a cluster belongs to a word for Alt-B/F/D and Alt-Backspace: letters and
+/// digits, as in readline (so `/` and `.` separate words).
+fn is_word(cluster: &str) -> bool {
+    cluster.chars().next().is_some_and(char::is_alphanumeric)
+}
+
+/// Whether a cluster is blank, for Ctrl-W.
+fn is_blank(cluster: &str) -> bool {
+    cluster.chars().next().is_some_and(char::is_whitespace)
+}
+
+/// Where Alt-B moves: back over non-word clusters, then over the word (readline's
+/// `backward-word`).
+fn word_left(line: &str, cursor: usize) -> usize {
+    let end = run_start(line, cursor, |c| !is_word(c));
+    run_start(line, end, is_word)
+}
+
+/// Where Alt-F moves: over non-word clusters, then to the end of the word (readline's
+/// `forward-word`).
+fn word_right(line: &str, cursor: usize) -> usize {
+    let start = run_end(line, cursor, |c| !is_word(c));
+    run_end(line, start, is_word)
+}
+
+/// Where Ctrl-W's deletion starts: back over blanks, then back over the word
 /// (readline's `unix-word-rubout`).
-fn word_start(line: &[char], cursor: usize) -> usize {
-    let mut i = cursor;
-    while i > 0 && line[i - 1].is_whitespace() {
-        i -= 1;
-    }
-    while i > 0 && !line[i - 1].is_whitespace() {
-        i -= 1;
-    }
-    i
+fn unix_word_start(line: &str, cursor: usize) -> usize {
+    let end = run_start(line, cursor, is_blank);
+    run_start(line, end, |c| !is_blank(c))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::width::char_cols;
 
     fn send(s: &str) -> EditAction {
         EditAction::Send(format!("{s}\n").into_bytes())
@@ -673,7 +1017,7 @@ mod tests {
             (b"\x05", 3),
             (b"\x02", 2),
             (b"\x06", 3),
-            (b"\x1b[1;5D", 2),
+            (b"\x1b[1;2D", 2),
         ] {
             ed.feed(keys);
             assert_eq!(ed.cursor(), cursor, "after {keys:?}");
@@ -882,24 +1226,37 @@ mod tests {
 
     #[test]
     fn editor_render_fits_every_width() {
-        let mut ed = typed("abcdefghijklmnopqrstuvwxyzé€😀日本語のテキストe\u{301}z".as_bytes());
-        for moves in 0..50 {
+        let text =
+            "abcdefghijklmnopqrstuvwxyzé€😀日本語のテキストe\u{301}z👨\u{200d}👩\u{200d}👧🇫🇷x";
+        let mut ed = typed(text.as_bytes());
+        for moves in 0..60 {
             for width in 0..40 {
                 let (row, col) = ed.render(width);
                 assert!(str_cols(&row) <= width, "width {width}: {row:?}");
                 assert!(col < width.max(1), "width {width}: col {col}");
-                let cursor_cell = ed.line().chars().nth(ed.cursor()).map_or(1, char_cols);
+                let line = ed.line();
+                let rest = &line[ed.cursor..];
+                let cursor_cell = rest.graphemes(true).next().map_or(1, str_cols);
                 if width >= PROMPT.len() + cursor_cell.max(1) {
-                    // On a combining mark the cursor shows the next character's cell.
-                    let expected = ed
-                        .line()
-                        .chars()
-                        .skip(ed.cursor())
-                        .find(|&c| char_cols(c) > 0);
+                    // The cursor shows the cluster it is on (its base character's cell).
+                    let expected = rest.chars().find(|&c| char_cols(c) > 0);
                     assert_eq!(
                         char_at_col(&row, col),
                         expected,
                         "width {width} moves {moves}: {row:?} col {col}"
+                    );
+                }
+                // Clusters are drawn whole or not at all.
+                if let Some(shown) = row.strip_prefix(PROMPT) {
+                    let bounds: Vec<usize> = text
+                        .grapheme_indices(true)
+                        .map(|(at, _)| at)
+                        .chain([text.len()])
+                        .collect();
+                    assert!(
+                        bounds.iter().any(|&at| text[at..].starts_with(shown)
+                            && bounds.contains(&(at + shown.len()))),
+                        "width {width} moves {moves}: {shown:?} cuts a cluster"
                     );
                 }
             }
@@ -946,7 +1303,7 @@ mod tests {
     #[test]
     fn editor_fuzz_any_keys_render_safely_and_split_reads_agree() {
         // Bytes that matter to the parser, weighted towards escape sequences.
-        let alphabet: &[u8] = b"\x1b\x1b[[O~;0123ABCDHFR~\r\n\x7f\x08\x01\x03\x04\x05\x0b\x0c\x15\x17\x19abc \xc3\xa9\xe2\x80\xae\xff";
+        let alphabet: &[u8] = b"\x1b\x1b[[O~;0123ABCDHFR~\r\n\x7f\x08\x01\x03\x04\x05\x07\x0b\x0c\x12\x12\x15\x17\x19abcdf \xc3\xa9\xe2\x80\xae\xff\xcc\x81";
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         for _ in 0..3_000 {
             let len = (xorshift(&mut state) % 40) as usize;
@@ -974,6 +1331,11 @@ mod tests {
                 "{input:?} split at {split}"
             );
             assert_eq!(whole.line(), parts.line(), "{input:?} split at {split}");
+            assert_eq!(
+                whole.render(80),
+                parts.render(80),
+                "{input:?} split at {split}"
+            );
             for width in [0, 1, 2, 3, 10, 80] {
                 let (row, col) = whole.render(width);
                 assert!(
@@ -999,5 +1361,381 @@ mod tests {
         editor.feed(b"a\x1b]52;c;c2VjcmV0\x07b\x1bP1$r0");
         editor.feed(b"m\x1b\\c");
         assert_eq!(editor.line(), "abc");
+    }
+
+    const FAMILY: &str = "👨\u{200d}👩\u{200d}👧";
+
+    #[test]
+    fn editor_moves_and_deletes_a_zwj_emoji_whole() {
+        let mut ed = typed(format!("a{FAMILY}b").as_bytes());
+        ed.feed(b"\x1b[D\x1b[DX");
+        assert_eq!(
+            ed.line(),
+            format!("aX{FAMILY}b"),
+            "left, left skips the family"
+        );
+        ed.feed(b"\x1b[C");
+        assert_eq!(
+            ed.cursor(),
+            2 + FAMILY.chars().count(),
+            "right skips it too"
+        );
+        ed.feed(b"\x7f");
+        assert_eq!(ed.line(), "aXb", "backspace deletes the whole family");
+        let mut ed = typed(format!("{FAMILY}{FAMILY}").as_bytes());
+        ed.feed(b"\x01\x1b[3~");
+        assert_eq!(ed.line(), FAMILY, "delete too");
+        ed.feed(b"\x04");
+        assert_eq!(ed.line(), "", "and ctrl-d");
+    }
+
+    #[test]
+    fn editor_moves_and_deletes_flags_whole() {
+        let mut ed = typed("🇫🇷🇩🇪🇯🇵".as_bytes());
+        ed.feed(b"\x1b[D\x7f");
+        assert_eq!(ed.line(), "🇫🇷🇯🇵", "one flag deleted, the pairs intact");
+        assert_eq!(ed.cursor(), 2);
+        ed.feed(b"\x1b[D\x1b[3~");
+        assert_eq!(ed.line(), "🇯🇵");
+        // A flag typed before a flag, one regional indicator at a time, stays in order.
+        ed.feed("\x01🇩🇪".as_bytes());
+        assert_eq!((ed.line().as_str(), ed.cursor()), ("🇩🇪🇯🇵", 2));
+    }
+
+    #[test]
+    fn editor_moves_and_deletes_combining_accents_with_their_letter() {
+        // e + acute, a + diaeresis + macron: two clusters of five code points.
+        let mut ed = typed("xe\u{301}a\u{308}\u{304}y".as_bytes());
+        ed.feed(b"\x1b[D\x1b[D");
+        assert_eq!(ed.cursor(), 3, "before a\u{308}\u{304}");
+        ed.feed(b"\x1b[D");
+        assert_eq!(ed.cursor(), 1, "before e\u{301}");
+        ed.feed(b"\x1b[3~");
+        assert_eq!(ed.line(), "xa\u{308}\u{304}y");
+        ed.feed(b"\x05\x1b[D\x7f");
+        assert_eq!(ed.line(), "xy");
+        // An accent typed after a letter joins it: one backspace removes both.
+        let mut ed = typed("ne\u{301}".as_bytes());
+        ed.feed(b"\x7f");
+        assert_eq!(ed.line(), "n");
+    }
+
+    #[test]
+    fn editor_joiner_typed_inside_a_line_keeps_the_cursor_after_it() {
+        // A ZWJ typed between two emoji joins them into one cluster; the cursor stays
+        // right after what was typed, and the row puts it between the two.
+        let mut ed = typed("👨👩\x1b[D\u{200d}".as_bytes());
+        assert_eq!(ed.line(), "👨\u{200d}👩");
+        assert_eq!(ed.cursor(), 2);
+        assert_eq!(ed.render(80), ("> 👨\u{200d}👩".to_string(), 4));
+        ed.feed(b"\x1b[C");
+        assert_eq!(
+            ed.cursor(),
+            3,
+            "right goes to the end of the joined cluster"
+        );
+        ed.feed(b"\x1b[D");
+        assert_eq!(ed.cursor(), 0, "left to its start");
+    }
+
+    #[test]
+    fn editor_render_keeps_clusters_whole_at_the_edges() {
+        // Per character, a terminal gives the family 6 columns and a flag 2.
+        let mut ed = typed(format!("ab{FAMILY}cd").as_bytes());
+        assert_eq!(ed.render(80), (format!("> ab{FAMILY}cd"), 12));
+        // 8 text columns: the family cannot show with `b` at the left edge.
+        ed.feed(b"\x01");
+        assert_eq!(
+            ed.render(10),
+            (format!("> ab{FAMILY}"), 2),
+            "8 columns: fits"
+        );
+        // 7 text columns: the family cannot show with `a` at the left edge.
+        assert_eq!(ed.render(9), ("> ab".to_string(), 2));
+        ed.feed(b"\x1b[C\x1b[C");
+        assert_eq!(ed.render(9), (format!("> b{FAMILY}"), 3), "on the family");
+        ed.feed(b"\x1b[C");
+        assert_eq!(ed.render(9), (format!("> {FAMILY}c"), 8));
+        let mut ed = typed("🇫🇷🇩🇪🇯🇵x".as_bytes());
+        assert_eq!(ed.render(6), ("> 🇯🇵x".to_string(), 5));
+        ed.feed(b"\x01");
+        // Per character a flag is two 1-column halves: 3 columns must not show 1.5 flags.
+        assert_eq!(ed.render(5), ("> 🇫🇷".to_string(), 2), "no half flag");
+    }
+
+    #[test]
+    fn editor_word_motions_in_all_encodings() {
+        let mut ed = typed(b"cd /usr/lib  now");
+        for (keys, cursor) in [
+            (&b"\x1bb"[..], 13),
+            (b"\x1bb", 8),
+            (b"\x1bB", 4),
+            (b"\x1b[1;5D", 0),
+            (b"\x1bf", 2),
+            (b"\x1bF", 7),
+            (b"\x1b[1;5C", 11),
+            (b"\x1b[1;3D", 8),
+            (b"\x1bOd", 4),
+            (b"\x1bOc", 7),
+            (b"\x1b[1;3C", 11),
+            (b"\x1bf", 16),
+            (b"\x1bf", 16),
+        ] {
+            ed.feed(keys);
+            assert_eq!(ed.cursor(), cursor, "after {keys:?}");
+        }
+        assert_eq!(ed.line(), "cd /usr/lib  now");
+        // A word is letters and digits, whatever the script; emoji separate words.
+        let mut ed = typed(format!("año{FAMILY}日本 x").as_bytes());
+        ed.feed(b"\x1bb\x1bb");
+        assert_eq!(ed.cursor(), 3 + FAMILY.chars().count());
+        ed.feed(b"\x1bb");
+        assert_eq!(ed.cursor(), 0);
+        ed.feed(b"\x1bf\x1bf");
+        assert_eq!(ed.cursor(), 5 + FAMILY.chars().count());
+    }
+
+    #[test]
+    fn editor_alt_backspace_and_alt_d_delete_words() {
+        for alt_backspace in [&b"\x1b\x7f"[..], b"\x1b\x08"] {
+            let mut ed = typed(b"cd /usr/lib ");
+            ed.feed(alt_backspace);
+            assert_eq!(ed.line(), "cd /usr/", "{alt_backspace:?}");
+            ed.feed(alt_backspace);
+            assert_eq!(ed.line(), "cd /");
+            ed.feed(b"\x19");
+            assert_eq!(ed.line(), "cd /usr/", "ctrl-y yanks it back");
+        }
+        let mut ed = typed(b"cd /usr/lib\x01");
+        ed.feed(b"\x1bd");
+        assert_eq!((ed.line().as_str(), ed.cursor()), (" /usr/lib", 0));
+        ed.feed(b"\x1bD");
+        assert_eq!(ed.line(), "/lib");
+        ed.feed(b"\x05");
+        assert!(ed.feed(b"\x1bd").is_empty(), "nothing after the cursor");
+        // Ctrl-W still deletes back to a blank.
+        let mut ed = typed(b"cd /usr/lib");
+        ed.feed(b"\x17");
+        assert_eq!(ed.line(), "cd ");
+    }
+
+    #[test]
+    fn editor_lone_escape_still_does_nothing() {
+        let mut ed = typed(b"ab");
+        assert!(ed.feed(b"\x1b").is_empty());
+        assert_eq!(sends(&ed.feed(b"\r")), ["ab\n"], "esc, then enter sends");
+        let ed = typed(b"ab\x1b\x1b\x1b[Dc");
+        assert_eq!(ed.line(), "acb", "repeated esc, then an arrow key");
+        // Alt+key split after the ESC is the same key.
+        let mut ed = typed(b"one two\x1b");
+        ed.feed(b"b");
+        assert_eq!(ed.cursor(), 4);
+        ed.feed(b"\x1b");
+        ed.feed(b"\x7f");
+        assert_eq!(ed.line(), "two");
+    }
+
+    /// An editor that has sent these lines, with `draft` typed.
+    fn with_history(lines: &[&str], draft: &str) -> LineEditor {
+        let mut ed = LineEditor::new();
+        for line in lines {
+            assert_eq!(sends(&ed.feed(format!("{line}\r").as_bytes())).len(), 1);
+        }
+        ed.feed(draft.as_bytes());
+        ed
+    }
+
+    const HISTORY: &[&str] = &["GET /a HTTP/1.0", "hello world", "GET /b HTTP/1.1", "bye"];
+
+    #[test]
+    fn editor_ctrl_r_finds_the_newest_match_and_enter_sends_it() {
+        let mut ed = with_history(HISTORY, "draft");
+        assert_eq!(ed.feed(b"\x12"), vec![EditAction::Changed]);
+        assert_eq!(
+            ed.render(80),
+            ("(reverse-i-search)`': draft".to_string(), 27)
+        );
+        assert_eq!(ed.feed(b"GE"), vec![EditAction::Changed]);
+        assert_eq!(
+            ed.render(80),
+            ("(reverse-i-search)`GE': GET /b HTTP/1.1".to_string(), 24),
+            "the cursor where the match starts"
+        );
+        ed.feed(b"T /a");
+        assert_eq!(
+            ed.render(80),
+            (
+                "(reverse-i-search)`GET /a': GET /a HTTP/1.0".to_string(),
+                28
+            )
+        );
+        assert_eq!(ed.line(), "draft", "the draft waits under the search");
+        let actions = ed.feed(b"\r");
+        assert_eq!(sends(&actions), ["GET /a HTTP/1.0\n"]);
+        assert_eq!((ed.line().as_str(), ed.render(80).0.as_str()), ("", "> "));
+        // The found line is now the newest entry.
+        ed.feed(b"\x1b[A");
+        assert_eq!(ed.line(), "GET /a HTTP/1.0");
+    }
+
+    #[test]
+    fn editor_ctrl_r_again_goes_to_the_next_older_match() {
+        let mut ed = with_history(HISTORY, "");
+        ed.feed(b"\x12HTTP");
+        assert!(ed.render(80).0.ends_with(": GET /b HTTP/1.1"));
+        ed.feed(b"\x12");
+        assert!(ed.render(80).0.ends_with(": GET /a HTTP/1.0"));
+        assert_eq!(ed.feed(b"\x12"), vec![EditAction::Changed]);
+        assert_eq!(
+            ed.render(80).0,
+            "(failed reverse-i-search)`HTTP': GET /a HTTP/1.0",
+            "no older match: failed, the last match stays"
+        );
+        assert_eq!(sends(&ed.feed(b"\r")), ["GET /a HTTP/1.0\n"]);
+        // Ctrl-R twice searches for the last query again.
+        ed.feed(b"\x12\x12");
+        assert_eq!(ed.render(80).0, "(reverse-i-search)`HTTP': GET /a HTTP/1.0");
+        ed.feed(b"\x12");
+        assert!(ed.render(80).0.ends_with(": GET /b HTTP/1.1"));
+    }
+
+    #[test]
+    fn editor_ctrl_r_without_a_match_says_failed() {
+        let mut ed = with_history(HISTORY, "draft");
+        ed.feed(b"\x12xyz");
+        assert_eq!(
+            ed.render(80),
+            ("(failed reverse-i-search)`xyz': draft".to_string(), 37)
+        );
+        ed.feed(b"\x7f\x7f\x7f");
+        assert_eq!(ed.render(80).0, "(reverse-i-search)`': draft");
+        ed.feed(b"worldx");
+        assert_eq!(
+            ed.render(80).0,
+            "(failed reverse-i-search)`worldx': hello world"
+        );
+        ed.feed(b"\x7f");
+        assert_eq!(ed.render(80).0, "(reverse-i-search)`world': hello world");
+        // With no history at all, Enter sends the draft.
+        let mut ed = with_history(&[], "mine");
+        ed.feed(b"\x12m");
+        assert_eq!(ed.render(80).0, "(failed reverse-i-search)`m': mine");
+        assert_eq!(sends(&ed.feed(b"\r")), ["mine\n"]);
+    }
+
+    #[test]
+    fn editor_ctrl_r_cancel_restores_the_draft() {
+        for (cancel, split) in [
+            (&b"\x07"[..], false),
+            (b"\x1b", false),
+            (b"\x1b", true),
+            (b"\x1b\x1b", false),
+        ] {
+            let mut ed = with_history(HISTORY, "my draft\x1b[D");
+            ed.feed(b"\x12bye");
+            let mut actions = ed.feed(cancel);
+            if split {
+                actions.extend(ed.feed(b"x"));
+            }
+            assert!(actions.contains(&EditAction::Changed), "{cancel:?}");
+            assert!(sends(&actions).is_empty());
+            assert_eq!(
+                ed.render(80),
+                ("> my draft".to_string(), 9),
+                "{cancel:?} split {split}"
+            );
+            assert_eq!(sends(&ed.feed(b"\r")), ["my draft\n"]);
+        }
+    }
+
+    #[test]
+    fn editor_ctrl_r_esc_split_from_its_arrow_key_still_accepts() {
+        let mut ed = with_history(HISTORY, "draft");
+        ed.feed(b"\x12wor");
+        assert_eq!(ed.feed(b"\x1b"), vec![EditAction::Changed]);
+        assert_eq!(ed.render(80).0, "> draft", "esc shows the cancel at once");
+        assert_eq!(ed.feed(b"["), vec![EditAction::Changed]);
+        assert_eq!(ed.render(80).0, "(reverse-i-search)`wor': hello world");
+        ed.feed(b"D");
+        assert_eq!((ed.line().as_str(), ed.cursor()), ("hello world", 5));
+        // Alt-B split after its ESC: the match too.
+        let mut ed = with_history(HISTORY, "draft");
+        ed.feed(b"\x12wor\x1b");
+        ed.feed(b"b");
+        assert_eq!((ed.line().as_str(), ed.cursor()), ("hello world", 0));
+    }
+
+    #[test]
+    fn editor_ctrl_r_editing_keys_take_the_match_into_the_line() {
+        for (key, line, cursor) in [
+            (&b"\x1b[D"[..], "hello world", 5),
+            (b"\x1bOC", "hello world", 7),
+            (b"\x02", "hello world", 5),
+            (b"\x05", "hello world", 11),
+            (b"\x01", "hello world", 0),
+            (b"\x0b", "hello ", 6),
+            (b"\x1bb", "hello world", 0),
+            (b"\x1b[1;5C", "hello world", 11),
+        ] {
+            let mut ed = with_history(HISTORY, "draft");
+            ed.feed(b"\x12wor");
+            ed.feed(key);
+            assert!(ed.search.is_none(), "{key:?}");
+            assert_eq!((ed.line().as_str(), ed.cursor()), (line, cursor), "{key:?}");
+            assert!(ed.render(80).0.starts_with("> "), "{key:?}");
+        }
+        // Typing after accepting edits the line; the draft is one Down away.
+        let mut ed = with_history(HISTORY, "draft");
+        ed.feed(b"\x12wor\x05!");
+        assert_eq!(ed.line(), "hello world!");
+        ed.feed(b"\x1b[B");
+        assert_eq!(
+            ed.line(),
+            "hello world!",
+            "an edited entry is the draft now"
+        );
+        let mut ed = with_history(HISTORY, "draft");
+        ed.feed(b"\x12wor\x1b[A");
+        assert_eq!(ed.line(), "GET /a HTTP/1.0", "up goes on from the match");
+        ed.feed(b"\x1b[B\x1b[B");
+        assert_eq!(ed.line(), "GET /b HTTP/1.1");
+        ed.feed(b"\x1b[B\x1b[B");
+        assert_eq!(
+            ed.line(),
+            "draft",
+            "down past the newest brings the draft back"
+        );
+        // Ctrl-L and a cursor report leave the search running.
+        let mut ed = with_history(HISTORY, "");
+        let actions = ed.feed(b"\x12wor\x0c\x1b[5;1R");
+        assert!(actions.contains(&EditAction::Redraw));
+        assert!(actions.contains(&EditAction::CursorReport(5, 1)));
+        assert_eq!(ed.render(80).0, "(reverse-i-search)`wor': hello world");
+    }
+
+    #[test]
+    fn editor_ctrl_r_row_fits_every_width() {
+        let mut ed = with_history(
+            &["a very long line about 日本語 and the 👨\u{200d}👩\u{200d}👧 family"],
+            "",
+        );
+        ed.feed("\x12famil".as_bytes());
+        let (row, col) = ed.render(100);
+        assert_eq!(&row[..28], "(reverse-i-search)`famil': a");
+        assert_eq!(char_at_col(&row, col), Some('f'), "{row:?} {col}");
+        for width in 0..100 {
+            let (row, col) = ed.render(width);
+            assert!(str_cols(&row) <= width, "width {width}: {row:?}");
+            assert!(col < width.max(1), "width {width}: col {col}");
+            if width >= 30 {
+                assert_eq!(char_at_col(&row, col), Some('f'), "width {width}: {row:?}");
+            }
+        }
+        // A query too long for the row keeps its end.
+        ed.feed(b"y");
+        assert_eq!(
+            ed.render(28),
+            ("(reverse-i-search)`…mily': f".to_string(), 27)
+        );
     }
 }

@@ -1566,3 +1566,70 @@ fn tty_tiny_terminals_show_received_text() {
         tty.expect_exit(0);
     }
 }
+
+/// The family emoji: five code points (three people joined by ZWJ), one grapheme cluster.
+/// Per character, as `wcwidth` terminals and `vt100` count, it takes 2 + 2 + 2 columns.
+const FAMILY: &str = "👨\u{200d}👩\u{200d}👧";
+
+/// Left, Backspace and the word keys step over a ZWJ emoji and a flag whole, never into
+/// them, and Enter sends exactly the bytes shown.
+#[test]
+fn tty_editor_moves_and_deletes_emoji_whole() {
+    let (mut tty, mut peer) = connected(&[]);
+    tty.keys(format!("a{FAMILY}b").as_bytes());
+    tty.wait_input(&format!("a{FAMILY}b"), 8);
+    tty.keys(b"\x1b[D\x1b[DX");
+    tty.wait_input(&format!("aX{FAMILY}b"), 2);
+    tty.keys(b"\r");
+    peer.expect(format!("aX{FAMILY}b\n").as_bytes());
+    tty.wait_sent(&format!("aX{FAMILY}b"));
+    tty.wait_input("", 0);
+    // Backspace after the family and after a flag deletes each whole.
+    tty.keys(format!("x{FAMILY}🇫🇷y").as_bytes());
+    tty.wait_input(&format!("x{FAMILY}🇫🇷y"), 10);
+    tty.keys(b"\x1b[D\x7f\x7f");
+    tty.wait_input("xy", 1);
+    // Alt-B (ESC b) and Ctrl-Left (CSI 1;5D) go back a word, Alt-Backspace deletes one.
+    tty.keys(b"\x05 one two\x1bb\x1b[1;5D<");
+    tty.wait_input("xy <one two", 4);
+    tty.keys(b"\x05\x1b\x7f");
+    tty.wait_input("xy <one ", 8);
+    tty.keys(b"\r");
+    peer.expect(b"xy <one \n");
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
+}
+
+/// Ctrl-R searches the sent lines as bash does, on the input row; Enter sends the line
+/// found, and Esc goes back to the draft.
+#[test]
+fn tty_editor_ctrl_r_enter_sends_the_found_line() {
+    let (mut tty, mut peer) = connected(&[]);
+    for line in ["GET /a HTTP/1.0", "hello world", "bye"] {
+        tty.keys(format!("{line}\r").as_bytes());
+        peer.expect(format!("{line}\n").as_bytes());
+    }
+    tty.keys(b"draft");
+    tty.wait_input("draft", 5);
+    tty.keys(b"\x12wor");
+    // The cursor on the match: 19 + 3 + 3 prompt columns, then `hello `.
+    let row = "(reverse-i-search)`wor': hello world";
+    tty.wait_for(&format!("{row:?}, the cursor on `world`"), |t| {
+        t.input_row() == row && t.screen().cursor_position() == (t.rows() - 2, 31)
+    });
+    tty.keys(b"\r");
+    peer.expect(b"hello world\n");
+    tty.wait_sent("hello world");
+    tty.wait_input("", 0);
+    // Esc cancels a search back to the draft, at once (a lone ESC in its own read).
+    tty.keys(b"mine\x12GET");
+    tty.wait_for("the older match", |t| {
+        t.input_row() == "(reverse-i-search)`GET': GET /a HTTP/1.0"
+    });
+    tty.keys(b"\x1b");
+    tty.wait_input("mine", 4);
+    tty.keys(b"\r");
+    peer.expect(b"mine\n");
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
+}
