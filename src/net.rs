@@ -15,6 +15,10 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use crate::config::{Family, Host, UNIX_PATH_MAX_BYTES};
 use crate::error::{Error, Result};
 
+mod unix_diag;
+
+use unix_diag::Liveness;
+
 /// Pending connections a listener keeps.
 const LISTEN_BACKLOG: i32 = 128;
 /// Receive buffer asked for UDP sockets: a burst of 64 KiB datagrams overflows the
@@ -246,6 +250,10 @@ impl Drop for SocketFile {
 
 /// Make `path` free for a new socket: nothing there is fine; a stale socket (nobody
 /// listening) is removed; a live one is "in use"; any other file is refused.
+///
+/// Whether a socket is live comes from the kernel's socket table, not from a connect: a
+/// live stream listener would take a probing connect for its client and end its session
+/// (issue 9, bug 2).
 fn clear_stale_socket(path: &Path, datagram: bool) -> Result<()> {
     let bind_error = bind_error(path);
     let meta = match std::fs::symlink_metadata(path) {
@@ -259,6 +267,21 @@ fn clear_stale_socket(path: &Path, datagram: bool) -> Result<()> {
             "file exists and is not a socket",
         )));
     }
+    match unix_diag::liveness(path, &meta) {
+        Liveness::Served => return Err(bind_error(io::ErrorKind::AddrInUse.into())),
+        Liveness::Unknown => {
+            return Err(bind_error(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "a socket file is there and rnc cannot tell whether it is in use \
+                 (remove it if it is stale)",
+            )));
+        }
+        Liveness::NotListed => {}
+    }
+    // The table lists this network namespace only, and a process in another one can
+    // serve a file we see (a shared mount). A connect settles that: a stale file refuses
+    // it, and in the usual case it reaches nobody. Better a stray connection there than
+    // taking another namespace's live socket file.
     let probe = if datagram {
         std::os::unix::net::UnixDatagram::unbound().and_then(|s| s.connect(path))
     } else {

@@ -124,6 +124,7 @@ pub struct Spawn {
     stdin: Input,
     stdout: Output,
     envs: Vec<(String, OsString)>,
+    cwd: Option<PathBuf>,
 }
 
 impl Spawn {
@@ -142,6 +143,12 @@ impl Spawn {
     /// Adds an environment variable.
     pub fn env(mut self, key: &str, value: impl Into<OsString>) -> Self {
         self.envs.push((key.to_string(), value.into()));
+        self
+    }
+
+    /// Sets the working directory (relative Unix socket paths).
+    pub fn current_dir(mut self, dir: &Path) -> Self {
+        self.cwd = Some(dir.to_path_buf());
         self
     }
 
@@ -172,6 +179,9 @@ impl Spawn {
         }
         for (key, value) in &self.envs {
             command.env(key, value);
+        }
+        if let Some(dir) = &self.cwd {
+            command.current_dir(dir);
         }
         command.stdin(match self.stdin {
             Input::Piped => Stdio::piped(),
@@ -300,6 +310,7 @@ impl Rnc {
             stdin: Input::Piped,
             stdout: Output::Piped,
             envs: Vec::new(),
+            cwd: None,
         }
     }
 
