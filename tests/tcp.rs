@@ -190,6 +190,33 @@ fn tcp_client_address_families_and_literals() {
     }
 }
 
+/// `HOST:PORT` and `[V6]:PORT` as one argument, for a client and a listener.
+#[test]
+fn tcp_host_and_port_in_one_argument() {
+    let (listener, port) = tcp_listener();
+    client_session(&listener, &[&format!("127.0.0.1:{port}")]);
+    client_session(&listener, &[&format!("localhost:{port}")]);
+    let mut rnc = Rnc::with(&["-l", "127.0.0.1:0"]).stdin(Input::Null).spawn();
+    let addr = rnc.listening_addr();
+    assert!(addr.starts_with("127.0.0.1:"), "listening on {addr}");
+    assert_eq!(send_to_listener(&addr, b"one arg"), b"");
+    let exit = rnc.finish();
+    exit.assert_code(0);
+    assert_eq!(exit.stdout, b"one arg");
+    if !ipv6_available() {
+        return;
+    }
+    let listener6 = TcpListener::bind("[::1]:0").unwrap();
+    let port6 = listener6.local_addr().unwrap().port();
+    let from = client_session(&listener6, &[&format!("[::1]:{port6}")]);
+    assert!(from.is_ipv6(), "came from {from}");
+    let mut rnc = Rnc::with(&["-l", "[::1]:0"]).stdin(Input::Null).spawn();
+    let addr = rnc.listening_addr();
+    assert!(addr.starts_with("[::1]:"), "listening on {addr}");
+    assert_eq!(send_to_listener(&addr, b"six"), b"");
+    rnc.finish().assert_code(0);
+}
+
 #[test]
 fn tcp_listener_on_ipv6_literal() {
     if !ipv6_available() {
