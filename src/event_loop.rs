@@ -371,12 +371,7 @@ fn run_client(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<O
             if transport == Transport::Udp {
                 let addr = addrs[0];
                 let source = source_addr(config, &addr)?;
-                Endpoint::Udp(
-                    net::udp_connect(addr, source).map_err(|source| Error::Connect {
-                        addr: addr.to_string(),
-                        source,
-                    })?,
-                )
+                Endpoint::Udp(net::udp_connect(addr, source)?)
             } else {
                 match connect_tcp(lp, session, config, &addrs)? {
                     Ok(endpoint) => endpoint,
@@ -506,7 +501,7 @@ fn probe_udp(
         source,
     };
     let source = source_addr(config, &addr)?;
-    let mut socket = net::udp_connect(addr, source).map_err(refused)?;
+    let mut socket = net::udp_connect(addr, source)?;
     watch_connecting(lp, session, &mut socket, Interest::READABLE, addr)?;
     let deadline = Instant::now() + config.wait.unwrap_or(UDP_PROBE_WAIT);
     let result = match socket.send(&[]) {
@@ -641,18 +636,6 @@ fn connect_tcp(
         let mut stream = match net::tcp_connect_start(*addr, source) {
             Ok(stream) => stream,
             Err(e) => {
-                let e = match source {
-                    Some(src)
-                        if e.kind() == io::ErrorKind::AddrInUse
-                            || e.kind() == io::ErrorKind::AddrNotAvailable =>
-                    {
-                        Error::Bind {
-                            addr: src.to_string(),
-                            source: e,
-                        }
-                    }
-                    _ => failed(e),
-                };
                 note_failure(config, addrs.len(), &e);
                 last_error = Some(e);
                 continue;

@@ -103,25 +103,74 @@ fn is_family_unavailable(err: &io::Error) -> bool {
     )
 }
 
-/// Create, configure and bind an inet socket; used by listeners of both kinds.
-fn bind_inet(addr: SocketAddr, v6only: bool, ty: Type) -> io::Result<Socket> {
+/// The step of building a socket that failed, for the message: sockets vocabulary says
+/// `bind to ADDR` for bind(2) and `listen on ADDR` for listen(2).
+enum Step {
+    /// socket(2) or a socket option.
+    Create,
+    /// bind(2).
+    Bind,
+    /// listen(2).
+    Listen,
+}
+
+/// Create, configure and bind an inet socket, and make it listen when asked; used by
+/// listeners of both kinds.
+fn bind_inet(
+    addr: SocketAddr,
+    v6only: bool,
+    ty: Type,
+    listen: bool,
+) -> std::result::Result<Socket, (Step, io::Error)> {
     let proto = if ty == Type::STREAM {
         Protocol::TCP
     } else {
         Protocol::UDP
     };
-    let socket = Socket::new(domain_of(&addr), ty.cloexec(), Some(proto))?;
-    socket.set_reuse_address(true)?;
+    let create = |e| (Step::Create, e);
+    let socket = Socket::new(domain_of(&addr), ty.cloexec(), Some(proto)).map_err(create)?;
+    socket.set_reuse_address(true).map_err(create)?;
     if addr.is_ipv6() {
-        socket.set_only_v6(v6only)?;
+        socket.set_only_v6(v6only).map_err(create)?;
     }
     if ty == Type::DGRAM {
         // Best effort: a smaller buffer only means more loss under bursts.
         let _ = socket.set_recv_buffer_size(UDP_RECV_BUFFER_BYTES);
     }
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
+    socket.set_nonblocking(true).map_err(create)?;
+    socket.bind(&addr.into()).map_err(|e| (Step::Bind, e))?;
+    if listen {
+        socket
+            .listen(LISTEN_BACKLOG)
+            .map_err(|e| (Step::Listen, e))?;
+    }
     Ok(socket)
+}
+
+/// Where the kernel puts the first port anyone may bind; ports below it need root or
+/// `CAP_NET_BIND_SERVICE` (ip(7); it covers IPv6 too).
+const UNPRIVILEGED_PORT_START: &str = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
+
+/// The error for a failed bind(2) of `addr`: with a hint when the port is a privileged
+/// one and the kernel said `EACCES`.
+fn bind_failed(addr: SocketAddr, source: io::Error) -> Error {
+    let first_unprivileged = std::fs::read_to_string(UNPRIVILEGED_PORT_START)
+        .ok()
+        .and_then(|text| text.trim().parse::<u16>().ok())
+        .unwrap_or(1024);
+    let is_privileged = addr.port() != 0 && addr.port() < first_unprivileged;
+    if source.kind() == io::ErrorKind::PermissionDenied && is_privileged {
+        Error::BindPrivileged {
+            addr: addr.to_string(),
+            first_unprivileged,
+            source,
+        }
+    } else {
+        Error::Bind {
+            addr: addr.to_string(),
+            source,
+        }
+    }
 }
 
 /// Bind the first of `candidates` that works (a dual-stack address falls back to IPv4
@@ -129,21 +178,24 @@ fn bind_inet(addr: SocketAddr, v6only: bool, ty: Type) -> io::Result<Socket> {
 fn bind_first(candidates: &[(SocketAddr, bool)], ty: Type, listen: bool) -> Result<Socket> {
     let mut last = None;
     for (i, &(addr, v6only)) in candidates.iter().enumerate() {
-        let attempt = bind_inet(addr, v6only, ty).and_then(|s| {
-            if listen {
-                s.listen(LISTEN_BACKLOG)?;
-            }
-            Ok(s)
-        });
-        match attempt {
+        match bind_inet(addr, v6only, ty, listen) {
             Ok(socket) => return Ok(socket),
-            Err(e) if i + 1 < candidates.len() && is_family_unavailable(&e) => last = Some(e),
-            Err(source) => {
-                let addr = addr.to_string();
-                return Err(if listen {
-                    Error::Listen { addr, source }
-                } else {
-                    Error::Bind { addr, source }
+            Err((Step::Create | Step::Bind, e))
+                if i + 1 < candidates.len() && is_family_unavailable(&e) =>
+            {
+                last = Some(e)
+            }
+            Err((Step::Create, source)) => {
+                return Err(Error::Socket {
+                    what: format!("create a socket for {addr}"),
+                    source,
+                });
+            }
+            Err((Step::Bind, source)) => return Err(bind_failed(addr, source)),
+            Err((Step::Listen, source)) => {
+                return Err(Error::Listen {
+                    addr: addr.to_string(),
+                    source,
                 });
             }
         }
@@ -167,43 +219,55 @@ pub(crate) fn udp_listener(candidates: &[(SocketAddr, bool)]) -> Result<UdpSocke
 }
 
 /// Start a non-blocking TCP connect to `addr` from `source`; the loop waits for it.
-pub(crate) fn tcp_connect_start(
-    addr: SocketAddr,
-    source: Option<SocketAddr>,
-) -> io::Result<TcpStream> {
+/// A failed bind of `source` is `bind to SOURCE`; anything else is `connect to ADDR`.
+pub(crate) fn tcp_connect_start(addr: SocketAddr, source: Option<SocketAddr>) -> Result<TcpStream> {
+    let failed = |source| Error::Connect {
+        addr: addr.to_string(),
+        source,
+    };
     let socket = Socket::new(
         domain_of(&addr),
         Type::STREAM.cloexec(),
         Some(Protocol::TCP),
-    )?;
-    socket.set_nonblocking(true)?;
+    )
+    .map_err(failed)?;
+    socket.set_nonblocking(true).map_err(failed)?;
     // Small interactive writes (a typed line, a request) go out at once; bulk writes are
     // large enough that Nagle would not merge anything anyway.
-    socket.set_tcp_nodelay(true)?;
+    socket.set_tcp_nodelay(true).map_err(failed)?;
     if let Some(source) = source {
-        socket.set_reuse_address(true)?;
-        socket.bind(&source.into())?;
+        socket.set_reuse_address(true).map_err(failed)?;
+        socket
+            .bind(&source.into())
+            .map_err(|e| bind_failed(source, e))?;
     }
     match socket.connect(&addr.into()) {
         Ok(()) => {}
         Err(e)
             if e.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error())
                 || e.kind() == io::ErrorKind::WouldBlock => {}
-        Err(e) => return Err(e),
+        Err(e) => return Err(failed(e)),
     }
     Ok(TcpStream::from_std(socket.into()))
 }
 
-/// A connected UDP socket to `addr` from `source`.
-pub(crate) fn udp_connect(addr: SocketAddr, source: Option<SocketAddr>) -> io::Result<UdpSocket> {
-    let socket = Socket::new(domain_of(&addr), Type::DGRAM.cloexec(), Some(Protocol::UDP))?;
-    socket.set_nonblocking(true)?;
+/// A connected UDP socket to `addr` from `source`; errors as for `tcp_connect_start`.
+pub(crate) fn udp_connect(addr: SocketAddr, source: Option<SocketAddr>) -> Result<UdpSocket> {
+    let failed = |source| Error::Connect {
+        addr: addr.to_string(),
+        source,
+    };
+    let socket = Socket::new(domain_of(&addr), Type::DGRAM.cloexec(), Some(Protocol::UDP))
+        .map_err(failed)?;
+    socket.set_nonblocking(true).map_err(failed)?;
     let _ = socket.set_recv_buffer_size(UDP_RECV_BUFFER_BYTES);
     if let Some(source) = source {
-        socket.set_reuse_address(true)?;
-        socket.bind(&source.into())?;
+        socket.set_reuse_address(true).map_err(failed)?;
+        socket
+            .bind(&source.into())
+            .map_err(|e| bind_failed(source, e))?;
     }
-    socket.connect(&addr.into())?;
+    socket.connect(&addr.into()).map_err(failed)?;
     Ok(UdpSocket::from_std(socket.into()))
 }
 
@@ -419,6 +483,46 @@ mod tests {
         let addrs = listen_addrs(None, 5000, Family::Any).unwrap();
         assert_eq!(addrs[0], ("[::]:5000".parse().unwrap(), false));
         assert_eq!(addrs[1], ("0.0.0.0:5000".parse().unwrap(), false));
+    }
+
+    #[test]
+    fn net_listener_bind_failure_says_bind() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let err = tcp_listener(&[(addr, true)]).unwrap_err();
+        assert_eq!(
+            err.one_line(),
+            format!("bind to {addr}: address already in use")
+        );
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = udp.local_addr().unwrap();
+        let err = udp_listener(&[(addr, true)]).unwrap_err();
+        assert!(err.one_line().starts_with(&format!("bind to {addr}: ")));
+    }
+
+    #[test]
+    fn net_only_a_refused_privileged_port_gets_the_hint() {
+        let denied = || io::Error::from(rustix::io::Errno::ACCESS);
+        let at = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        let privileged = bind_failed(at(1), denied());
+        if matches!(privileged, Error::Bind { .. }) {
+            eprintln!("skipping: port 1 is unprivileged here");
+        } else {
+            assert!(
+                privileged
+                    .one_line()
+                    .ends_with("need root or CAP_NET_BIND_SERVICE)"),
+                "{}",
+                privileged.one_line()
+            );
+        }
+        for err in [
+            bind_failed(at(65535), denied()),
+            bind_failed(at(0), denied()),
+            bind_failed(at(1), io::ErrorKind::AddrInUse.into()),
+        ] {
+            assert!(matches!(err, Error::Bind { .. }), "{err:?}");
+        }
     }
 
     #[test]

@@ -520,12 +520,41 @@ fn tcp_listener_address_in_use_exits_1() {
     let (_listener, port) = tcp_listener();
     let exit = Rnc::run(&["-l", "127.0.0.1", &port.to_string()]);
     exit.assert_code(1);
-    assert!(
-        exit.stderr.contains(&format!("127.0.0.1:{port}"))
-            && exit.stderr.contains("address already in use"),
-        "{}",
-        exit.stderr
+    // bind(2) is what fails, so the message says bind, not listen.
+    assert_eq!(
+        exit.stderr,
+        format!("rnc: bind to 127.0.0.1:{port}: address already in use\n")
     );
+}
+
+/// Port 1 as a user without CAP_NET_BIND_SERVICE: the bind fails with `EACCES`, and the
+/// message says which bind and what it needs, for a TCP and a UDP listener and for a
+/// client's source port alike.
+#[test]
+fn tcp_privileged_port_says_bind_and_what_it_needs() {
+    let (_listener, port) = tcp_listener();
+    let port = port.to_string();
+    let hint = format!(
+        "permission denied (ports below {} need root or CAP_NET_BIND_SERVICE)",
+        crate::util::first_unprivileged_port()
+    );
+    for (args, bound) in [
+        (&["-l", "127.0.0.1", "1"][..], "127.0.0.1:1"),
+        (&["-u", "-l", "127.0.0.1", "1"], "127.0.0.1:1"),
+        (&["-4", "-l", "-p", "1"], "0.0.0.0:1"),
+        (&["-p", "1", "127.0.0.1", &port], "0.0.0.0:1"),
+        (&["-u", "-p", "1", "127.0.0.1", &port], "0.0.0.0:1"),
+    ] {
+        let Some(exit) = crate::util::run_unprivileged(args, 1) else {
+            return;
+        };
+        exit.assert_code(1);
+        assert_eq!(
+            exit.stderr,
+            format!("rnc: bind to {bound}: {hint}\n"),
+            "rnc {args:?}"
+        );
+    }
 }
 
 #[test]

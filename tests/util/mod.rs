@@ -908,6 +908,40 @@ pub fn skip_or_fail(why: &str) {
     eprintln!("skipping: {why}");
 }
 
+/// The lowest port a user without CAP_NET_BIND_SERVICE may bind (ip(7)).
+pub fn first_unprivileged_port() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(1024)
+}
+
+/// Runs rnc with `args` as a user without the right to bind privileged ports: as
+/// nobody through setpriv(1) when the suite runs as root, directly otherwise. `None` (and
+/// a message) when that cannot show anything here: no setpriv, or a sysctl
+/// `net.ipv4.ip_unprivileged_port_start` that makes `port` unprivileged.
+pub fn run_unprivileged(args: &[&str], port: u16) -> Option<Exit> {
+    let first_unprivileged = first_unprivileged_port();
+    if port >= first_unprivileged {
+        skip_or_fail(&format!(
+            "port {port} is unprivileged here (ip_unprivileged_port_start = {first_unprivileged})"
+        ));
+        return None;
+    }
+    if !rustix::process::getuid().is_root() {
+        return Some(Rnc::run(args));
+    }
+    let setpriv = installed_tool("setpriv")?;
+    let mut all = vec!["--reuid=65534", "--regid=65534", "--clear-groups", RNC];
+    all.extend_from_slice(args);
+    Some(
+        Rnc::tool(&setpriv, &all)
+            .stdin(Input::Null)
+            .spawn()
+            .finish(),
+    )
+}
+
 // ---------------------------------------------------------------------------------------
 // Stream peers over either TCP or Unix (used by eof_grid and integrity): one peer type so a
 // table of cases can run unchanged over both transports, and peak-memory readings.
