@@ -434,8 +434,20 @@ fn connect_unix(socket: &Socket, path: &Path) -> Result<()> {
         .connect(&unix_addr(path)?)
         .map_err(|source| Error::Connect {
             addr: path.display().to_string(),
-            source,
+            source: explain_unix_refusal(path, source),
         })
+}
+
+/// connect(2) to a file that is not a socket says `ECONNREFUSED`, as for a stale socket
+/// file; name the real cause, in the words the listener uses for such a file.
+fn explain_unix_refusal(path: &Path, err: io::Error) -> io::Error {
+    let is_other_file = err.kind() == io::ErrorKind::ConnectionRefused
+        && std::fs::metadata(path).is_ok_and(|m| !m.file_type().is_socket());
+    if is_other_file {
+        io::Error::other("not a socket")
+    } else {
+        err
+    }
 }
 
 /// A fresh path for a client's own Unix datagram address, in `$TMPDIR` (or /tmp when
@@ -539,6 +551,20 @@ mod tests {
         drop(listener);
         drop(file);
         assert!(!path.exists(), "the socket file is removed");
+    }
+
+    #[test]
+    fn net_unix_client_says_a_regular_file_is_not_a_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plain");
+        std::fs::write(&path, b"text").unwrap();
+        let want = format!("connect to {}: not a socket", path.display());
+        assert_eq!(unix_connect(&path).unwrap_err().one_line(), want);
+        assert_eq!(unix_datagram_connect(&path).unwrap_err().one_line(), want);
+        // A stale socket file is still refused as such.
+        drop(std::os::unix::net::UnixListener::bind(dir.path().join("s")).unwrap());
+        let err = unix_connect(&dir.path().join("s")).unwrap_err();
+        assert!(err.one_line().ends_with(": connection refused"), "{err:?}");
     }
 
     #[test]

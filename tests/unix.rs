@@ -295,6 +295,29 @@ fn unix_listener_never_deletes_a_non_socket_file() {
     assert_eq!(std::fs::read(&path).unwrap(), b"precious");
 }
 
+/// A client pointed at a regular file says so, not `connection refused`, for stream,
+/// datagram and `-z`.
+#[test]
+fn unix_client_says_a_regular_file_is_not_a_socket() {
+    let dir = temp_dir();
+    let path = write_file(dir.path(), "notes", b"keep");
+    let path_text = path.to_str().unwrap();
+    for args in [
+        &["-U", path_text][..],
+        &["-U", "-u", path_text],
+        &["-z", "-U", path_text],
+    ] {
+        let exit = Rnc::run(args);
+        exit.assert_code(1);
+        assert_eq!(
+            exit.stderr,
+            format!("rnc: connect to {path_text}: not a socket\n"),
+            "rnc {args:?}"
+        );
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), b"keep");
+}
+
 #[test]
 fn unix_path_too_long_is_usage_error() {
     let dir = temp_dir();
