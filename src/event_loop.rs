@@ -18,7 +18,7 @@ use signal_hook_mio::v1_0::Signals;
 
 use crate::busy_poll::BusyPoll;
 use crate::config::{Config, Family, Host, Mode, Target, Transport};
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, canonical_addr};
 use crate::error::{Error, Result, describe_io, print_line};
 use crate::net::{self, SocketFile};
 use crate::session::{Options, SOCKET, STDIN, STDOUT, Session};
@@ -708,7 +708,7 @@ impl StreamListener {
         match self {
             StreamListener::Tcp(l) => l
                 .local_addr()
-                .map(|a| a.to_string())
+                .map(|a| canonical_addr(a).to_string())
                 .unwrap_or_else(|_| "(unknown)".into()),
             StreamListener::Unix(_, file) => file.path().display().to_string(),
         }
@@ -719,7 +719,7 @@ impl StreamListener {
             StreamListener::Tcp(l) => {
                 let (stream, from) = l.accept()?;
                 net::tune_accepted(&stream);
-                Ok((Endpoint::Tcp(stream), from.to_string()))
+                Ok((Endpoint::Tcp(stream), canonical_addr(from).to_string()))
             }
             StreamListener::Unix(l, _) => {
                 let (stream, from) = l.accept()?;

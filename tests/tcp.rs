@@ -448,6 +448,31 @@ fn tcp_verbose_listener_reports_client_address() {
     assert!(exit.stderr.contains("4 bytes received"), "{}", exit.stderr);
 }
 
+/// A dual-stack listener (`[::]`) sees an IPv4 client as `::ffff:127.0.0.1`; rnc shows
+/// `127.0.0.1`, as ncat does.
+#[test]
+fn tcp_dual_stack_listener_shows_ipv4_clients_as_ipv4() {
+    if !ipv6_available() {
+        return;
+    }
+    let mut rnc = Rnc::with(&["-v", "-l", "0"]).stdin(Input::Null).spawn();
+    let addr = rnc.listening_addr();
+    assert!(addr.starts_with("[::]:"), "listening on {addr}");
+    let port = crate::util::parse_port(&addr);
+    let mut client = connect_tcp(&format!("127.0.0.1:{port}"));
+    let client_port = client.local_addr().unwrap().port();
+    let line = rnc.wait_stderr("connection from");
+    assert_eq!(
+        line,
+        format!("rnc: connection from 127.0.0.1:{client_port}")
+    );
+    client.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(read_to_end_within(&mut client), b"");
+    let exit = rnc.finish();
+    exit.assert_code(0);
+    assert!(!exit.stderr.contains("ffff"), "{}", exit.stderr);
+}
+
 #[test]
 fn tcp_zero_io_succeeds_against_open_port() {
     let (listener, port) = tcp_listener();
