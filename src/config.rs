@@ -199,7 +199,7 @@ impl Config {
                     None => (None, one.as_str()),
                 },
                 ([addr, port], None) => {
-                    reject_port_as_host(addr, port, "`-l` takes [ADDR] PORT")?;
+                    reject_port_as_host(addr, [addr, port], "`-l` takes [ADDR] PORT")?;
                     (Some(addr.as_str()), port.as_str())
                 }
                 ([], Some(port)) => (None, port),
@@ -207,7 +207,8 @@ impl Config {
                     if split_host_port(addr)?.is_some() {
                         return usage(BOTH_PORTS);
                     }
-                    reject_port_as_host(addr, &format!("-p {port}"), "`-l` takes [ADDR] PORT")?;
+                    let dash_p = format!("-p {port}");
+                    reject_port_as_host(addr, [&dash_p, addr], "`-l` takes [ADDR] PORT")?;
                     (Some(addr.as_str()), port)
                 }
                 ([_, _], Some(_)) => return usage(BOTH_PORTS),
@@ -230,7 +231,7 @@ impl Config {
             const NEEDS_HOST_AND_PORT: &str = "a client needs HOST and PORT (or `-l` to listen)";
             let (host, port) = match args.as_slice() {
                 [host, port] => {
-                    reject_port_as_host(host, port, "a client takes HOST PORT")?;
+                    reject_port_as_host(host, [host, port], "a client takes HOST PORT")?;
                     (host.as_str(), port.as_str())
                 }
                 [one] => match split_host_port(one)? {
@@ -347,9 +348,13 @@ fn is_all_digits(text: &str) -> bool {
 
 /// A host that is a port number is a port the user meant (`rnc -l 5000 6000`), not an
 /// address: the resolver would read `5000` as 0.0.19.136, as inet_aton(3) does.
-fn reject_port_as_host(host: &str, port: &str, shape: &str) -> Result<()> {
+/// `ports` is the pair as the user gave it, for the message.
+fn reject_port_as_host(host: &str, ports: [&str; 2], shape: &str) -> Result<()> {
     if is_all_digits(host) && host.parse::<u16>().is_ok() {
-        return usage(format!("two ports given (`{host}` and `{port}`): {shape}"));
+        let [first, second] = ports;
+        return usage(format!(
+            "two ports given (`{first}` and `{second}`): {shape}"
+        ));
     }
     Ok(())
 }
@@ -697,7 +702,7 @@ mod tests {
             ),
             (
                 &["-l", "-p", "5000", "6000"],
-                "two ports given (`6000` and `-p 5000`)",
+                "two ports given (`-p 5000` and `6000`)",
             ),
             (&["5000", "6000"], "two ports given (`5000` and `6000`)"),
             (&["-u", "5000", "6000"], "two ports given"),

@@ -155,7 +155,7 @@ fn cli_two_ports_are_a_usage_error_not_an_address() {
     let port = port.to_string();
     for (args, shown) in [
         (&["-l", "5000", "6000"][..], "`5000` and `6000`"),
-        (&["-l", "-p", "5000", "6000"], "`6000` and `-p 5000`"),
+        (&["-l", "-p", "5000", "6000"], "`-p 5000` and `6000`"),
         (&["-u", "-l", "5000", "6000"], "`5000` and `6000`"),
         (&["5000", &port], &format!("`5000` and `{port}`")),
     ] {
