@@ -35,7 +35,7 @@ Exit status:
     about = "netcat-style tool: one TCP, UDP or Unix socket, joined to stdin and stdout",
     long_about = None,
     after_help = EXAMPLES,
-    override_usage = "rnc [OPTIONS] HOST PORT\n       rnc -l [OPTIONS] [ADDR] PORT\n       rnc -U [OPTIONS] PATH\n       rnc -l -U [OPTIONS] PATH",
+    override_usage = "rnc [OPTIONS] HOST PORT\n       rnc [OPTIONS] HOST:PORT\n       rnc -l [OPTIONS] [ADDR] PORT\n       rnc -U [OPTIONS] PATH\n       rnc -l -U [OPTIONS] PATH",
     disable_help_flag = true,
     disable_version_flag = true
 )]
@@ -150,7 +150,7 @@ pub(crate) struct Cli {
     #[arg(long = "no-busy-poll", hide = true)]
     pub(crate) no_busy_poll: bool,
 
-    /// HOST PORT to connect to; [ADDR] PORT to listen on; PATH with -U
+    /// HOST PORT (or HOST:PORT, [V6]:PORT) to connect to; [ADDR] PORT to listen on; PATH with -U
     #[arg(value_name = "ARGS", num_args = 0..=2, value_parser = clap::value_parser!(std::ffi::OsString))]
     pub(crate) args: Vec<std::ffi::OsString>,
 

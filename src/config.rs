@@ -186,14 +186,32 @@ impl Config {
             Target::Unix(parse_unix_path(path)?)
         } else if mode == Mode::Listen {
             let args = utf8_args(&cli.args)?;
+            const BOTH_PORTS: &str = "a port was given both with `-p` and as an argument";
             let (addr, port) = match (args.as_slice(), cli.port.as_deref()) {
-                ([port], None) => (None, port.as_str()),
-                ([addr, port], None) => (Some(addr.as_str()), port.as_str()),
-                ([], Some(port)) => (None, port),
-                ([addr], Some(port)) => (Some(addr.as_str()), port),
-                ([_, _], Some(_)) => {
-                    return usage("a port was given both with `-p` and as an argument");
+                ([one], None) => match split_host_port(one)? {
+                    Some((addr, port)) => (Some(addr), port),
+                    None if is_ip_literal(one) => {
+                        return usage(format!(
+                            "`{one}` is an address without a port: \
+                             give the port as its own argument (`rnc -l {one} PORT`)"
+                        ));
+                    }
+                    None => (None, one.as_str()),
+                },
+                ([addr, port], None) => {
+                    reject_port_as_host(addr, [addr, port], "`-l` takes [ADDR] PORT")?;
+                    (Some(addr.as_str()), port.as_str())
                 }
+                ([], Some(port)) => (None, port),
+                ([addr], Some(port)) => {
+                    if split_host_port(addr)?.is_some() {
+                        return usage(BOTH_PORTS);
+                    }
+                    let dash_p = format!("-p {port}");
+                    reject_port_as_host(addr, [&dash_p, addr], "`-l` takes [ADDR] PORT")?;
+                    (Some(addr.as_str()), port)
+                }
+                ([_, _], Some(_)) => return usage(BOTH_PORTS),
                 ([], None) => return usage("`-l` needs a PORT to listen on"),
                 _ => return usage("too many arguments"),
             };
@@ -210,8 +228,23 @@ impl Config {
             }
         } else {
             let args = utf8_args(&cli.args)?;
-            let [host, port] = args.as_slice() else {
-                return usage("a client needs HOST and PORT (or `-l` to listen)");
+            const NEEDS_HOST_AND_PORT: &str = "a client needs HOST and PORT (or `-l` to listen)";
+            let (host, port) = match args.as_slice() {
+                [host, port] => {
+                    reject_port_as_host(host, [host, port], "a client takes HOST PORT")?;
+                    (host.as_str(), port.as_str())
+                }
+                [one] => match split_host_port(one)? {
+                    Some(host_port) => host_port,
+                    None if is_ip_literal(one) => {
+                        return usage(format!(
+                            "`{one}` is an address without a port: \
+                             give the port as its own argument (`rnc {one} PORT`)"
+                        ));
+                    }
+                    None => return usage(NEEDS_HOST_AND_PORT),
+                },
+                _ => return usage(NEEDS_HOST_AND_PORT),
             };
             source_host = cli
                 .source
@@ -276,6 +309,54 @@ impl Config {
 
 fn usage<T>(msg: impl Into<String>) -> Result<T> {
     Err(Error::Usage(msg.into()))
+}
+
+/// `HOST:PORT` or `[V6]:PORT` given as one argument, split where that is unambiguous: a
+/// bracketed address, or text with exactly one `:`. `None` when there is no port in it
+/// this way: no `:` at all, or a bare IPv6 address (`::1`, `::1:80` is an address too).
+fn split_host_port(text: &str) -> Result<Option<(&str, &str)>> {
+    let (host, port) = match text.strip_prefix('[') {
+        Some(rest) => match rest.split_once("]:") {
+            Some((host, port)) => (host, port),
+            None => return Ok(None),
+        },
+        None => match text.split_once(':') {
+            Some((_, port)) if port.contains(':') => return Ok(None),
+            Some(pair) => pair,
+            None => return Ok(None),
+        },
+    };
+    if host.is_empty() {
+        return usage(format!("`{text}` has no host before the port"));
+    }
+    Ok(Some((host, port)))
+}
+
+/// Whether `text` is an IP address, bracketed or not (`::1`, `[fe80::1%lo]`).
+fn is_ip_literal(text: &str) -> bool {
+    let unbracketed = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    let addr = unbracketed.split_once('%').map_or(unbracketed, |(a, _)| a);
+    addr.parse::<IpAddr>().is_ok()
+}
+
+fn is_all_digits(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A host that is a port number is a port the user meant (`rnc -l 5000 6000`), not an
+/// address: the resolver would read `5000` as 0.0.19.136, as inet_aton(3) does.
+/// `ports` is the pair as the user gave it, for the message.
+fn reject_port_as_host(host: &str, ports: [&str; 2], shape: &str) -> Result<()> {
+    if is_all_digits(host) && host.parse::<u16>().is_ok() {
+        let [first, second] = ports;
+        return usage(format!(
+            "two ports given (`{first}` and `{second}`): {shape}"
+        ));
+    }
+    Ok(())
 }
 
 /// Parse a port: a number in 1-65535 (0 too when `allow_zero`), or a service name.
@@ -375,6 +456,12 @@ pub(crate) fn parse_host(text: &str, numeric: bool) -> Result<Host> {
             ip: IpAddr::V6(ip),
             scope_id,
         });
+    }
+    if is_all_digits(text) {
+        // inet_aton(3) would take `2130706433` for 127.0.0.1 and `5000` for 0.0.19.136.
+        return usage(format!(
+            "invalid address `{text}` (write an IPv4 address as `a.b.c.d`)"
+        ));
     }
     let is_name = !text.is_empty()
         && text.len() <= 253
@@ -587,6 +674,113 @@ mod tests {
         assert!(usage_text(&["h"]).contains("HOST and PORT"));
         assert!(usage_text(&["-l"]).contains("PORT"));
         assert!(usage_text(&["-l", "-p", "1", "a", "2"]).contains("-p"));
+    }
+
+    fn inet_target(args: &[&str]) -> (Option<Host>, u16) {
+        match config(args) {
+            Ok(Config {
+                target: Target::Inet { host, port },
+                ..
+            }) => (host, port),
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    fn literal(ip: &str) -> Option<Host> {
+        Some(Host::Literal {
+            ip: ip.parse().unwrap(),
+            scope_id: 0,
+        })
+    }
+
+    #[test]
+    fn config_all_digit_host_is_two_ports_not_an_address() {
+        for (args, text) in [
+            (
+                &["-l", "5000", "6000"][..],
+                "two ports given (`5000` and `6000`)",
+            ),
+            (
+                &["-l", "-p", "5000", "6000"],
+                "two ports given (`-p 5000` and `6000`)",
+            ),
+            (&["5000", "6000"], "two ports given (`5000` and `6000`)"),
+            (&["-u", "5000", "6000"], "two ports given"),
+        ] {
+            let msg = usage_text(args);
+            assert!(msg.contains(text), "{args:?}: {msg}");
+        }
+        // Not a port either: still not an address (inet_aton would say 127.0.0.1).
+        assert_eq!(
+            usage_text(&["2130706433", "80"]),
+            "invalid address `2130706433` (write an IPv4 address as `a.b.c.d`)"
+        );
+        assert!(usage_text(&["-s", "5000", "127.0.0.1", "80"]).contains("`5000`"));
+        assert!(usage_text(&["-l", "-s", "5000", "6000"]).contains("`5000`"));
+        // `-n` still refuses the other legacy forms; names with digits are names.
+        assert!(usage_text(&["-n", "127.1", "80"]).contains("-n"));
+        assert!(usage_text(&["-n", "0x7f.1", "80"]).contains("-n"));
+        assert_eq!(
+            parse_host("1and1.example", false).unwrap(),
+            Host::Name("1and1.example".into())
+        );
+    }
+
+    #[test]
+    fn config_host_and_port_in_one_argument() {
+        assert_eq!(
+            inet_target(&["127.0.0.1:8000"]),
+            (literal("127.0.0.1"), 8000)
+        );
+        assert_eq!(inet_target(&["[::1]:8000"]), (literal("::1"), 8000));
+        assert_eq!(
+            inet_target(&["localhost:http"]),
+            (Some(Host::Name("localhost".into())), 80)
+        );
+        assert_eq!(
+            inet_target(&["-l", "127.0.0.1:5000"]),
+            (literal("127.0.0.1"), 5000)
+        );
+        assert_eq!(inet_target(&["-l", "[::1]:0"]), (literal("::1"), 0));
+        assert_eq!(inet_target(&["-u", "-l", "[::]:53"]), (literal("::"), 53));
+        let c = config(&["-z", "127.0.0.1:20-30"]).unwrap();
+        assert_eq!(c.scan_to, Some(30));
+        // The old spellings keep working.
+        assert_eq!(inet_target(&["-l", "5000"]), (None, 5000));
+        assert_eq!(
+            inet_target(&["-l", "-p", "5000", "[::1]"]),
+            (literal("::1"), 5000)
+        );
+        assert_eq!(
+            inet_target(&["-l", "-p", "5000", "::1"]),
+            (literal("::1"), 5000)
+        );
+    }
+
+    #[test]
+    fn config_host_and_port_in_one_argument_only_when_unambiguous() {
+        for (args, text) in [
+            (
+                &["::1"][..],
+                "give the port as its own argument (`rnc ::1 PORT`)",
+            ),
+            (&["::1:80"], "`::1:80` is an address without a port"),
+            (&["[::1]"], "`[::1]` is an address without a port"),
+            (&["-l", "::1"], "(`rnc -l ::1 PORT`)"),
+            (&["-l", "fe80::1%1"], "without a port"),
+            (&["127.0.0.1"], "(`rnc 127.0.0.1 PORT`)"),
+            (&["-l", "127.0.0.1"], "(`rnc -l 127.0.0.1 PORT`)"),
+            (&["example.org"], "HOST and PORT"),
+            (&[":8000"], "`:8000` has no host before the port"),
+            (&["-l", ":5000"], "no host"),
+            (&["127.0.0.1:"], "invalid port ``"),
+            (&["127.0.0.1:70000"], "invalid port `70000`"),
+            (&["-l", "-p", "5000", "127.0.0.1:6000"], "both with `-p`"),
+            (&["-l", "-s", "::1", "127.0.0.1:5000"], "both with `-s`"),
+        ] {
+            let msg = usage_text(args);
+            assert!(msg.contains(text), "{args:?}: {msg}");
+        }
     }
 
     #[test]

@@ -25,10 +25,24 @@ pub(crate) enum PeerAddr {
     Unix(Option<PathBuf>),
 }
 
+/// `addr` as users read it: an IPv4-mapped IPv6 address, which a dual-stack socket
+/// reports for an IPv4 peer (`[::ffff:127.0.0.1]:5000`), becomes the IPv4 address it
+/// carries (`127.0.0.1:5000`), as ncat shows it. Only for showing: a reply still goes to
+/// the address the socket reported.
+pub(crate) fn canonical_addr(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+            None => addr,
+        },
+        SocketAddr::V4(_) => addr,
+    }
+}
+
 impl fmt::Display for PeerAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PeerAddr::Inet(addr) => write!(f, "{addr}"),
+            PeerAddr::Inet(addr) => write!(f, "{}", canonical_addr(*addr)),
             PeerAddr::Unix(Some(path)) => write!(f, "{}", path.display()),
             PeerAddr::Unix(None) => f.write_str("(unnamed unix socket)"),
         }
@@ -156,8 +170,8 @@ impl Endpoint {
     /// listener).
     pub(crate) fn peer_description(&self) -> Option<String> {
         match self {
-            Endpoint::Tcp(s) => s.peer_addr().ok().map(|a| a.to_string()),
-            Endpoint::Udp(s) => s.peer_addr().ok().map(|a| a.to_string()),
+            Endpoint::Tcp(s) => s.peer_addr().ok().map(|a| canonical_addr(a).to_string()),
+            Endpoint::Udp(s) => s.peer_addr().ok().map(|a| canonical_addr(a).to_string()),
             Endpoint::Unix(s) => s.peer_addr().ok().map(|a| describe_unix(Ok(a))),
             Endpoint::UnixDatagram(s, _) => s.peer_addr().ok().map(|a| describe_unix(Ok(a))),
         }
@@ -165,7 +179,7 @@ impl Endpoint {
 }
 
 fn describe(addr: io::Result<SocketAddr>) -> String {
-    addr.map(|a| a.to_string())
+    addr.map(|a| canonical_addr(a).to_string())
         .unwrap_or_else(|_| "(unknown)".to_string())
 }
 
@@ -195,5 +209,38 @@ mod tests {
         assert_eq!(&buf[..4], b"ping");
         assert_eq!(b.read(&mut buf).unwrap(), 0, "EOF after the half-close");
         assert!(!a.is_datagram());
+    }
+
+    #[test]
+    fn endpoint_ipv4_mapped_addresses_are_shown_as_ipv4() {
+        let shown = |text: &str| canonical_addr(text.parse().unwrap()).to_string();
+        assert_eq!(shown("[::ffff:127.0.0.1]:5000"), "127.0.0.1:5000");
+        assert_eq!(shown("[::1]:5000"), "[::1]:5000");
+        assert_eq!(
+            shown("[::127.0.0.1]:5000"),
+            "[::7f00:1]:5000",
+            "compatible, not mapped"
+        );
+        assert_eq!(shown("10.0.0.1:53"), "10.0.0.1:53");
+        let peer = PeerAddr::Inet("[::ffff:10.1.2.3]:40000".parse().unwrap());
+        assert_eq!(peer.to_string(), "10.1.2.3:40000");
+    }
+
+    #[test]
+    fn endpoint_dual_stack_accepted_ipv4_client_is_described_as_ipv4() {
+        let Ok(listener) = std::net::TcpListener::bind("[::]:0") else {
+            eprintln!("skipping: [::] does not bind here");
+            return;
+        };
+        let port = listener.local_addr().unwrap().port();
+        let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (accepted, from) = listener.accept().unwrap();
+        assert!(from.is_ipv6(), "a dual-stack socket reports {from}");
+        let endpoint = Endpoint::Tcp(TcpStream::from_std(accepted));
+        assert_eq!(
+            endpoint.peer_description().unwrap(),
+            client.local_addr().unwrap().to_string()
+        );
+        assert_eq!(endpoint.local_description(), format!("127.0.0.1:{port}"));
     }
 }

@@ -39,7 +39,17 @@ pub(crate) enum Error {
         #[source]
         source: io::Error,
     },
-    /// Listening failed.
+    /// Binding a port below the first unprivileged one was refused: a user without the
+    /// right to bind it gets the hint.
+    #[error("bind to {addr}")]
+    BindPrivileged {
+        addr: String,
+        /// The lowest port anyone may bind (`net.ipv4.ip_unprivileged_port_start`).
+        first_unprivileged: u16,
+        #[source]
+        source: io::Error,
+    },
+    /// Listening (listen(2), after the bind) failed.
     #[error("listen on {addr}")]
     Listen {
         addr: String,
@@ -113,7 +123,22 @@ impl Error {
             let _ = write!(line, ": {}", describe_source(err));
             source = err.source();
         }
+        if let Some(hint) = self.hint() {
+            let _ = write!(line, " ({hint})");
+        }
         line
+    }
+
+    /// What the user can do about it, when rnc knows.
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::BindPrivileged {
+                first_unprivileged, ..
+            } => Some(format!(
+                "ports below {first_unprivileged} need root or CAP_NET_BIND_SERVICE"
+            )),
+            _ => None,
+        }
     }
 }
 
@@ -211,6 +236,21 @@ mod tests {
             source: io::Error::from(rustix::io::Errno::NOSPC),
         };
         assert_eq!(err.one_line(), "write to stdout: no space left on device");
+    }
+
+    #[test]
+    fn error_privileged_port_says_bind_and_what_it_needs() {
+        let err = Error::BindPrivileged {
+            addr: "[::]:80".into(),
+            first_unprivileged: 1024,
+            source: io::Error::from(rustix::io::Errno::ACCESS),
+        };
+        assert_eq!(
+            err.one_line(),
+            "bind to [::]:80: permission denied \
+             (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+        );
+        assert_eq!(err.exit_code(), 1);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use signal_hook_mio::v1_0::Signals;
 
 use crate::busy_poll::BusyPoll;
 use crate::config::{Config, Family, Host, Mode, Target, Transport};
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, canonical_addr};
 use crate::error::{Error, Result, describe_io, print_line};
 use crate::net::{self, SocketFile};
 use crate::session::{Options, SOCKET, STDIN, STDOUT, Session};
@@ -373,12 +373,7 @@ fn run_client(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<O
             if transport == Transport::Udp {
                 let addr = addrs[0];
                 let source = source_addr(config, &addr)?;
-                Endpoint::Udp(
-                    net::udp_connect(addr, source).map_err(|source| Error::Connect {
-                        addr: addr.to_string(),
-                        source,
-                    })?,
-                )
+                Endpoint::Udp(net::udp_connect(addr, source)?)
             } else {
                 match connect_tcp(lp, session, config, &addrs)? {
                     Ok(endpoint) => endpoint,
@@ -508,7 +503,7 @@ fn probe_udp(
         source,
     };
     let source = source_addr(config, &addr)?;
-    let mut socket = net::udp_connect(addr, source).map_err(refused)?;
+    let mut socket = net::udp_connect(addr, source)?;
     watch_connecting(lp, session, &mut socket, Interest::READABLE, addr)?;
     let deadline = Instant::now() + config.wait.unwrap_or(UDP_PROBE_WAIT);
     let result = match socket.send(&[]) {
@@ -643,18 +638,6 @@ fn connect_tcp(
         let mut stream = match net::tcp_connect_start(*addr, source) {
             Ok(stream) => stream,
             Err(e) => {
-                let e = match source {
-                    Some(src)
-                        if e.kind() == io::ErrorKind::AddrInUse
-                            || e.kind() == io::ErrorKind::AddrNotAvailable =>
-                    {
-                        Error::Bind {
-                            addr: src.to_string(),
-                            source: e,
-                        }
-                    }
-                    _ => failed(e),
-                };
                 note_failure(config, addrs.len(), &e);
                 last_error = Some(e);
                 continue;
@@ -727,7 +710,7 @@ impl StreamListener {
         match self {
             StreamListener::Tcp(l) => l
                 .local_addr()
-                .map(|a| a.to_string())
+                .map(|a| canonical_addr(a).to_string())
                 .unwrap_or_else(|_| "(unknown)".into()),
             StreamListener::Unix(_, file) => file.path().display().to_string(),
         }
@@ -738,7 +721,7 @@ impl StreamListener {
             StreamListener::Tcp(l) => {
                 let (stream, from) = l.accept()?;
                 net::tune_accepted(&stream);
-                Ok((Endpoint::Tcp(stream), from.to_string()))
+                Ok((Endpoint::Tcp(stream), canonical_addr(from).to_string()))
             }
             StreamListener::Unix(l, _) => {
                 let (stream, from) = l.accept()?;

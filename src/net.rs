@@ -15,6 +15,10 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use crate::config::{Family, Host, UNIX_PATH_MAX_BYTES};
 use crate::error::{Error, Result};
 
+mod unix_diag;
+
+use unix_diag::Liveness;
+
 /// Pending connections a listener keeps.
 const LISTEN_BACKLOG: i32 = 128;
 /// Receive buffer asked for UDP sockets: a burst of 64 KiB datagrams overflows the
@@ -99,25 +103,74 @@ fn is_family_unavailable(err: &io::Error) -> bool {
     )
 }
 
-/// Create, configure and bind an inet socket; used by listeners of both kinds.
-fn bind_inet(addr: SocketAddr, v6only: bool, ty: Type) -> io::Result<Socket> {
+/// The step of building a socket that failed, for the message: sockets vocabulary says
+/// `bind to ADDR` for bind(2) and `listen on ADDR` for listen(2).
+enum Step {
+    /// socket(2) or a socket option.
+    Create,
+    /// bind(2).
+    Bind,
+    /// listen(2).
+    Listen,
+}
+
+/// Create, configure and bind an inet socket, and make it listen when asked; used by
+/// listeners of both kinds.
+fn bind_inet(
+    addr: SocketAddr,
+    v6only: bool,
+    ty: Type,
+    listen: bool,
+) -> std::result::Result<Socket, (Step, io::Error)> {
     let proto = if ty == Type::STREAM {
         Protocol::TCP
     } else {
         Protocol::UDP
     };
-    let socket = Socket::new(domain_of(&addr), ty.cloexec(), Some(proto))?;
-    socket.set_reuse_address(true)?;
+    let create = |e| (Step::Create, e);
+    let socket = Socket::new(domain_of(&addr), ty.cloexec(), Some(proto)).map_err(create)?;
+    socket.set_reuse_address(true).map_err(create)?;
     if addr.is_ipv6() {
-        socket.set_only_v6(v6only)?;
+        socket.set_only_v6(v6only).map_err(create)?;
     }
     if ty == Type::DGRAM {
         // Best effort: a smaller buffer only means more loss under bursts.
         let _ = socket.set_recv_buffer_size(UDP_RECV_BUFFER_BYTES);
     }
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
+    socket.set_nonblocking(true).map_err(create)?;
+    socket.bind(&addr.into()).map_err(|e| (Step::Bind, e))?;
+    if listen {
+        socket
+            .listen(LISTEN_BACKLOG)
+            .map_err(|e| (Step::Listen, e))?;
+    }
     Ok(socket)
+}
+
+/// Where the kernel puts the first port anyone may bind; ports below it need root or
+/// `CAP_NET_BIND_SERVICE` (ip(7); it covers IPv6 too).
+const UNPRIVILEGED_PORT_START: &str = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
+
+/// The error for a failed bind(2) of `addr`: with a hint when the port is a privileged
+/// one and the kernel said `EACCES`.
+fn bind_failed(addr: SocketAddr, source: io::Error) -> Error {
+    let first_unprivileged = std::fs::read_to_string(UNPRIVILEGED_PORT_START)
+        .ok()
+        .and_then(|text| text.trim().parse::<u16>().ok())
+        .unwrap_or(1024);
+    let is_privileged = addr.port() != 0 && addr.port() < first_unprivileged;
+    if source.kind() == io::ErrorKind::PermissionDenied && is_privileged {
+        Error::BindPrivileged {
+            addr: addr.to_string(),
+            first_unprivileged,
+            source,
+        }
+    } else {
+        Error::Bind {
+            addr: addr.to_string(),
+            source,
+        }
+    }
 }
 
 /// Bind the first of `candidates` that works (a dual-stack address falls back to IPv4
@@ -125,21 +178,24 @@ fn bind_inet(addr: SocketAddr, v6only: bool, ty: Type) -> io::Result<Socket> {
 fn bind_first(candidates: &[(SocketAddr, bool)], ty: Type, listen: bool) -> Result<Socket> {
     let mut last = None;
     for (i, &(addr, v6only)) in candidates.iter().enumerate() {
-        let attempt = bind_inet(addr, v6only, ty).and_then(|s| {
-            if listen {
-                s.listen(LISTEN_BACKLOG)?;
-            }
-            Ok(s)
-        });
-        match attempt {
+        match bind_inet(addr, v6only, ty, listen) {
             Ok(socket) => return Ok(socket),
-            Err(e) if i + 1 < candidates.len() && is_family_unavailable(&e) => last = Some(e),
-            Err(source) => {
-                let addr = addr.to_string();
-                return Err(if listen {
-                    Error::Listen { addr, source }
-                } else {
-                    Error::Bind { addr, source }
+            Err((Step::Create | Step::Bind, e))
+                if i + 1 < candidates.len() && is_family_unavailable(&e) =>
+            {
+                last = Some(e)
+            }
+            Err((Step::Create, source)) => {
+                return Err(Error::Socket {
+                    what: format!("create a socket for {addr}"),
+                    source,
+                });
+            }
+            Err((Step::Bind, source)) => return Err(bind_failed(addr, source)),
+            Err((Step::Listen, source)) => {
+                return Err(Error::Listen {
+                    addr: addr.to_string(),
+                    source,
                 });
             }
         }
@@ -163,43 +219,55 @@ pub(crate) fn udp_listener(candidates: &[(SocketAddr, bool)]) -> Result<UdpSocke
 }
 
 /// Start a non-blocking TCP connect to `addr` from `source`; the loop waits for it.
-pub(crate) fn tcp_connect_start(
-    addr: SocketAddr,
-    source: Option<SocketAddr>,
-) -> io::Result<TcpStream> {
+/// A failed bind of `source` is `bind to SOURCE`; anything else is `connect to ADDR`.
+pub(crate) fn tcp_connect_start(addr: SocketAddr, source: Option<SocketAddr>) -> Result<TcpStream> {
+    let failed = |source| Error::Connect {
+        addr: addr.to_string(),
+        source,
+    };
     let socket = Socket::new(
         domain_of(&addr),
         Type::STREAM.cloexec(),
         Some(Protocol::TCP),
-    )?;
-    socket.set_nonblocking(true)?;
+    )
+    .map_err(failed)?;
+    socket.set_nonblocking(true).map_err(failed)?;
     // Small interactive writes (a typed line, a request) go out at once; bulk writes are
     // large enough that Nagle would not merge anything anyway.
-    socket.set_tcp_nodelay(true)?;
+    socket.set_tcp_nodelay(true).map_err(failed)?;
     if let Some(source) = source {
-        socket.set_reuse_address(true)?;
-        socket.bind(&source.into())?;
+        socket.set_reuse_address(true).map_err(failed)?;
+        socket
+            .bind(&source.into())
+            .map_err(|e| bind_failed(source, e))?;
     }
     match socket.connect(&addr.into()) {
         Ok(()) => {}
         Err(e)
             if e.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error())
                 || e.kind() == io::ErrorKind::WouldBlock => {}
-        Err(e) => return Err(e),
+        Err(e) => return Err(failed(e)),
     }
     Ok(TcpStream::from_std(socket.into()))
 }
 
-/// A connected UDP socket to `addr` from `source`.
-pub(crate) fn udp_connect(addr: SocketAddr, source: Option<SocketAddr>) -> io::Result<UdpSocket> {
-    let socket = Socket::new(domain_of(&addr), Type::DGRAM.cloexec(), Some(Protocol::UDP))?;
-    socket.set_nonblocking(true)?;
+/// A connected UDP socket to `addr` from `source`; errors as for `tcp_connect_start`.
+pub(crate) fn udp_connect(addr: SocketAddr, source: Option<SocketAddr>) -> Result<UdpSocket> {
+    let failed = |source| Error::Connect {
+        addr: addr.to_string(),
+        source,
+    };
+    let socket = Socket::new(domain_of(&addr), Type::DGRAM.cloexec(), Some(Protocol::UDP))
+        .map_err(failed)?;
+    socket.set_nonblocking(true).map_err(failed)?;
     let _ = socket.set_recv_buffer_size(UDP_RECV_BUFFER_BYTES);
     if let Some(source) = source {
-        socket.set_reuse_address(true)?;
-        socket.bind(&source.into())?;
+        socket.set_reuse_address(true).map_err(failed)?;
+        socket
+            .bind(&source.into())
+            .map_err(|e| bind_failed(source, e))?;
     }
-    socket.connect(&addr.into())?;
+    socket.connect(&addr.into()).map_err(failed)?;
     Ok(UdpSocket::from_std(socket.into()))
 }
 
@@ -246,6 +314,10 @@ impl Drop for SocketFile {
 
 /// Make `path` free for a new socket: nothing there is fine; a stale socket (nobody
 /// listening) is removed; a live one is "in use"; any other file is refused.
+///
+/// Whether a socket is live comes from the kernel's socket table, not from a connect: a
+/// live stream listener would take a probing connect for its client and end its session
+/// (issue 9, bug 2).
 fn clear_stale_socket(path: &Path, datagram: bool) -> Result<()> {
     let bind_error = bind_error(path);
     let meta = match std::fs::symlink_metadata(path) {
@@ -259,6 +331,21 @@ fn clear_stale_socket(path: &Path, datagram: bool) -> Result<()> {
             "file exists and is not a socket",
         )));
     }
+    match unix_diag::liveness(path, &meta) {
+        Liveness::Served => return Err(bind_error(io::ErrorKind::AddrInUse.into())),
+        Liveness::Unknown => {
+            return Err(bind_error(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "a socket file is there and rnc cannot tell whether it is in use \
+                 (remove it if it is stale)",
+            )));
+        }
+        Liveness::NotListed => {}
+    }
+    // The table lists this network namespace only, and a process in another one can
+    // serve a file we see (a shared mount). A connect settles that: a stale file refuses
+    // it, and in the usual case it reaches nobody. Better a stray connection there than
+    // taking another namespace's live socket file.
     let probe = if datagram {
         std::os::unix::net::UnixDatagram::unbound().and_then(|s| s.connect(path))
     } else {
@@ -347,8 +434,20 @@ fn connect_unix(socket: &Socket, path: &Path) -> Result<()> {
         .connect(&unix_addr(path)?)
         .map_err(|source| Error::Connect {
             addr: path.display().to_string(),
-            source,
+            source: explain_unix_refusal(path, source),
         })
+}
+
+/// connect(2) to a file that is not a socket says `ECONNREFUSED`, as for a stale socket
+/// file; name the real cause, in the words the listener uses for such a file.
+fn explain_unix_refusal(path: &Path, err: io::Error) -> io::Error {
+    let is_other_file = err.kind() == io::ErrorKind::ConnectionRefused
+        && std::fs::metadata(path).is_ok_and(|m| !m.file_type().is_socket());
+    if is_other_file {
+        io::Error::other("not a socket")
+    } else {
+        err
+    }
 }
 
 /// A fresh path for a client's own Unix datagram address, in `$TMPDIR` (or /tmp when
@@ -399,6 +498,46 @@ mod tests {
     }
 
     #[test]
+    fn net_listener_bind_failure_says_bind() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let err = tcp_listener(&[(addr, true)]).unwrap_err();
+        assert_eq!(
+            err.one_line(),
+            format!("bind to {addr}: address already in use")
+        );
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = udp.local_addr().unwrap();
+        let err = udp_listener(&[(addr, true)]).unwrap_err();
+        assert!(err.one_line().starts_with(&format!("bind to {addr}: ")));
+    }
+
+    #[test]
+    fn net_only_a_refused_privileged_port_gets_the_hint() {
+        let denied = || io::Error::from(rustix::io::Errno::ACCESS);
+        let at = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        let privileged = bind_failed(at(1), denied());
+        if matches!(privileged, Error::Bind { .. }) {
+            eprintln!("skipping: port 1 is unprivileged here");
+        } else {
+            assert!(
+                privileged
+                    .one_line()
+                    .ends_with("need root or CAP_NET_BIND_SERVICE)"),
+                "{}",
+                privileged.one_line()
+            );
+        }
+        for err in [
+            bind_failed(at(65535), denied()),
+            bind_failed(at(0), denied()),
+            bind_failed(at(1), io::ErrorKind::AddrInUse.into()),
+        ] {
+            assert!(matches!(err, Error::Bind { .. }), "{err:?}");
+        }
+    }
+
+    #[test]
     fn net_unix_stale_socket_is_replaced_and_file_removed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sock");
@@ -412,6 +551,20 @@ mod tests {
         drop(listener);
         drop(file);
         assert!(!path.exists(), "the socket file is removed");
+    }
+
+    #[test]
+    fn net_unix_client_says_a_regular_file_is_not_a_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plain");
+        std::fs::write(&path, b"text").unwrap();
+        let want = format!("connect to {}: not a socket", path.display());
+        assert_eq!(unix_connect(&path).unwrap_err().one_line(), want);
+        assert_eq!(unix_datagram_connect(&path).unwrap_err().one_line(), want);
+        // A stale socket file is still refused as such.
+        drop(std::os::unix::net::UnixListener::bind(dir.path().join("s")).unwrap());
+        let err = unix_connect(&dir.path().join("s")).unwrap_err();
+        assert!(err.one_line().ends_with(": connection refused"), "{err:?}");
     }
 
     #[test]

@@ -147,6 +147,47 @@ fn cli_wrong_number_of_positionals_is_usage_error() {
     }
 }
 
+/// Issue 9, bug 8: an all-digit host is a port the user meant, not an address that
+/// inet_aton would make of it (`5000` → 0.0.19.136).
+#[test]
+fn cli_two_ports_are_a_usage_error_not_an_address() {
+    let (listener, port) = tcp_listener();
+    let port = port.to_string();
+    for (args, shown) in [
+        (&["-l", "5000", "6000"][..], "`5000` and `6000`"),
+        (&["-l", "-p", "5000", "6000"], "`-p 5000` and `6000`"),
+        (&["-u", "-l", "5000", "6000"], "`5000` and `6000`"),
+        (&["5000", &port], &format!("`5000` and `{port}`")),
+    ] {
+        let stderr = assert_usage_error(args);
+        assert_eq!(stderr.lines().count(), 1, "rnc {args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("rnc: two ports given (") && stderr.contains(shown),
+            "rnc {args:?}: {stderr}"
+        );
+    }
+    // inet_aton reads this as 127.0.0.1; rnc asks for the dotted form instead.
+    let stderr = assert_usage_error(&["2130706433", &port]);
+    assert!(stderr.contains("`a.b.c.d`"), "{stderr}");
+    assert_usage_error(&["-n", "127.1", &port]);
+    assert_usage_error(&["-n", "0x7f.1", &port]);
+    assert_no_connection(&listener);
+}
+
+/// A bare IPv6 address has colons but no port: rnc says how to give one.
+#[test]
+fn cli_address_without_port_is_usage_error_with_a_hint() {
+    for (args, hint) in [
+        (&["::1"][..], "(`rnc ::1 PORT`)"),
+        (&["127.0.0.1"], "(`rnc 127.0.0.1 PORT`)"),
+        (&["-l", "::1"], "(`rnc -l ::1 PORT`)"),
+        (&[":5000"], "no host"),
+    ] {
+        let stderr = assert_usage_error(args);
+        assert!(stderr.contains(hint), "rnc {args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn cli_bad_timeouts_are_usage_errors() {
     let (listener, port) = tcp_listener();

@@ -190,6 +190,33 @@ fn tcp_client_address_families_and_literals() {
     }
 }
 
+/// `HOST:PORT` and `[V6]:PORT` as one argument, for a client and a listener.
+#[test]
+fn tcp_host_and_port_in_one_argument() {
+    let (listener, port) = tcp_listener();
+    client_session(&listener, &[&format!("127.0.0.1:{port}")]);
+    client_session(&listener, &[&format!("localhost:{port}")]);
+    let mut rnc = Rnc::with(&["-l", "127.0.0.1:0"]).stdin(Input::Null).spawn();
+    let addr = rnc.listening_addr();
+    assert!(addr.starts_with("127.0.0.1:"), "listening on {addr}");
+    assert_eq!(send_to_listener(&addr, b"one arg"), b"");
+    let exit = rnc.finish();
+    exit.assert_code(0);
+    assert_eq!(exit.stdout, b"one arg");
+    if !ipv6_available() {
+        return;
+    }
+    let listener6 = TcpListener::bind("[::1]:0").unwrap();
+    let port6 = listener6.local_addr().unwrap().port();
+    let from = client_session(&listener6, &[&format!("[::1]:{port6}")]);
+    assert!(from.is_ipv6(), "came from {from}");
+    let mut rnc = Rnc::with(&["-l", "[::1]:0"]).stdin(Input::Null).spawn();
+    let addr = rnc.listening_addr();
+    assert!(addr.starts_with("[::1]:"), "listening on {addr}");
+    assert_eq!(send_to_listener(&addr, b"six"), b"");
+    rnc.finish().assert_code(0);
+}
+
 #[test]
 fn tcp_listener_on_ipv6_literal() {
     if !ipv6_available() {
@@ -421,6 +448,31 @@ fn tcp_verbose_listener_reports_client_address() {
     assert!(exit.stderr.contains("4 bytes received"), "{}", exit.stderr);
 }
 
+/// A dual-stack listener (`[::]`) sees an IPv4 client as `::ffff:127.0.0.1`; rnc shows
+/// `127.0.0.1`, as ncat does.
+#[test]
+fn tcp_dual_stack_listener_shows_ipv4_clients_as_ipv4() {
+    if !ipv6_available() {
+        return;
+    }
+    let mut rnc = Rnc::with(&["-v", "-l", "0"]).stdin(Input::Null).spawn();
+    let addr = rnc.listening_addr();
+    assert!(addr.starts_with("[::]:"), "listening on {addr}");
+    let port = crate::util::parse_port(&addr);
+    let mut client = connect_tcp(&format!("127.0.0.1:{port}"));
+    let client_port = client.local_addr().unwrap().port();
+    let line = rnc.wait_stderr("connection from");
+    assert_eq!(
+        line,
+        format!("rnc: connection from 127.0.0.1:{client_port}")
+    );
+    client.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(read_to_end_within(&mut client), b"");
+    let exit = rnc.finish();
+    exit.assert_code(0);
+    assert!(!exit.stderr.contains("ffff"), "{}", exit.stderr);
+}
+
 #[test]
 fn tcp_zero_io_succeeds_against_open_port() {
     let (listener, port) = tcp_listener();
@@ -493,12 +545,41 @@ fn tcp_listener_address_in_use_exits_1() {
     let (_listener, port) = tcp_listener();
     let exit = Rnc::run(&["-l", "127.0.0.1", &port.to_string()]);
     exit.assert_code(1);
-    assert!(
-        exit.stderr.contains(&format!("127.0.0.1:{port}"))
-            && exit.stderr.contains("address already in use"),
-        "{}",
-        exit.stderr
+    // bind(2) is what fails, so the message says bind, not listen.
+    assert_eq!(
+        exit.stderr,
+        format!("rnc: bind to 127.0.0.1:{port}: address already in use\n")
     );
+}
+
+/// Port 1 as a user without CAP_NET_BIND_SERVICE: the bind fails with `EACCES`, and the
+/// message says which bind and what it needs, for a TCP and a UDP listener and for a
+/// client's source port alike.
+#[test]
+fn tcp_privileged_port_says_bind_and_what_it_needs() {
+    let (_listener, port) = tcp_listener();
+    let port = port.to_string();
+    let hint = format!(
+        "permission denied (ports below {} need root or CAP_NET_BIND_SERVICE)",
+        crate::util::first_unprivileged_port()
+    );
+    for (args, bound) in [
+        (&["-l", "127.0.0.1", "1"][..], "127.0.0.1:1"),
+        (&["-u", "-l", "127.0.0.1", "1"], "127.0.0.1:1"),
+        (&["-4", "-l", "-p", "1"], "0.0.0.0:1"),
+        (&["-p", "1", "127.0.0.1", &port], "0.0.0.0:1"),
+        (&["-u", "-p", "1", "127.0.0.1", &port], "0.0.0.0:1"),
+    ] {
+        let Some(exit) = crate::util::run_unprivileged(args, 1) else {
+            return;
+        };
+        exit.assert_code(1);
+        assert_eq!(
+            exit.stderr,
+            format!("rnc: bind to {bound}: {hint}\n"),
+            "rnc {args:?}"
+        );
+    }
 }
 
 #[test]

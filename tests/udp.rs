@@ -291,3 +291,32 @@ fn udp_zero_io_range_finds_the_open_port() {
         exit.stderr
     );
 }
+
+/// A dual-stack UDP listener shows an IPv4 sender as `127.0.0.1`, not `::ffff:127.0.0.1`,
+/// and still replies to it.
+#[test]
+fn udp_dual_stack_listener_shows_ipv4_senders_as_ipv4() {
+    if !ipv6_available() {
+        return;
+    }
+    let mut rnc = Rnc::spawn(&["-v", "-u", "-l", "0"]);
+    let addr = rnc.listening_addr();
+    assert!(addr.starts_with("[::]:"), "listening on {addr}");
+    let port = crate::util::parse_port(&addr);
+    let (peer, peer_port) = udp_socket();
+    let (other, other_port) = udp_socket();
+    peer.send_to(b"hi", ("127.0.0.1", port)).unwrap();
+    assert_eq!(rnc.stdout_exact(2), b"hi");
+    let line = rnc.wait_stderr("connection from");
+    assert_eq!(line, format!("rnc: connection from 127.0.0.1:{peer_port}"));
+    other.send_to(b"no", ("127.0.0.1", port)).unwrap();
+    let line = rnc.wait_stderr("ignoring datagram from");
+    assert_eq!(
+        line,
+        format!("rnc: ignoring datagram from 127.0.0.1:{other_port}")
+    );
+    rnc.write_stdin(b"back");
+    assert_eq!(recv_udp(&peer).0, b"back");
+    rnc.signal("TERM");
+    rnc.finish().assert_code(143);
+}

@@ -11,6 +11,7 @@ use std::net::Shutdown;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixDatagram, UnixListener};
 use std::path::{Path, PathBuf};
+use std::thread;
 
 use crate::util::{
     BIG, Input, Output, Rnc, accept_unix, assert_same_bytes, connect_unix, expect_eof,
@@ -176,6 +177,114 @@ fn unix_listener_refuses_a_live_socket() {
     accept_unix(&live, &path);
 }
 
+/// Whether `path` is a socket file now.
+fn is_socket(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket())
+}
+
+/// Runs a second listener on the path a live listener owns: it must fail (exit 1,
+/// `address already in use`) without the live one seeing anything (issue 9, bug 2).
+#[track_caller]
+fn assert_second_listener_refused(args: &[&str]) {
+    let exit = Rnc::run(args);
+    exit.assert_code(1);
+    assert!(
+        exit.stderr.starts_with("rnc: bind to ") && exit.stderr.contains("address already in use"),
+        "{}",
+        exit.stderr
+    );
+}
+
+/// A real client of the first listener, after the second failed: 256 KiB each way, byte
+/// for byte, while the socket file stays; it is gone once the listener has exited.
+fn assert_stream_listener_still_serves(mut first: Rnc, path: &Path) {
+    let mut client = connect_unix(path);
+    assert!(is_socket(path), "the live listener's socket file is gone");
+    let to_client = pseudo_random(256 * 1024, 90);
+    let to_listener = pseudo_random(256 * 1024, 91);
+    let feeding = first.feed_stdin_and_close(to_client.clone());
+    let mut writer = client.try_clone().expect("clone client");
+    let sent = to_listener.clone();
+    let sending = thread::spawn(move || {
+        writer.write_all(&sent)?;
+        writer.shutdown(Shutdown::Write)
+    });
+    assert_same_bytes(&read_to_end_within(&mut client), &to_client);
+    sending.join().unwrap().expect("client sends");
+    feeding.join().unwrap().expect("rnc's stdin takes the data");
+    let exit = first.finish();
+    exit.assert_code(0);
+    assert_same_bytes(&exit.stdout, &to_listener);
+    assert_eq!(
+        exit.stderr.matches("connection from").count(),
+        1,
+        "one client only: {}",
+        exit.stderr
+    );
+    assert!(!path.exists(), "socket file left behind");
+}
+
+#[test]
+fn unix_stream_second_listener_fails_and_the_first_keeps_serving() {
+    let dir = temp_dir();
+    let path = socket_path(dir.path());
+    let first = unix_listener(&path, &[], Input::Piped, Output::Piped);
+    assert_second_listener_refused(&["-l", "-U", path.to_str().unwrap()]);
+    assert_stream_listener_still_serves(first, &path);
+}
+
+/// The first listener bound a relative path (as `/proc/net/unix` lists it); the second
+/// names the same file by its absolute path.
+#[test]
+fn unix_stream_second_listener_fails_against_a_relative_path() {
+    let dir = temp_dir();
+    let path = socket_path(dir.path());
+    let mut first = Rnc::with(&["-v", "-l", "-U", "s"])
+        .current_dir(dir.path())
+        .spawn();
+    assert_eq!(first.listening_addr(), "s");
+    assert_second_listener_refused(&["-l", "-U", path.to_str().unwrap()]);
+    assert_stream_listener_still_serves(first, &path);
+}
+
+#[test]
+fn unix_datagram_second_listener_fails_and_the_first_keeps_serving() {
+    let dir = temp_dir();
+    let path = socket_path(dir.path());
+    let mut first = unix_listener(&path, &["-u"], Input::Piped, Output::Piped);
+    assert_second_listener_refused(&["-l", "-U", "-u", path.to_str().unwrap()]);
+    let client = UnixDatagram::bind(dir.path().join("c")).unwrap();
+    for seed in 0..4 {
+        let to_listener = pseudo_random(4096, 100 + seed);
+        client.send_to(&to_listener, &path).unwrap();
+        assert_eq!(first.stdout_exact(to_listener.len()), to_listener);
+        let to_client = pseudo_random(4096, 200 + seed);
+        first.write_stdin(&to_client);
+        let (data, from) = recv_unix_datagram(&client);
+        assert_same_bytes(&data, &to_client);
+        assert_eq!(from.as_deref(), Some(path.as_path()));
+    }
+    assert!(is_socket(&path), "the live listener's socket file is gone");
+    first.signal("TERM");
+    first.finish().assert_code(143);
+    assert!(!path.exists(), "socket file left behind");
+}
+
+#[test]
+fn unix_datagram_listener_replaces_stale_socket_file() {
+    let dir = temp_dir();
+    let path = socket_path(dir.path());
+    drop(UnixDatagram::bind(&path).unwrap());
+    assert!(is_socket(&path), "a closed socket leaves its file");
+    let mut rnc = unix_listener(&path, &["-u"], Input::Piped, Output::Piped);
+    let client = UnixDatagram::bind(dir.path().join("c")).unwrap();
+    client.send_to(b"fresh", &path).unwrap();
+    assert_eq!(rnc.stdout_exact(5), b"fresh");
+    rnc.signal("TERM");
+    rnc.finish().assert_code(143);
+    assert!(!path.exists());
+}
+
 #[test]
 fn unix_listener_never_deletes_a_non_socket_file() {
     let dir = temp_dir();
@@ -184,6 +293,29 @@ fn unix_listener_never_deletes_a_non_socket_file() {
     exit.assert_code(1);
     assert!(exit.stderr.starts_with("rnc: "), "{}", exit.stderr);
     assert_eq!(std::fs::read(&path).unwrap(), b"precious");
+}
+
+/// A client pointed at a regular file says so, not `connection refused`, for stream,
+/// datagram and `-z`.
+#[test]
+fn unix_client_says_a_regular_file_is_not_a_socket() {
+    let dir = temp_dir();
+    let path = write_file(dir.path(), "notes", b"keep");
+    let path_text = path.to_str().unwrap();
+    for args in [
+        &["-U", path_text][..],
+        &["-U", "-u", path_text],
+        &["-z", "-U", path_text],
+    ] {
+        let exit = Rnc::run(args);
+        exit.assert_code(1);
+        assert_eq!(
+            exit.stderr,
+            format!("rnc: connect to {path_text}: not a socket\n"),
+            "rnc {args:?}"
+        );
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), b"keep");
 }
 
 #[test]

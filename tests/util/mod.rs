@@ -124,6 +124,7 @@ pub struct Spawn {
     stdin: Input,
     stdout: Output,
     envs: Vec<(String, OsString)>,
+    cwd: Option<PathBuf>,
 }
 
 impl Spawn {
@@ -142,6 +143,12 @@ impl Spawn {
     /// Adds an environment variable.
     pub fn env(mut self, key: &str, value: impl Into<OsString>) -> Self {
         self.envs.push((key.to_string(), value.into()));
+        self
+    }
+
+    /// Sets the working directory (relative Unix socket paths).
+    pub fn current_dir(mut self, dir: &Path) -> Self {
+        self.cwd = Some(dir.to_path_buf());
         self
     }
 
@@ -172,6 +179,9 @@ impl Spawn {
         }
         for (key, value) in &self.envs {
             command.env(key, value);
+        }
+        if let Some(dir) = &self.cwd {
+            command.current_dir(dir);
         }
         command.stdin(match self.stdin {
             Input::Piped => Stdio::piped(),
@@ -300,6 +310,7 @@ impl Rnc {
             stdin: Input::Piped,
             stdout: Output::Piped,
             envs: Vec::new(),
+            cwd: None,
         }
     }
 
@@ -895,6 +906,40 @@ pub fn skip_or_fail(why: &str) {
         "{why}, and CI must run this test (.ci/run installs what it needs)"
     );
     eprintln!("skipping: {why}");
+}
+
+/// The lowest port a user without CAP_NET_BIND_SERVICE may bind (ip(7)).
+pub fn first_unprivileged_port() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(1024)
+}
+
+/// Runs rnc with `args` as a user without the right to bind privileged ports: as
+/// nobody through setpriv(1) when the suite runs as root, directly otherwise. `None` (and
+/// a message) when that cannot show anything here: no setpriv, or a sysctl
+/// `net.ipv4.ip_unprivileged_port_start` that makes `port` unprivileged.
+pub fn run_unprivileged(args: &[&str], port: u16) -> Option<Exit> {
+    let first_unprivileged = first_unprivileged_port();
+    if port >= first_unprivileged {
+        skip_or_fail(&format!(
+            "port {port} is unprivileged here (ip_unprivileged_port_start = {first_unprivileged})"
+        ));
+        return None;
+    }
+    if !rustix::process::getuid().is_root() {
+        return Some(Rnc::run(args));
+    }
+    let setpriv = installed_tool("setpriv")?;
+    let mut all = vec!["--reuid=65534", "--regid=65534", "--clear-groups", RNC];
+    all.extend_from_slice(args);
+    Some(
+        Rnc::tool(&setpriv, &all)
+            .stdin(Input::Null)
+            .spawn()
+            .finish(),
+    )
 }
 
 // ---------------------------------------------------------------------------------------
