@@ -1,6 +1,8 @@
 //! What rnc shows on a terminal, and when: the interactive screen (line editor,
-//! transcript, status row) when stdin and stdout are terminals, the one-line progress
-//! display on stderr when only stderr is, and nothing at all otherwise.
+//! transcript, status row) when stdin and stdout are terminals; the one-line progress
+//! display on stderr when stderr is a terminal that nobody else writes to because of rnc
+//! (stdin not a terminal rnc reads, stdout a file or a device such as /dev/null); and
+//! nothing at all otherwise.
 //!
 //! `Ui` never touches an fd of the session: it takes key bytes and received bytes, and
 //! hands back lines to send and bytes for the screen, which `session.rs` writes through
@@ -8,6 +10,7 @@
 //! second for the clock) so drawing never slows a transfer.
 
 use std::collections::VecDeque;
+use std::ffi::OsString;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
@@ -16,8 +19,8 @@ use crate::crlf::CrlfEncoder;
 use crate::editor::{EditAction, LineEditor};
 use crate::error::{capture_notices, print_line, take_notices};
 use crate::sanitize::{DisplaySanitizer, escape_for_display};
-use crate::status::{ConnState, StatusModel};
-use crate::sys;
+use crate::status::{ConnState, Look, Rtt, StatusModel};
+use crate::sys::{self, FdKind};
 use crate::terminal::{self, TerminalGuard};
 
 /// Shortest time between two redraws.
@@ -65,10 +68,8 @@ pub(crate) struct Ui {
     dirty: bool,
     /// When the last draw happened.
     last_draw: Option<Instant>,
-    /// Bytes received at the last draw and when, for the progress rate.
+    /// Bytes sent and received at the last rate measurement, and when.
     rate_mark: (u64, u64, Instant),
-    /// The last computed rate in bytes per second.
-    rate: u64,
     /// Bytes for the terminal on stdout not yet written (screen drawing and received
     /// text), in order.
     pending: VecDeque<u8>,
@@ -79,10 +80,12 @@ pub(crate) struct Ui {
 enum Mode {
     /// Out of a terminal: nothing is drawn.
     Plain,
-    /// Only stderr is a terminal: one line there.
+    /// stderr is a terminal where only rnc writes: one line there.
     Progress {
         /// The line is on screen (and must be erased before anything else is printed).
         visible: bool,
+        /// ASCII or not (the line has no colours).
+        look: Look,
     },
     /// stdin and stdout are terminals.
     Interactive(Box<Screen>),
@@ -94,8 +97,8 @@ struct Screen {
     guard: TerminalGuard,
     /// The input row.
     editor: LineEditor,
-    /// Colours allowed (NO_COLOR unset).
-    color: bool,
+    /// Colours allowed (NO_COLOR unset), ASCII only (not a UTF-8 locale).
+    look: Look,
     /// `-C` for typed lines.
     crlf: Option<CrlfEncoder>,
     /// Typed lines not yet handed to the session.
@@ -110,22 +113,29 @@ struct Screen {
 
 impl Ui {
     /// Decide what to show: interactive when stdin and stdout are terminals, a progress
-    /// line when only stderr is (and stdout is not), else nothing. `TERM=dumb` and
+    /// line where `shows_progress` allows it, else nothing. `TERM=dumb` and
     /// `--no-status` turn both off. `stdout` is where the interactive screen is drawn.
     pub(crate) fn new(wish: UiWish, stdout: BorrowedFd<'_>) -> Ui {
         let term_ok = std::env::var_os("TERM").is_some_and(|t| t != "dumb" && !t.is_empty());
         let stdin_tty = sys::is_tty(io::stdin());
         let stdout_tty = sys::is_tty(io::stdout());
         let stderr_tty = sys::is_tty(io::stderr());
-        let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let look = Look {
+            color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            ascii: !is_utf8_locale(|name| std::env::var_os(name)),
+        };
         let mut mode = Mode::Plain;
         if wish.status && term_ok {
-            if stdin_tty && stdout_tty && wish.reads_stdin {
-                if let Some(screen) = Screen::enter(wish, color, stdout) {
+            let reads_tty = stdin_tty && wish.reads_stdin;
+            if reads_tty && stdout_tty {
+                if let Some(screen) = Screen::enter(wish, look, stdout) {
                     mode = Mode::Interactive(Box::new(screen));
                 }
-            } else if stderr_tty && !stdout_tty {
-                mode = Mode::Progress { visible: false };
+            } else if shows_progress(stderr_tty, reads_tty, sys::fd_kind(stdout).ok()) {
+                mode = Mode::Progress {
+                    visible: false,
+                    look,
+                };
             }
         }
         if !matches!(mode, Mode::Plain) {
@@ -152,7 +162,6 @@ impl Ui {
             dirty: true,
             last_draw: None,
             rate_mark: (0, 0, now),
-            rate: 0,
             pending: VecDeque::new(),
             sanitizer,
         }
@@ -194,6 +203,41 @@ impl Ui {
         self.dirty = true;
     }
 
+    /// The connection ended and, for now, nobody is connected: forget what belonged to
+    /// it (peer, counts, RTT, number, note, hint) and count what it sent off what stdin
+    /// still has to send.
+    pub(crate) fn end_connection(&mut self, sent: u64) {
+        let number = self.model.connection;
+        self.model.expected_to_send = self
+            .model
+            .expected_to_send
+            .map(|left| left.saturating_sub(sent))
+            .filter(|&left| left > 0);
+        self.model.forget_connection();
+        if let Some(n) = number {
+            self.model.note = Some(format!("client {n} ended"));
+        }
+        self.since = Instant::now();
+        self.rate_mark = (0, 0, self.since);
+        self.dirty = true;
+    }
+
+    /// What stdin has to send in all, when known (a regular file), for the percentage
+    /// and the ETA.
+    pub(crate) fn set_expected_to_send(&mut self, bytes: Option<u64>) {
+        self.model.expected_to_send = bytes.filter(|&b| b > 0);
+        self.dirty = true;
+    }
+
+    /// Keys the user can act on now (`Ctrl-D ends, Ctrl-C quits`), or `None` once they
+    /// no longer apply.
+    pub(crate) fn hint(&mut self, hint: Option<&'static str>) {
+        if self.model.hint != hint {
+            self.model.hint = hint;
+            self.dirty = true;
+        }
+    }
+
     /// A short note for the status row (`peer closed its side`, …).
     pub(crate) fn note(&mut self, text: &str) {
         let text = escape_for_display(text);
@@ -212,8 +256,8 @@ impl Ui {
         }
     }
 
-    /// The smoothed round-trip time, when the kernel tells it.
-    pub(crate) fn set_rtt(&mut self, rtt: Option<Duration>) {
+    /// The round-trip time, when the kernel tells it.
+    pub(crate) fn set_rtt(&mut self, rtt: Option<Rtt>) {
         self.model.rtt = rtt;
     }
 
@@ -302,18 +346,17 @@ impl Ui {
         let (marked_sent, marked_received, at) = self.rate_mark;
         let span = now.saturating_duration_since(at);
         if span >= Duration::from_millis(500) {
-            let moved = self.model.bytes_sent.saturating_sub(marked_sent)
-                + self.model.bytes_received.saturating_sub(marked_received);
-            self.rate = (moved as f64 / span.as_secs_f64()) as u64;
+            let per_sec = |bytes: u64| (bytes as f64 / span.as_secs_f64()) as u64;
+            self.model.rate_sent = per_sec(self.model.bytes_sent.saturating_sub(marked_sent));
+            self.model.rate_received =
+                per_sec(self.model.bytes_received.saturating_sub(marked_received));
             self.rate_mark = (self.model.bytes_sent, self.model.bytes_received, now);
         }
         match &mut self.mode {
             Mode::Plain => {}
-            Mode::Progress { visible } => {
+            Mode::Progress { visible, look } => {
                 let width = terminal_width();
-                let line = self
-                    .model
-                    .render_progress(width.saturating_sub(1), self.rate);
+                let line = self.model.render_progress(width.saturating_sub(1), *look);
                 let mut bytes = b"\r\x1b[K".to_vec();
                 bytes.extend_from_slice(line.as_bytes());
                 let _ = io::stderr().write_all(&bytes);
@@ -333,11 +376,11 @@ impl Ui {
             Mode::Plain => {}
             Mode::Interactive(screen) => {
                 for notice in take_notices() {
-                    let bytes = screen.guard.print_note(&notice, screen.color);
+                    let bytes = screen.guard.print_note(&notice, screen.look.color);
                     self.pending.extend(bytes);
                 }
             }
-            Mode::Progress { visible } => {
+            Mode::Progress { visible, .. } => {
                 let notices = take_notices();
                 if notices.is_empty() {
                     return;
@@ -370,6 +413,7 @@ impl Ui {
                 EditAction::Eof => {
                     screen.eof_requested = true;
                     self.model.note = Some("you closed your side (Ctrl-D)".to_string());
+                    self.model.hint = None;
                 }
                 EditAction::Interrupt => request = UserRequest::Quit,
                 EditAction::Redraw => self.pending.extend(screen.guard.clear_transcript()),
@@ -499,7 +543,7 @@ impl Drop for Ui {
             Mode::Interactive(_) => {
                 terminal::restore();
             }
-            Mode::Progress { visible: true } => {
+            Mode::Progress { visible: true, .. } => {
                 let _ = io::stderr().write_all(b"\r\x1b[K");
             }
             _ => {}
@@ -514,14 +558,14 @@ impl Drop for Ui {
 }
 
 impl Screen {
-    fn enter(wish: UiWish, color: bool, stdout: BorrowedFd<'_>) -> Option<Screen> {
+    fn enter(wish: UiWish, look: Look, stdout: BorrowedFd<'_>) -> Option<Screen> {
         let (cols, rows) = crossterm::terminal::size().ok()?;
         let out = std::fs::File::from(stdout.try_clone_to_owned().ok()?);
         let guard = TerminalGuard::enter(out, rows, cols).ok()?;
         Some(Screen {
             guard,
             editor: LineEditor::new(),
-            color,
+            look,
             crlf: wish.crlf.then(CrlfEncoder::default),
             outbox: VecDeque::new(),
             outbox_bytes: 0,
@@ -533,7 +577,7 @@ impl Screen {
     /// Put a typed line in the outbox; returns the bytes that show it in the transcript.
     fn queue_line(&mut self, line: Vec<u8>) -> Vec<u8> {
         let shown = String::from_utf8_lossy(&line).into_owned();
-        let bytes = self.guard.print_sent(&shown, self.color);
+        let bytes = self.guard.print_sent(&shown, self.look.color);
         let line = match &mut self.crlf {
             Some(encoder) => {
                 let mut out = Vec::with_capacity(line.len() + 1);
@@ -551,9 +595,33 @@ impl Screen {
     fn draw_rows(&mut self, model: &StatusModel) -> Vec<u8> {
         let width = usize::from(self.guard.cols());
         let (input, col) = self.editor.render(width);
-        let status = model.render(width, self.color);
+        let status = model.render(width, self.look);
         self.guard.draw_rows((&input, col), &status)
     }
+}
+
+/// Whether the progress line may be drawn on stderr: only where nothing but rnc writes
+/// to that terminal because of this command. Not while rnc reads its stdin from a
+/// terminal: the kernel echoes the typing there, and each redraw would wipe it. And
+/// only when stdout is a regular file or a device such as /dev/null: a pipe's or a
+/// socket's reader may print on the same terminal (`| tee log`, `| less`), and a line
+/// redrawn from column 0 would overwrite what it printed; rnc cannot tell.
+fn shows_progress(stderr_tty: bool, reads_tty_stdin: bool, stdout: Option<FdKind>) -> bool {
+    stderr_tty && !reads_tty_stdin && matches!(stdout, Some(FdKind::File | FdKind::CharDevice))
+}
+
+/// Whether the locale's character set is UTF-8, decided as other terminal programs do:
+/// the first non-empty of `LC_ALL`, `LC_CTYPE` and `LANG` names it (`en_US.UTF-8`,
+/// `C.utf8`). None set is the C locale, so ASCII.
+fn is_utf8_locale(var: impl Fn(&str) -> Option<OsString>) -> bool {
+    ["LC_ALL", "LC_CTYPE", "LANG"]
+        .into_iter()
+        .filter_map(var)
+        .find(|value| !value.is_empty())
+        .is_some_and(|value| {
+            let value = value.to_string_lossy().to_ascii_lowercase();
+            value.contains("utf-8") || value.contains("utf8")
+        })
 }
 
 /// The width of the terminal on stderr, or 80.
@@ -579,4 +647,57 @@ fn write_blocking(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ui_progress_only_where_nobody_else_writes_to_the_terminal() {
+        for stdout in [FdKind::File, FdKind::CharDevice] {
+            assert!(shows_progress(true, false, Some(stdout)), "{stdout:?}");
+            assert!(
+                !shows_progress(true, true, Some(stdout)),
+                "typing on stdin is echoed where the line would be redrawn"
+            );
+            assert!(!shows_progress(false, false, Some(stdout)), "no terminal");
+        }
+        for stdout in [FdKind::Pipe, FdKind::Socket, FdKind::Tty, FdKind::Other] {
+            assert!(
+                !shows_progress(true, false, Some(stdout)),
+                "{stdout:?}: its reader may print on the same terminal"
+            );
+        }
+        assert!(!shows_progress(true, false, None));
+    }
+
+    #[test]
+    fn ui_utf8_locale_is_the_first_non_empty_variable() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| OsString::from(v))
+            }
+        };
+        assert!(is_utf8_locale(env(&[("LANG", "en_US.UTF-8")])));
+        assert!(is_utf8_locale(env(&[("LC_CTYPE", "C.utf8")])));
+        assert!(is_utf8_locale(env(&[
+            ("LC_ALL", "de_DE.Utf-8"),
+            ("LANG", "C")
+        ])));
+        assert!(is_utf8_locale(env(&[("LC_ALL", ""), ("LANG", "C.UTF-8")])));
+        assert!(!is_utf8_locale(env(&[
+            ("LC_ALL", "C"),
+            ("LANG", "en_US.UTF-8")
+        ])));
+        assert!(!is_utf8_locale(env(&[
+            ("LC_CTYPE", "POSIX"),
+            ("LANG", "C.UTF-8")
+        ])));
+        assert!(!is_utf8_locale(env(&[("LANG", "en_US.ISO-8859-1")])));
+        assert!(!is_utf8_locale(env(&[])), "no locale is the C locale");
+    }
 }
