@@ -807,11 +807,14 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
         ui.new_connection(config.keep_open.then_some(served));
         ui.set_addresses(Some(&endpoint.local_description()), Some(&from));
         if config.keep_open {
-            ui.note(&format!("connection {served} from {from}"));
+            ui.note(&format!("client {served} from {from}"));
         }
         session.attach(endpoint, false, lp.registry())?;
         let outcome = drive(lp, session, config);
         let stats = session.detach(lp.registry());
+        session
+            .ui()
+            .end_connection(stats.map_or(0, |(sent, _, _)| sent));
         print_summary(config, stats);
         match outcome {
             Ok(Outcome::Finished) if config.keep_open && !session.is_stdout_closed() => {

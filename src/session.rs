@@ -18,7 +18,7 @@ use crate::buffer::{ByteQueue, Fill};
 use crate::crlf::CrlfEncoder;
 use crate::endpoint::{Endpoint, PeerAddr};
 use crate::error::{Error, Result, print_line};
-use crate::status::ConnState;
+use crate::status::{ConnState, Rtt};
 use crate::stdio::StdStream;
 use crate::sys::{self, FdKind, TcpState};
 use crate::ui::{Ui, UserRequest};
@@ -241,8 +241,12 @@ impl Session {
         options: Options,
         stdin: Option<StdStream>,
         stdout: StdStream,
-        ui: Ui,
+        mut ui: Ui,
     ) -> Session {
+        if !options.crlf {
+            // A file's size gives the transfer a percentage and an ETA (`-C` adds bytes).
+            ui.set_expected_to_send(stdin.as_ref().and_then(StdStream::bytes_left));
+        }
         let stdin_always_ready = stdin.as_ref().is_some_and(|s| !s.is_pollable());
         let crlf = options
             .crlf
@@ -1172,10 +1176,11 @@ impl Session {
     fn update_state(&mut self) {
         if let Some(conn) = &self.conn {
             let (state, rtt) = connection_state(conn);
-            if state == ConnState::PeerClosed && self.ui.is_interactive() && !self.stdin_eof {
-                // The session waits for the user now: say how to end it.
-                self.ui.note("Ctrl-D ends, Ctrl-C quits");
-            }
+            // When the session waits for the user, say how to end it.
+            let waits_for_user =
+                state == ConnState::PeerClosed && self.ui.is_interactive() && !self.stdin_eof;
+            self.ui
+                .hint(waits_for_user.then_some("Ctrl-D ends, Ctrl-C quits"));
             self.ui.set_state(state);
             self.ui.set_rtt(rtt);
             if let DatagramPeer::Known(addr) = &conn.peer {
@@ -1235,7 +1240,7 @@ impl Session {
 
 /// The state to show for `conn`: the kernel's TCP state where it has one, else what the
 /// session knows.
-fn connection_state(conn: &Connection) -> (ConnState, Option<Duration>) {
+fn connection_state(conn: &Connection) -> (ConnState, Option<Rtt>) {
     match &conn.peer {
         DatagramPeer::Waiting => return (ConnState::WaitingForDatagram, None),
         DatagramPeer::Known(_) => return (ConnState::LockedTo, None),
@@ -1250,9 +1255,9 @@ fn connection_state(conn: &Connection) -> (ConnState, Option<Duration>) {
         DatagramPeer::Connected => {}
     }
     if let Endpoint::Tcp(_) = conn.endpoint
-        && let Some((state, rtt)) = sys::tcp_info(conn.endpoint.fd())
+        && let Some(info) = sys::tcp_info(conn.endpoint.fd())
     {
-        let state = match state {
+        let state = match info.state {
             TcpState::Opening => ConnState::Connecting,
             TcpState::Established => ConnState::Connected,
             TcpState::FinWait => ConnState::WeClosed,
@@ -1260,6 +1265,9 @@ fn connection_state(conn: &Connection) -> (ConnState, Option<Duration>) {
             TcpState::Closed => ConnState::Closed,
             TcpState::Listen => ConnState::Listening,
         };
+        // The minimum is what a user means by round trip; a peer's delayed ACKs inflate
+        // the smoothed one, shown as such where the kernel has no minimum.
+        let rtt = info.min_rtt.map_or(Rtt::Smoothed(info.srtt), Rtt::Min);
         return (state, Some(rtt));
     }
     let state = match (conn.peer_eof, conn.to_peer_done_at.is_some()) {

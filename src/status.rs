@@ -1,17 +1,21 @@
 //! `StatusModel`: what the status row says about the socket (transport, addresses, state,
-//! byte counts, elapsed time, RTT, last event), and the pure renderers that turn it into
-//! one row of a given width: the interactive status bar and the non-interactive progress
-//! line.
+//! byte counts, rates, how much of stdin is sent, elapsed time, RTT, last event, a key
+//! hint), and the pure renderers that turn it into one row of a given width: the
+//! interactive status bar and the non-interactive progress line.
 //!
 //! Rendering never does I/O and never exceeds the width it is given. Fields are dropped
-//! in reverse order of importance (state, then peer, bytes, elapsed, local, RTT, note) and
-//! what still does not fit is cut with `…`. Without colour (NO_COLOR) the row contains no
-//! escape sequence at all; with colour it contains SGR sequences only. Addresses, paths and
-//! notes go through `escape_for_display`, so a hostile name cannot drive the terminal.
+//! in reverse order of importance (state, then peer, an actionable key hint, the
+//! percentage and ETA, bytes, elapsed, local, RTT, note) and what still does not fit is
+//! cut with `…`. The bar is reverse video with a bold state; `Look::color` adds colours
+//! (NO_COLOR means no colour, not no highlighting), and every escape is an SGR one.
+//! Addresses, paths and notes go through `escape_for_display`, so a hostile name cannot
+//! drive the terminal.
 //!
 //! Widths are display columns (`width.rs`): a name with wide characters is measured as
-//! the terminal draws it. `⇄ ↑ ↓ …` count as one column each, as in most terminals; they
-//! are "ambiguous width" and take two in some East Asian setups.
+//! the terminal draws it. `⇄ ↑ ↓ µ …` count as one column each, as in most terminals; they
+//! are "ambiguous width" and take two in some East Asian setups. Under a locale that is
+//! not UTF-8 (`Look::ascii`) the row is pure ASCII: `<->`, `tx`/`rx`, `us`, `...`, and any
+//! other non-ASCII character as `<U+XXXX>`.
 
 use std::time::Duration;
 
@@ -76,6 +80,84 @@ impl ConnState {
     }
 }
 
+/// A round-trip time the kernel measured on a TCP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rtt {
+    /// The lowest round trip of the last few minutes (`tcpi_min_rtt`): the path's delay,
+    /// what `ping` shows on a quiet path. A peer's delayed ACKs do not inflate it. Shown
+    /// as `rtt`.
+    Min(Duration),
+    /// The kernel's smoothed estimate (`tcpi_rtt`), for kernels that report no minimum.
+    /// A peer that delays its ACKs (up to 40 ms on Linux) inflates it. Shown as `srtt`.
+    Smoothed(Duration),
+}
+
+/// How a row may be drawn, from the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Look {
+    /// Colours allowed (`NO_COLOR` unset). Without, the bar keeps reverse video and bold.
+    pub(crate) color: bool,
+    /// The locale is not UTF-8: draw ASCII only.
+    pub(crate) ascii: bool,
+}
+
+/// The symbols a row is drawn with.
+struct Symbols {
+    /// ASCII only: other characters of names are shown as `<U+XXXX>`.
+    ascii: bool,
+    /// Between the local and the peer address.
+    link: &'static str,
+    /// Before the bytes sent.
+    sent: &'static str,
+    /// Before the bytes received.
+    received: &'static str,
+    /// Microseconds.
+    micros: &'static str,
+    /// Marks text that was cut.
+    ellipsis: &'static str,
+}
+
+const UNICODE: Symbols = Symbols {
+    ascii: false,
+    link: " ⇄ ",
+    sent: "↑",
+    received: "↓",
+    micros: "µs",
+    ellipsis: "…",
+};
+
+const ASCII: Symbols = Symbols {
+    ascii: true,
+    link: " <-> ",
+    sent: "tx",
+    received: "rx",
+    micros: "us",
+    ellipsis: "...",
+};
+
+impl Symbols {
+    fn of(ascii: bool) -> &'static Symbols {
+        if ascii { &ASCII } else { &UNICODE }
+    }
+
+    /// A name or note as it may be drawn: escaped, and ASCII when the locale wants it.
+    fn shown(&self, text: &str) -> String {
+        let escaped = escape_for_display(text);
+        if !self.ascii || escaped.is_ascii() {
+            return escaped;
+        }
+        let mut out = String::with_capacity(escaped.len());
+        for c in escaped.chars() {
+            if c.is_ascii() {
+                out.push(c);
+            } else {
+                out.push_str(&format!("<U+{:04X}>", u32::from(c)));
+            }
+        }
+        out
+    }
+}
+
 /// Everything the status row shows. The event loop updates the fields and asks for a
 /// `render` when it redraws.
 #[derive(Debug, Clone)]
@@ -92,13 +174,23 @@ pub(crate) struct StatusModel {
     pub(crate) bytes_sent: u64,
     /// Bytes read from the socket.
     pub(crate) bytes_received: u64,
+    /// Bytes per second written to the socket lately (the last half second or so).
+    pub(crate) rate_sent: u64,
+    /// Bytes per second read from the socket lately.
+    pub(crate) rate_received: u64,
+    /// What the current connection is to send in all, when known: stdin is a regular
+    /// file (its size less its offset at the start). Gives the percentage and the ETA.
+    pub(crate) expected_to_send: Option<u64>,
     /// Time since the session (or, under `-k`, the connection) started.
     pub(crate) elapsed: Duration,
-    /// Smoothed round-trip time from TCP_INFO, when known.
-    pub(crate) rtt: Option<Duration>,
-    /// The last notable event (`peer closed its side`, `connection 3 from …`).
+    /// The round-trip time from TCP_INFO, when known.
+    pub(crate) rtt: Option<Rtt>,
+    /// The last notable event (`peer closed its side`, `client 3 from …`).
     pub(crate) note: Option<String>,
-    /// The connection number under `-k` (1 for the first).
+    /// Keys the user can act on now (`Ctrl-D ends, Ctrl-C quits` while the session waits
+    /// for them): outranks the counters, unlike a note.
+    pub(crate) hint: Option<&'static str>,
+    /// The connection's number under `-k` (1 for the first), shown as `client N`.
     pub(crate) connection: Option<u64>,
 }
 
@@ -110,9 +202,12 @@ enum Part {
     Local,
     Bytes,
     Rate,
+    Percent,
+    Eta,
     Elapsed,
     Rtt,
     Note,
+    Hint,
 }
 
 /// Separator between groups of the row.
@@ -128,93 +223,116 @@ impl StatusModel {
             state,
             bytes_sent: 0,
             bytes_received: 0,
+            rate_sent: 0,
+            rate_received: 0,
+            expected_to_send: None,
             elapsed: Duration::ZERO,
             rtt: None,
             note: None,
+            hint: None,
             connection: None,
         }
     }
 
-    /// The status bar: exactly one row of at most `width` visible columns, no newline.
-    /// With `color`, the row is a reverse-video bar padded to `width` and the state is
-    /// bold and coloured, using SGR sequences only; without, it is plain text.
-    pub(crate) fn render(&self, width: usize, color: bool) -> String {
+    /// Nobody is connected any more: forget what belonged to the connection (peer,
+    /// counts, rates, RTT, number, note, hint, elapsed time). The transport, the local
+    /// address, the state and what is still to send stay.
+    pub(crate) fn forget_connection(&mut self) {
+        self.peer = None;
+        self.bytes_sent = 0;
+        self.bytes_received = 0;
+        self.rate_sent = 0;
+        self.rate_received = 0;
+        self.elapsed = Duration::ZERO;
+        self.rtt = None;
+        self.note = None;
+        self.hint = None;
+        self.connection = None;
+    }
+
+    /// The status bar: exactly one row of `width` columns, no newline. A reverse-video
+    /// bar padded to `width` with the state in bold; with `look.color` the state is also
+    /// coloured. SGR sequences only. When `expected_to_send` is known it also shows the
+    /// send rate, the percentage sent and the ETA.
+    pub(crate) fn render(&self, width: usize, look: Look) -> String {
+        let row = self.row_text(width, look.ascii);
+        if width == 0 {
+            return row;
+        }
+        let head_chars = self.head().chars().count();
+        let split = row
+            .char_indices()
+            .nth(head_chars)
+            .map_or(row.len(), |(i, _)| i);
+        let (head, rest) = row.split_at(split);
+        let (bold, unbold) = if look.color {
+            (format!("\x1b[1;{}m", self.state.sgr_color()), "\x1b[22;39m")
+        } else {
+            ("\x1b[1m".to_string(), "\x1b[22m")
+        };
+        format!(
+            "\x1b[7m{bold}{head}{unbold}{rest}{:pad$}\x1b[0m",
+            "",
+            pad = width.saturating_sub(str_cols(&row)),
+        )
+    }
+
+    /// The status row's text, without attributes: at most `width` columns.
+    fn row_text(&self, width: usize, ascii: bool) -> String {
         // Without a peer, the local address (what we listen on) is the one to keep.
         let address = if self.peer.is_some() {
             Part::Peer
         } else {
             Part::Local
         };
-        let priority = [
-            address,
-            Part::Bytes,
-            Part::Elapsed,
-            Part::Local,
-            Part::Rtt,
-            Part::Note,
-        ];
-        let row = self.fit(width, &priority, address);
-        if !color || width == 0 {
-            return row;
+        let mut priority = vec![address, Part::Hint, Part::Percent, Part::Eta, Part::Bytes];
+        if self.expected_to_send.is_some() {
+            // A transfer of known size: its rate belongs with its progress.
+            priority.push(Part::Rate);
         }
-        let head_chars = self.compose(&[Part::Head]).chars().count();
-        let split = row
-            .char_indices()
-            .nth(head_chars)
-            .map_or(row.len(), |(i, _)| i);
-        let (head, rest) = row.split_at(split);
-        let row_cols = str_cols(&row);
-        format!(
-            "\x1b[7m\x1b[1;{}m{head}\x1b[22;39m{rest}{:pad$}\x1b[0m",
-            self.state.sgr_color(),
-            "",
-            pad = width.saturating_sub(row_cols),
-        )
+        priority.extend([Part::Elapsed, Part::Local, Part::Rtt, Part::Note]);
+        self.fit(width, &priority, Some(address), Symbols::of(ascii))
     }
 
-    /// The non-interactive progress line for stderr: state, bytes each way, the current
-    /// rate, elapsed time, then the peer; at most `width` columns, plain text.
-    pub(crate) fn render_progress(&self, width: usize, rate_bytes_per_sec: u64) -> String {
-        let priority = [Part::Bytes, Part::Rate, Part::Elapsed, Part::Peer];
-        let mut row = String::new();
-        let mut included = vec![Part::Head];
-        for part in priority {
-            included.push(part);
-            let candidate = self.compose_progress(&included, rate_bytes_per_sec);
-            if str_cols(&candidate) <= width {
-                row = candidate;
-            } else {
-                included.pop();
-            }
-        }
-        if row.is_empty() {
-            row = self.compose_progress(&included, rate_bytes_per_sec);
-        }
-        truncate(&row, width)
+    /// The non-interactive progress line for stderr: state, then (as the width allows)
+    /// percentage sent, ETA, bytes each way, the current rate, elapsed time, the peer. At
+    /// most `width` columns, plain text (no SGR, whatever `look.color`).
+    pub(crate) fn render_progress(&self, width: usize, look: Look) -> String {
+        let priority = [
+            Part::Percent,
+            Part::Eta,
+            Part::Bytes,
+            Part::Rate,
+            Part::Elapsed,
+            Part::Peer,
+        ];
+        self.fit(width, &priority, None, Symbols::of(look.ascii))
     }
 
     /// The row with as many parts as fit, tried in `priority` order; `must` (the peer, or
     /// the local address without a peer) is kept even if it has to be cut.
-    fn fit(&self, width: usize, priority: &[Part], must: Part) -> String {
+    fn fit(&self, width: usize, priority: &[Part], must: Option<Part>, sym: &Symbols) -> String {
         let mut included = vec![Part::Head];
         for &part in priority {
             if included.contains(&part) {
                 continue;
             }
             included.push(part);
-            if str_cols(&self.compose(&included)) > width {
+            if str_cols(&self.compose(&included, sym)) > width {
                 included.pop();
             }
         }
-        if !included.contains(&must) {
+        if let Some(must) = must
+            && !included.contains(&must)
+        {
             included.push(must);
         }
-        truncate(&self.compose(&included), width)
+        truncate(&self.compose(&included, sym), width, sym.ellipsis)
     }
 
-    /// The status row made of the `included` parts, in display order:
-    /// `tcp connected #2 LOCAL ⇄ PEER  ↑ sent ↓ received  elapsed  rtt  note`.
-    fn compose(&self, included: &[Part]) -> String {
+    /// The row made of the `included` parts, in display order: `tcp connected (client 2)
+    /// LOCAL ⇄ PEER  ↑ sent ↓ received  rate/s  42% ETA 0:12  elapsed  rtt  note  hint`.
+    fn compose(&self, included: &[Part], sym: &Symbols) -> String {
         let has = |p: Part| included.contains(&p);
         let local = self.local.as_deref().filter(|_| has(Part::Local));
         let peer = self.peer.as_deref().filter(|_| has(Part::Peer));
@@ -222,29 +340,50 @@ impl StatusModel {
         match (local, peer) {
             (Some(local), Some(peer)) if self.state == ConnState::LockedTo => {
                 row.push(' ');
-                row.push_str(&escape_for_display(peer));
+                row.push_str(&sym.shown(peer));
                 row.push_str(" on ");
-                row.push_str(&escape_for_display(local));
+                row.push_str(&sym.shown(local));
             }
             (Some(local), Some(peer)) => {
                 row.push(' ');
-                row.push_str(&escape_for_display(local));
-                row.push_str(" ⇄ ");
-                row.push_str(&escape_for_display(peer));
+                row.push_str(&sym.shown(local));
+                row.push_str(sym.link);
+                row.push_str(&sym.shown(peer));
             }
             (None, Some(peer)) => {
                 row.push(' ');
-                row.push_str(&escape_for_display(peer));
+                row.push_str(&sym.shown(peer));
             }
             (Some(local), None) => {
                 row.push_str(" on ");
-                row.push_str(&escape_for_display(local));
+                row.push_str(&sym.shown(local));
             }
             (None, None) => {}
         }
         if has(Part::Bytes) {
             row.push_str(GAP);
-            row.push_str(&self.bytes_text());
+            row.push_str(&format!(
+                "{} {} {} {}",
+                sym.sent,
+                human_bytes(self.bytes_sent),
+                sym.received,
+                human_bytes(self.bytes_received)
+            ));
+        }
+        if has(Part::Rate) {
+            row.push_str(GAP);
+            row.push_str(&human_bytes(self.shown_rate()));
+            row.push_str("/s");
+        }
+        let percent = self.percent_sent().filter(|_| has(Part::Percent));
+        if let Some(percent) = percent {
+            row.push_str(GAP);
+            row.push_str(&format!("{percent}%"));
+        }
+        if let Some(eta) = self.eta().filter(|_| has(Part::Eta)) {
+            row.push_str(if percent.is_some() { " " } else { GAP });
+            row.push_str("ETA ");
+            row.push_str(&format_eta(eta));
         }
         if has(Part::Elapsed) {
             row.push_str(GAP);
@@ -252,56 +391,59 @@ impl StatusModel {
         }
         if let Some(rtt) = self.rtt.filter(|_| has(Part::Rtt)) {
             row.push_str(GAP);
-            row.push_str("rtt ");
-            row.push_str(&format_rtt(rtt));
+            let (label, value) = match rtt {
+                Rtt::Min(value) => ("rtt", value),
+                Rtt::Smoothed(value) => ("srtt", value),
+            };
+            row.push_str(label);
+            row.push(' ');
+            row.push_str(&format_rtt(value, sym));
         }
         if let Some(note) = self.note.as_deref().filter(|_| has(Part::Note)) {
             row.push_str(GAP);
-            row.push_str(&escape_for_display(note));
+            row.push_str(&sym.shown(note));
+        }
+        if let Some(hint) = self.hint.filter(|_| has(Part::Hint)) {
+            row.push_str(GAP);
+            row.push_str(&sym.shown(hint));
         }
         row
     }
 
-    /// The progress line made of the `included` parts, in display order:
-    /// `tcp connected PEER  ↑ sent ↓ received  rate/s  elapsed`.
-    fn compose_progress(&self, included: &[Part], rate_bytes_per_sec: u64) -> String {
-        let has = |p: Part| included.contains(&p);
-        let mut row = self.head();
-        if let Some(peer) = self.peer.as_deref().filter(|_| has(Part::Peer)) {
-            row.push(' ');
-            row.push_str(&escape_for_display(peer));
-        }
-        if has(Part::Bytes) {
-            row.push_str(GAP);
-            row.push_str(&self.bytes_text());
-        }
-        if has(Part::Rate) {
-            row.push_str(GAP);
-            row.push_str(&human_bytes(rate_bytes_per_sec));
-            row.push_str("/s");
-        }
-        if has(Part::Elapsed) {
-            row.push_str(GAP);
-            row.push_str(&format_elapsed(self.elapsed));
-        }
-        row
-    }
-
-    /// `tcp connected #3`: transport, state and connection number.
+    /// `tcp connected (client 3)`: transport, state and, under `-k`, the client's number.
     fn head(&self) -> String {
         match self.connection {
-            Some(n) => format!("{} {} #{n}", self.transport, self.state.label()),
+            Some(n) => format!("{} {} (client {n})", self.transport, self.state.label()),
             None => format!("{} {}", self.transport, self.state.label()),
         }
     }
 
-    /// `↑ 12 B ↓ 1.4 KiB`.
-    fn bytes_text(&self) -> String {
-        format!(
-            "↑ {} ↓ {}",
-            human_bytes(self.bytes_sent),
-            human_bytes(self.bytes_received)
-        )
+    /// The rate shown: of the transfer whose size is known, else both ways together.
+    fn shown_rate(&self) -> u64 {
+        if self.expected_to_send.is_some() {
+            self.rate_sent
+        } else {
+            self.rate_sent.saturating_add(self.rate_received)
+        }
+    }
+
+    /// How much of `expected_to_send` is sent, in whole percent (100 only when all is).
+    fn percent_sent(&self) -> Option<u64> {
+        let total = self.expected_to_send?;
+        if total == 0 {
+            return Some(100);
+        }
+        let percent = u128::from(self.bytes_sent) * 100 / u128::from(total);
+        Some(percent.min(100) as u64)
+    }
+
+    /// The time left to send the rest of `expected_to_send` at the current send rate.
+    fn eta(&self) -> Option<Duration> {
+        let left = self.expected_to_send?.checked_sub(self.bytes_sent)?;
+        if left == 0 || self.rate_sent == 0 {
+            return None;
+        }
+        Some(Duration::from_secs(left.div_ceil(self.rate_sent)))
     }
 }
 
@@ -336,10 +478,24 @@ pub(crate) fn format_elapsed(elapsed: Duration) -> String {
     }
 }
 
-/// A round-trip time: `0.4 ms`, `12 ms`, `1.2 s`.
-fn format_rtt(rtt: Duration) -> String {
+/// Time left as `m:ss`, or `h:mm:ss` from one hour on (`ETA 0:12`, as pv shows it).
+fn format_eta(left: Duration) -> String {
+    let secs = left.as_secs();
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+/// A round-trip time: `45 µs`, `1.2 ms`, `12 ms`, `1.2 s` (`us` in ASCII).
+fn format_rtt(rtt: Duration, sym: &Symbols) -> String {
+    let micros = rtt.as_micros();
     let ms = rtt.as_secs_f64() * 1000.0;
-    if ms < 10.0 {
+    if micros < 1000 {
+        format!("{micros} {}", sym.micros)
+    } else if ms < 10.0 {
         format!("{ms:.1} ms")
     } else if ms < 1000.0 {
         format!("{ms:.0} ms")
@@ -348,22 +504,46 @@ fn format_rtt(rtt: Duration) -> String {
     }
 }
 
-/// `text` cut to `width` columns, ending in `…` when something was cut.
-fn truncate(text: &str, width: usize) -> String {
+/// `text` cut to `width` columns, ending in `ellipsis` when something was cut (and there
+/// is room for it).
+fn truncate(text: &str, width: usize, ellipsis: &str) -> String {
     if str_cols(text) <= width {
         return text.to_string();
     }
-    if width == 0 {
-        return String::new();
-    }
-    let mut out = prefix_within(text, width - 1).to_string();
-    out.push('…');
+    let Some(room) = width.checked_sub(str_cols(ellipsis)) else {
+        return prefix_within(text, width).to_string();
+    };
+    let mut out = prefix_within(text, room).to_string();
+    out.push_str(ellipsis);
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const MIB: u64 = 1024 * 1024;
+
+    /// Colours and Unicode: a UTF-8 terminal without NO_COLOR.
+    const COLOR: Look = Look {
+        color: true,
+        ascii: false,
+    };
+    /// NO_COLOR in a UTF-8 locale.
+    const NO_COLOR: Look = Look {
+        color: false,
+        ascii: false,
+    };
+    /// `LC_ALL=C`.
+    const ASCII_LOOK: Look = Look {
+        color: true,
+        ascii: true,
+    };
+
+    /// The status row's text in a UTF-8 locale.
+    fn plain(m: &StatusModel, width: usize) -> String {
+        m.row_text(width, false)
+    }
 
     fn connected() -> StatusModel {
         let mut m = StatusModel::new("tcp", ConnState::Connected);
@@ -377,14 +557,26 @@ mod tests {
 
     fn full() -> StatusModel {
         let mut m = connected();
-        m.rtt = Some(Duration::from_micros(350));
+        m.rtt = Some(Rtt::Min(Duration::from_micros(350)));
         m.note = Some("connection 3 from 127.0.0.1:55971".into());
         m.connection = Some(3);
         m
     }
 
-    /// The visible text of a coloured row, checking that every escape is an SGR one.
-    fn strip_sgr(row: &str) -> String {
+    /// Sending a 100 MiB file at 4 MiB/s, 42 MiB done.
+    fn sending() -> StatusModel {
+        let mut m = connected();
+        m.bytes_sent = 42 * MIB;
+        m.expected_to_send = Some(100 * MIB);
+        m.rate_sent = 4 * MIB;
+        m.rate_received = 1000;
+        m
+    }
+
+    /// The SGR parameters of a row and its visible text, checking that every escape is
+    /// an SGR one.
+    fn split_sgr(row: &str) -> (Vec<u16>, String) {
+        let mut params = Vec::new();
         let mut out = String::new();
         let mut chars = row.chars();
         while let Some(c) = chars.next() {
@@ -393,19 +585,35 @@ mod tests {
                 continue;
             }
             assert_eq!(chars.next(), Some('['), "only CSI in {row:?}");
+            let mut param = String::new();
             loop {
                 match chars.next() {
-                    Some('m') => break,
-                    Some(c) if c.is_ascii_digit() || c == ';' => {}
+                    Some(c @ ('m' | ';')) => {
+                        params.push(param.parse().unwrap_or(0));
+                        param.clear();
+                        if c == 'm' {
+                            break;
+                        }
+                    }
+                    Some(c) if c.is_ascii_digit() => param.push(c),
                     other => panic!("not an SGR sequence ({other:?}) in {row:?}"),
                 }
             }
         }
-        out
+        (params, out)
+    }
+
+    fn strip_sgr(row: &str) -> String {
+        split_sgr(row).1
+    }
+
+    /// Whether an SGR parameter sets a colour (foreground or background, any palette).
+    fn is_colour(param: u16) -> bool {
+        matches!(param, 30..=49 | 90..=107)
     }
 
     fn all_models() -> Vec<StatusModel> {
-        let mut models = vec![connected(), full()];
+        let mut models = vec![connected(), full(), sending()];
         let mut m = StatusModel::new("udp", ConnState::WaitingForDatagram);
         m.local = Some("0.0.0.0:5353".into());
         models.push(m.clone());
@@ -415,6 +623,7 @@ mod tests {
         let mut m = StatusModel::new("unix", ConnState::PeerClosed);
         m.peer = Some("/tmp/évil\x1b[2J\u{9b}\u{202e}.sock".into());
         m.note = Some("peer closed\nits side".into());
+        m.hint = Some("Ctrl-D ends, Ctrl-C quits");
         models.push(m);
         models.push(StatusModel::new("tcp", ConnState::Resolving));
         let mut m = StatusModel::new("unix", ConnState::Connected);
@@ -423,8 +632,11 @@ mod tests {
         models.push(m);
         let mut m = full();
         m.bytes_sent = u64::MAX;
+        m.expected_to_send = Some(u64::MAX / 3);
+        m.rate_sent = u64::MAX;
+        m.rate_received = u64::MAX;
         m.elapsed = Duration::from_secs(1_000_000);
-        m.rtt = Some(Duration::from_secs(3));
+        m.rtt = Some(Rtt::Smoothed(Duration::from_secs(3)));
         models.push(m);
         models
     }
@@ -432,37 +644,36 @@ mod tests {
     #[test]
     fn status_render_example_row() {
         assert_eq!(
-            connected().render(200, false),
+            plain(&connected(), 200),
             "tcp connected 127.0.0.1:5000 ⇄ 127.0.0.1:55971  ↑ 12 B ↓ 1.4 KiB  00:42"
         );
         assert_eq!(
-            full().render(200, false),
-            "tcp connected #3 127.0.0.1:5000 ⇄ 127.0.0.1:55971  ↑ 12 B ↓ 1.4 KiB  00:42  \
-             rtt 0.3 ms  connection 3 from 127.0.0.1:55971"
+            plain(&full(), 200),
+            "tcp connected (client 3) 127.0.0.1:5000 ⇄ 127.0.0.1:55971  ↑ 12 B ↓ 1.4 KiB  \
+             00:42  rtt 350 µs  connection 3 from 127.0.0.1:55971"
         );
     }
 
     #[test]
     fn status_render_never_exceeds_width() {
         for model in all_models() {
-            for width in 0..=120 {
-                let plain = model.render(width, false);
-                assert!(str_cols(&plain) <= width, "{width}: {plain:?}");
-                assert!(
-                    !plain.contains('\x1b') && !plain.contains('\n'),
-                    "{plain:?}"
-                );
-                let colored = model.render(width, true);
-                let visible = strip_sgr(&colored);
-                assert_eq!(
-                    str_cols(&visible),
-                    width,
-                    "the bar fills the row: {colored:?}"
-                );
-                assert_eq!(visible.trim_end(), plain.trim_end(), "same text");
-                let progress = model.render_progress(width, 1_500_000);
-                assert!(str_cols(&progress) <= width, "{width}: {progress:?}");
-                assert!(!progress.contains('\x1b'));
+            for width in 0..=130 {
+                let text = plain(&model, width);
+                assert!(str_cols(&text) <= width, "{width}: {text:?}");
+                assert!(!text.contains('\x1b') && !text.contains('\n'), "{text:?}");
+                for look in [COLOR, NO_COLOR, ASCII_LOOK] {
+                    let bar = model.render(width, look);
+                    let visible = strip_sgr(&bar);
+                    assert_eq!(str_cols(&visible), width, "the bar fills the row: {bar:?}");
+                    assert_eq!(
+                        visible.trim_end(),
+                        model.row_text(width, look.ascii).trim_end(),
+                        "same text"
+                    );
+                    let progress = model.render_progress(width, look);
+                    assert!(str_cols(&progress) <= width, "{width}: {progress:?}");
+                    assert!(!progress.contains('\x1b'));
+                }
             }
         }
     }
@@ -470,33 +681,33 @@ mod tests {
     #[test]
     fn status_render_drops_least_important_first() {
         let m = full();
-        let at = |w| m.render(w, false);
-        let widest = at(200).chars().count();
+        let at = |w| plain(&m, w);
+        let widest = str_cols(&at(200));
         assert_eq!(
             at(widest - 1),
-            "tcp connected #3 127.0.0.1:5000 ⇄ 127.0.0.1:55971  ↑ 12 B ↓ 1.4 KiB  00:42  \
-             rtt 0.3 ms",
+            "tcp connected (client 3) 127.0.0.1:5000 ⇄ 127.0.0.1:55971  ↑ 12 B ↓ 1.4 KiB  \
+             00:42  rtt 350 µs",
             "the note goes first"
         );
         assert_eq!(
-            at(74),
-            "tcp connected #3 127.0.0.1:5000 ⇄ 127.0.0.1:55971  ↑ 12 B ↓ 1.4 KiB  00:42"
+            at(93),
+            "tcp connected (client 3) 127.0.0.1:5000 ⇄ 127.0.0.1:55971  ↑ 12 B ↓ 1.4 KiB  00:42"
         );
         assert_eq!(
-            at(73),
-            "tcp connected #3 127.0.0.1:55971  ↑ 12 B ↓ 1.4 KiB  00:42  rtt 0.3 ms",
+            at(81),
+            "tcp connected (client 3) 127.0.0.1:55971  ↑ 12 B ↓ 1.4 KiB  00:42  rtt 350 µs",
             "then the local address; a smaller field that fits still shows"
         );
         assert_eq!(
-            at(56),
-            "tcp connected #3 127.0.0.1:55971  ↑ 12 B ↓ 1.4 KiB",
+            at(64),
+            "tcp connected (client 3) 127.0.0.1:55971  ↑ 12 B ↓ 1.4 KiB",
             "then elapsed"
         );
-        assert_eq!(at(40), "tcp connected #3 127.0.0.1:55971  00:42");
-        assert_eq!(at(32), "tcp connected #3 127.0.0.1:55971");
+        assert_eq!(at(57), "tcp connected (client 3) 127.0.0.1:55971  00:42");
+        assert_eq!(at(40), "tcp connected (client 3) 127.0.0.1:55971");
         assert_eq!(
-            at(25),
-            "tcp connected #3 127.0.0…",
+            at(33),
+            "tcp connected (client 3) 127.0.0…",
             "the peer is cut, not dropped"
         );
         assert_eq!(at(10), "tcp conne…");
@@ -505,33 +716,76 @@ mod tests {
     }
 
     #[test]
+    fn status_render_key_hint_outranks_counters() {
+        let mut m = full();
+        m.state = ConnState::PeerClosed;
+        m.note = None;
+        m.connection = None;
+        m.hint = Some("Ctrl-D ends, Ctrl-C quits");
+        assert_eq!(
+            plain(&m, 200),
+            "tcp peer closed its side 127.0.0.1:5000 ⇄ 127.0.0.1:55971  ↑ 12 B ↓ 1.4 KiB  \
+             00:42  rtt 350 µs  Ctrl-D ends, Ctrl-C quits"
+        );
+        assert!(
+            plain(&m, 100).ends_with("  Ctrl-D ends, Ctrl-C quits"),
+            "kept at a normal width: {:?}",
+            plain(&m, 100)
+        );
+        assert_eq!(
+            plain(&m, 67),
+            "tcp peer closed its side 127.0.0.1:55971  Ctrl-D ends, Ctrl-C quits",
+            "the counters and the clock go before the hint"
+        );
+        assert_eq!(
+            plain(&m, 66),
+            "tcp peer closed its side 127.0.0.1:55971  ↑ 12 B ↓ 1.4 KiB  00:42",
+            "the peer still comes first"
+        );
+    }
+
+    #[test]
     fn status_render_without_peer_keeps_local() {
         let mut m = StatusModel::new("udp", ConnState::WaitingForDatagram);
         m.local = Some("0.0.0.0:5353".into());
         m.elapsed = Duration::from_secs(3);
         assert_eq!(
-            m.render(100, false),
+            plain(&m, 100),
             "udp waiting for the first datagram on 0.0.0.0:5353  ↑ 0 B ↓ 0 B  00:03"
         );
         assert_eq!(
-            m.render(50, false),
+            plain(&m, 50),
             "udp waiting for the first datagram on 0.0.0.0:5353"
         );
         m.state = ConnState::LockedTo;
         m.peer = Some("10.0.0.2:4000".into());
         assert_eq!(
-            m.render(100, false),
+            plain(&m, 100),
             "udp locked to 10.0.0.2:4000 on 0.0.0.0:5353  ↑ 0 B ↓ 0 B  00:03"
         );
-        assert_eq!(
-            m.render(40, false),
-            "udp locked to 10.0.0.2:4000  ↑ 0 B ↓ 0 B"
-        );
+        assert_eq!(plain(&m, 40), "udp locked to 10.0.0.2:4000  ↑ 0 B ↓ 0 B");
         let mut m = StatusModel::new("tcp", ConnState::Listening);
         m.local = Some("[::]:5000".into());
-        assert!(
-            m.render(80, false)
-                .starts_with("tcp listening on [::]:5000  ")
+        assert!(plain(&m, 80).starts_with("tcp listening on [::]:5000  "));
+    }
+
+    #[test]
+    fn status_forget_connection_leaves_a_plain_listener() {
+        let mut m = full();
+        m.hint = Some("Ctrl-D ends, Ctrl-C quits");
+        m.rate_sent = 1000;
+        m.expected_to_send = Some(10 * MIB);
+        m.forget_connection();
+        m.state = ConnState::Listening;
+        assert_eq!(
+            plain(&m, 200),
+            "tcp listening on 127.0.0.1:5000  ↑ 0 B ↓ 0 B  0 B/s  0%  00:00",
+            "no peer, client number, RTT, note or hint of the last client"
+        );
+        m.expected_to_send = None;
+        assert_eq!(
+            plain(&m, 200),
+            "tcp listening on 127.0.0.1:5000  ↑ 0 B ↓ 0 B  00:00"
         );
     }
 
@@ -540,7 +794,7 @@ mod tests {
         let mut m = StatusModel::new("unix", ConnState::Connected);
         m.peer = Some("/tmp/x\x1b]0;owned\x07\n".into());
         m.note = Some("\u{202e}note".into());
-        let row = m.render(200, false);
+        let row = plain(&m, 200);
         assert!(
             row.starts_with("unix connected /tmp/x^[]0;owned^G^J  "),
             "{row:?}"
@@ -549,17 +803,26 @@ mod tests {
     }
 
     #[test]
-    fn status_render_no_color_has_no_escapes() {
+    fn status_render_no_color_keeps_reverse_and_bold() {
         for model in all_models() {
-            for width in [0, 5, 30, 80, 200] {
-                assert!(!model.render(width, false).contains('\x1b'));
+            for width in [1, 5, 30, 80, 200] {
+                let (params, _) = split_sgr(&model.render(width, NO_COLOR));
+                assert!(params.contains(&7), "reverse video: {params:?}");
+                assert!(params.contains(&1), "a bold state: {params:?}");
+                assert!(!params.iter().any(|&p| is_colour(p)), "colour: {params:?}");
             }
         }
+        let row = connected().render(80, NO_COLOR);
+        assert!(
+            row.starts_with("\x1b[7m\x1b[1mtcp connected\x1b[22m 127.0.0.1:5000"),
+            "{row:?}"
+        );
+        assert!(row.ends_with(" \x1b[0m"));
     }
 
     #[test]
     fn status_render_color_is_a_padded_sgr_bar() {
-        let row = connected().render(80, true);
+        let row = connected().render(80, COLOR);
         assert!(row.starts_with("\x1b[7m\x1b[1;32mtcp connected\x1b[22;39m 127.0.0.1:5000"));
         assert!(row.ends_with(" \x1b[0m"));
         assert_eq!(strip_sgr(&row).chars().count(), 80, "the bar fills the row");
@@ -567,12 +830,41 @@ mod tests {
         closed.state = ConnState::Closed;
         assert!(
             closed
-                .render(80, true)
+                .render(80, COLOR)
                 .contains("\x1b[1;31mtcp closed\x1b[22;39m")
         );
-        let narrow = connected().render(6, true);
+        let narrow = connected().render(6, COLOR);
         assert_eq!(strip_sgr(&narrow), "tcp c…");
-        assert_eq!(connected().render(0, true), "");
+        assert_eq!(connected().render(0, COLOR), "");
+    }
+
+    #[test]
+    fn status_render_ascii_locale_is_pure_ascii() {
+        assert_eq!(
+            full().row_text(200, true),
+            "tcp connected (client 3) 127.0.0.1:5000 <-> 127.0.0.1:55971  tx 12 B rx 1.4 KiB  \
+             00:42  rtt 350 us  connection 3 from 127.0.0.1:55971"
+        );
+        assert_eq!(connected().row_text(10, true), "tcp con...");
+        assert_eq!(connected().row_text(2, true), "tc");
+        assert_eq!(
+            sending().render_progress(200, ASCII_LOOK),
+            "tcp connected 127.0.0.1:55971  tx 42.0 MiB rx 1.4 KiB  4.0 MiB/s  42% ETA 0:15  00:42"
+        );
+        let mut m = StatusModel::new("unix", ConnState::Connected);
+        m.peer = Some("/run/é😀.sock".into());
+        assert_eq!(
+            m.row_text(200, true),
+            "unix connected /run/<U+00E9><U+1F600>.sock  tx 0 B rx 0 B  00:00"
+        );
+        for model in all_models() {
+            for width in 0..=130 {
+                let bar = model.render(width, ASCII_LOOK);
+                assert!(bar.is_ascii(), "{bar:?}");
+                let progress = model.render_progress(width, ASCII_LOOK);
+                assert!(progress.is_ascii(), "{progress:?}");
+            }
+        }
     }
 
     #[test]
@@ -595,30 +887,94 @@ mod tests {
         for (state, label) in cases {
             assert_eq!(state.label(), label);
             let m = StatusModel::new("tcp", state);
-            assert_eq!(
-                m.render(80, false),
-                format!("tcp {label}  ↑ 0 B ↓ 0 B  00:00")
-            );
+            assert_eq!(plain(&m, 80), format!("tcp {label}  ↑ 0 B ↓ 0 B  00:00"));
         }
     }
 
     #[test]
     fn status_progress_line() {
         let mut m = connected();
-        m.bytes_sent = 5 * 1024 * 1024 * 1024;
+        m.bytes_sent = 5 * 1024 * MIB;
+        m.rate_received = 123 * MIB;
         assert_eq!(
-            m.render_progress(200, 123 * 1024 * 1024),
+            m.render_progress(200, COLOR),
             "tcp connected 127.0.0.1:55971  ↑ 5.0 GiB ↓ 1.4 KiB  123 MiB/s  00:42"
         );
         assert_eq!(
-            m.render_progress(52, 123 * 1024 * 1024),
+            m.render_progress(52, COLOR),
             "tcp connected  ↑ 5.0 GiB ↓ 1.4 KiB  123 MiB/s  00:42"
         );
+        m.rate_received = 0;
         assert_eq!(
-            m.render_progress(41, 0),
+            m.render_progress(41, COLOR),
             "tcp connected  ↑ 5.0 GiB ↓ 1.4 KiB  0 B/s"
         );
-        assert_eq!(m.render_progress(10, 0), "tcp conne…");
+        assert_eq!(m.render_progress(10, COLOR), "tcp conne…");
+    }
+
+    #[test]
+    fn status_progress_line_has_percent_and_eta_of_a_file() {
+        let m = sending();
+        let at = |w| m.render_progress(w, COLOR);
+        assert_eq!(
+            at(200),
+            "tcp connected 127.0.0.1:55971  ↑ 42.0 MiB ↓ 1.4 KiB  4.0 MiB/s  42% ETA 0:15  00:42",
+            "the rate is the send rate; 58 MiB at 4 MiB/s take 15 s"
+        );
+        assert_eq!(
+            at(66),
+            "tcp connected  ↑ 42.0 MiB ↓ 1.4 KiB  4.0 MiB/s  42% ETA 0:15",
+            "the peer, then elapsed time go first"
+        );
+        assert_eq!(
+            at(48),
+            "tcp connected  4.0 MiB/s  42% ETA 0:15  00:42",
+            "then the byte counts"
+        );
+        assert_eq!(at(26), "tcp connected  42%  00:42", "then the ETA");
+        assert_eq!(at(18), "tcp connected  42%", "the percentage stays longest");
+        let mut done = sending();
+        done.bytes_sent = 100 * MIB;
+        assert!(at(200).contains("  42% ETA 0:15  "));
+        assert!(
+            done.render_progress(200, COLOR).contains("  100%  00:42"),
+            "no ETA once all is sent"
+        );
+        let mut stalled = sending();
+        stalled.rate_sent = 0;
+        assert!(
+            stalled
+                .render_progress(200, COLOR)
+                .contains("  0 B/s  42%  00:42"),
+            "no ETA without a rate"
+        );
+        let mut almost = sending();
+        almost.bytes_sent = 100 * MIB - 1;
+        assert!(
+            almost
+                .render_progress(200, COLOR)
+                .contains("  99% ETA 0:01"),
+            "100% only when everything is sent"
+        );
+    }
+
+    #[test]
+    fn status_row_shows_send_progress_of_a_file() {
+        let m = sending();
+        assert_eq!(
+            plain(&m, 200),
+            "tcp connected 127.0.0.1:5000 ⇄ 127.0.0.1:55971  ↑ 42.0 MiB ↓ 1.4 KiB  4.0 MiB/s  \
+             42% ETA 0:15  00:42"
+        );
+        assert_eq!(
+            plain(&m, 52),
+            "tcp connected 127.0.0.1:55971  42% ETA 0:15  00:42",
+            "progress outranks the counters"
+        );
+        assert!(
+            !plain(&connected(), 200).contains("/s"),
+            "no rate without a known size"
+        );
     }
 
     #[test]
@@ -629,18 +985,39 @@ mod tests {
         assert_eq!(human_bytes(1434), "1.4 KiB");
         assert_eq!(human_bytes(1_258_291), "1.2 MiB");
         assert_eq!(human_bytes(150 * 1024), "150 KiB");
-        assert_eq!(human_bytes(1024 * 1024 - 1), "1024 KiB");
+        assert_eq!(human_bytes(MIB - 1), "1024 KiB");
         assert_eq!(human_bytes(u64::MAX), "16.0 EiB");
     }
 
     #[test]
-    fn status_format_elapsed_and_rtt() {
+    fn status_format_elapsed_and_eta() {
         assert_eq!(format_elapsed(Duration::ZERO), "00:00");
         assert_eq!(format_elapsed(Duration::from_millis(42_999)), "00:42");
         assert_eq!(format_elapsed(Duration::from_secs(3599)), "59:59");
         assert_eq!(format_elapsed(Duration::from_secs(3723)), "1:02:03");
-        assert_eq!(format_rtt(Duration::from_micros(350)), "0.3 ms");
-        assert_eq!(format_rtt(Duration::from_micros(12_400)), "12 ms");
-        assert_eq!(format_rtt(Duration::from_millis(1500)), "1.5 s");
+        assert_eq!(format_eta(Duration::from_secs(12)), "0:12");
+        assert_eq!(format_eta(Duration::from_secs(3599)), "59:59");
+        assert_eq!(format_eta(Duration::from_secs(3723)), "1:02:03");
+    }
+
+    #[test]
+    fn status_rtt_in_microseconds_below_a_millisecond() {
+        let us = |n| format_rtt(Duration::from_micros(n), &UNICODE);
+        assert_eq!(us(45), "45 µs");
+        assert_eq!(us(350), "350 µs");
+        assert_eq!(us(999), "999 µs");
+        assert_eq!(us(1000), "1.0 ms");
+        assert_eq!(us(5_100), "5.1 ms");
+        assert_eq!(us(12_400), "12 ms");
+        assert_eq!(us(1_500_000), "1.5 s");
+        assert_eq!(format_rtt(Duration::from_micros(45), &ASCII), "45 us");
+        let mut m = connected();
+        m.rtt = Some(Rtt::Min(Duration::from_micros(45)));
+        assert!(plain(&m, 200).ends_with("  00:42  rtt 45 µs"));
+        m.rtt = Some(Rtt::Smoothed(Duration::from_micros(5_100)));
+        assert!(
+            plain(&m, 200).ends_with("  00:42  srtt 5.1 ms"),
+            "the smoothed estimate says so"
+        );
     }
 }

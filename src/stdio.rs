@@ -77,6 +77,18 @@ impl StdStream {
         self.kind.is_pollable()
     }
 
+    /// What a regular file still has to give: its size less its offset (a shell's
+    /// `< file` may have read part of it already). `None` for anything else, or when
+    /// the kernel will not say.
+    pub(crate) fn bytes_left(&self) -> Option<u64> {
+        if self.kind != FdKind::File {
+            return None;
+        }
+        let size = u64::try_from(rustix::fs::fstat(&self.file).ok()?.st_size).ok()?;
+        let offset = rustix::fs::seek(&self.file, rustix::fs::SeekFrom::Current(0)).ok()?;
+        Some(size.saturating_sub(offset))
+    }
+
     /// The raw fd, for registration.
     pub(crate) fn raw_fd(&self) -> RawFd {
         self.file.as_raw_fd()
@@ -145,6 +157,19 @@ mod tests {
             stream.read(&mut buf).unwrap_err().kind(),
             io::ErrorKind::WouldBlock
         );
+    }
+
+    #[test]
+    fn stdio_bytes_left_of_a_file_counts_from_its_offset() {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&[7; 1000]).unwrap();
+        let stream = StdStream::open(file.as_fd(), false).unwrap();
+        assert_eq!(stream.bytes_left(), Some(0), "the offset is at the end");
+        rustix::fs::seek(&file, rustix::fs::SeekFrom::Start(300)).unwrap();
+        assert_eq!(stream.bytes_left(), Some(700), "the offset is shared");
+        let (r, _w) = io::pipe().unwrap();
+        let pipe = StdStream::open(r.as_fd(), false).unwrap();
+        assert_eq!(pipe.bytes_left(), None);
     }
 
     #[test]

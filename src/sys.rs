@@ -65,10 +65,22 @@ pub(crate) enum TcpState {
     Listen,
 }
 
-/// The kernel's view of a TCP socket (Linux `TCP_INFO`): its state and smoothed RTT.
-/// `None` when the socket is not TCP or the call fails.
+/// What `TCP_INFO` tells about a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TcpInfo {
+    /// The connection's state.
+    pub(crate) state: TcpState,
+    /// The smoothed RTT estimate (`tcpi_rtt`), which a peer's delayed ACKs inflate.
+    pub(crate) srtt: Duration,
+    /// The lowest RTT of the last few minutes (`tcpi_min_rtt`, Linux 4.6+), once the
+    /// kernel has a sample and when it reports one at all.
+    pub(crate) min_rtt: Option<Duration>,
+}
+
+/// The kernel's view of a TCP socket (Linux `TCP_INFO`): its state and RTTs. `None` when
+/// the socket is not TCP or the call fails.
 #[allow(unsafe_code)]
-pub(crate) fn tcp_info(fd: BorrowedFd<'_>) -> Option<(TcpState, Duration)> {
+pub(crate) fn tcp_info(fd: BorrowedFd<'_>) -> Option<TcpInfo> {
     let mut info = std::mem::MaybeUninit::<libc::tcp_info>::zeroed();
     let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
     // SAFETY: `fd` is borrowed, so it stays open for the call. `info` points to a
@@ -97,7 +109,18 @@ pub(crate) fn tcp_info(fd: BorrowedFd<'_>) -> Option<(TcpState, Duration)> {
         10 => TcpState::Listen,
         _ => TcpState::Closed,
     };
-    Some((state, Duration::from_micros(u64::from(info.tcpi_rtt))))
+    // An older kernel fills a shorter struct (the rest stays zero); without a sample the
+    // kernel reports ~0.
+    let min_rtt_end = std::mem::offset_of!(libc::tcp_info, tcpi_min_rtt) + 4;
+    let min_rtt = (len as usize >= min_rtt_end)
+        .then_some(info.tcpi_min_rtt)
+        .filter(|&us| us != 0 && us != u32::MAX)
+        .map(|us| Duration::from_micros(u64::from(us)));
+    Some(TcpInfo {
+        state,
+        srtt: Duration::from_micros(u64::from(info.tcpi_rtt)),
+        min_rtt,
+    })
 }
 
 /// Whether `fd` is a terminal.
@@ -151,24 +174,38 @@ mod tests {
     #[test]
     fn sys_tcp_info_reports_states() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let (state, _) = tcp_info(listener.as_fd()).unwrap();
-        assert_eq!(state, TcpState::Listen);
+        assert_eq!(tcp_info(listener.as_fd()).unwrap().state, TcpState::Listen);
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
-        assert_eq!(tcp_info(client.as_fd()).unwrap().0, TcpState::Established);
+        assert_eq!(
+            tcp_info(client.as_fd()).unwrap().state,
+            TcpState::Established
+        );
         client.shutdown(std::net::Shutdown::Write).unwrap();
         // The server sees the FIN at once on loopback; poll its state for a moment.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while tcp_info(server.as_fd()).unwrap().0 != TcpState::CloseWait {
+        while tcp_info(server.as_fd()).unwrap().state != TcpState::CloseWait {
             assert!(
                 std::time::Instant::now() < deadline,
                 "server never reached CLOSE_WAIT"
             );
             std::thread::yield_now();
         }
-        assert_eq!(tcp_info(client.as_fd()).unwrap().0, TcpState::FinWait);
+        assert_eq!(tcp_info(client.as_fd()).unwrap().state, TcpState::FinWait);
         let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
         assert!(tcp_info(a.as_fd()).is_none());
+    }
+
+    #[test]
+    fn sys_tcp_info_reports_loopback_rtts() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let info = tcp_info(client.as_fd()).unwrap();
+        // The handshake gave a sample; a kernel without tcpi_min_rtt reports none.
+        assert!(info.srtt < Duration::from_secs(1), "loopback: {info:?}");
+        if let Some(min) = info.min_rtt {
+            assert!(min < Duration::from_secs(1), "loopback: {info:?}");
+        }
     }
 
     #[test]

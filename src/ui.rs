@@ -1,6 +1,8 @@
 //! What rnc shows on a terminal, and when: the interactive screen (line editor,
-//! transcript, status row) when stdin and stdout are terminals, the one-line progress
-//! display on stderr when only stderr is, and nothing at all otherwise.
+//! transcript, status row) when stdin and stdout are terminals; the one-line progress
+//! display on stderr when stderr is a terminal that nobody else writes to because of rnc
+//! (stdin not a terminal rnc reads, stdout a file or a device such as /dev/null); and
+//! nothing at all otherwise.
 //!
 //! `Ui` never touches an fd of the session: it takes key bytes and received bytes, and
 //! hands back lines to send and bytes for the screen, which `session.rs` writes through
@@ -8,6 +10,7 @@
 //! second for the clock) so drawing never slows a transfer.
 
 use std::collections::VecDeque;
+use std::ffi::OsString;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
@@ -16,8 +19,8 @@ use crate::crlf::CrlfEncoder;
 use crate::editor::{EditAction, LineEditor};
 use crate::error::{capture_notices, print_line, take_notices};
 use crate::sanitize::{DisplaySanitizer, escape_for_display};
-use crate::status::{ConnState, StatusModel};
-use crate::sys;
+use crate::status::{ConnState, Look, Rtt, StatusModel};
+use crate::sys::{self, FdKind};
 use crate::terminal::{self, TerminalGuard};
 
 /// Shortest time between two redraws.
@@ -67,10 +70,8 @@ pub(crate) struct Ui {
     state_changed: bool,
     /// When the last draw happened.
     last_draw: Option<Instant>,
-    /// Bytes received at the last draw and when, for the progress rate.
+    /// Bytes sent and received at the last rate measurement, and when.
     rate_mark: (u64, u64, Instant),
-    /// The last computed rate in bytes per second.
-    rate: u64,
     /// Bytes for the terminal on stdout not yet written (screen drawing and received
     /// text), in order.
     pending: VecDeque<u8>,
@@ -84,10 +85,12 @@ pub(crate) struct Ui {
 enum Mode {
     /// Out of a terminal: nothing is drawn.
     Plain,
-    /// Only stderr is a terminal: one line there.
+    /// stderr is a terminal where only rnc writes: one line there.
     Progress {
         /// The line is on screen (and must be erased before anything else is printed).
         visible: bool,
+        /// ASCII or not (the line has no colours).
+        look: Look,
     },
     /// stdout is a terminal: the transcript with a status row under it, and the line
     /// editor when stdin is the terminal too (interactive mode).
@@ -102,8 +105,8 @@ struct Screen {
     editor: LineEditor,
     /// The keys are ours (stdin is the terminal): the editor is shown and fed.
     has_editor: bool,
-    /// Colours allowed (NO_COLOR unset).
-    color: bool,
+    /// Colours allowed (NO_COLOR unset), ASCII only (not a UTF-8 locale).
+    look: Look,
     /// `-C` for typed lines.
     crlf: Option<CrlfEncoder>,
     /// Typed lines not yet handed to the session.
@@ -121,26 +124,32 @@ struct Screen {
 
 impl Ui {
     /// Decide what to show: interactive when stdin and stdout are terminals, a progress
-    /// line when only stderr is (and stdout is not), else nothing. `TERM=dumb` and
+    /// line where `shows_progress` allows it, else nothing. `TERM=dumb` and
     /// `--no-status` turn both off. `stdout` is where the interactive screen is drawn.
     pub(crate) fn new(wish: UiWish, stdout: BorrowedFd<'_>) -> Ui {
         let term_ok = std::env::var_os("TERM").is_some_and(|t| t != "dumb" && !t.is_empty());
         let stdin_tty = sys::is_tty(io::stdin());
         let stdout_tty = sys::is_tty(io::stdout());
         let stderr_tty = sys::is_tty(io::stderr());
-        let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let look = Look {
+            color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            ascii: !is_utf8_locale(|name| std::env::var_os(name)),
+        };
         let mut mode = Mode::Plain;
         if wish.status && term_ok {
+            let reads_tty = stdin_tty && wish.reads_stdin;
             if stdout_tty {
                 // With stdin a terminal too, interactive mode; with stdin a file or a
                 // pipe (or `-d`), the same screen without the editor, so a transfer is
                 // visible while what arrives is shown.
-                let editor = stdin_tty && wish.reads_stdin;
-                if let Some(screen) = Screen::enter(wish, color, stdout, editor) {
+                if let Some(screen) = Screen::enter(wish, look, stdout, reads_tty) {
                     mode = Mode::Screen(Box::new(screen));
                 }
-            } else if stderr_tty {
-                mode = Mode::Progress { visible: false };
+            } else if shows_progress(stderr_tty, reads_tty, sys::fd_kind(stdout).ok()) {
+                mode = Mode::Progress {
+                    visible: false,
+                    look,
+                };
             }
         }
         if !matches!(mode, Mode::Plain) {
@@ -169,7 +178,6 @@ impl Ui {
             state_changed: false,
             last_draw: None,
             rate_mark: (0, 0, now),
-            rate: 0,
             raw_newlines: (is_screen && sanitizer.is_none()).then(CrlfEncoder::default),
             pending: VecDeque::new(),
             sanitizer,
@@ -220,6 +228,41 @@ impl Ui {
         self.dirty = true;
     }
 
+    /// The connection ended and, for now, nobody is connected: forget what belonged to
+    /// it (peer, counts, RTT, number, note, hint) and count what it sent off what stdin
+    /// still has to send.
+    pub(crate) fn end_connection(&mut self, sent: u64) {
+        let number = self.model.connection;
+        self.model.expected_to_send = self
+            .model
+            .expected_to_send
+            .map(|left| left.saturating_sub(sent))
+            .filter(|&left| left > 0);
+        self.model.forget_connection();
+        if let Some(n) = number {
+            self.model.note = Some(format!("client {n} ended"));
+        }
+        self.since = Instant::now();
+        self.rate_mark = (0, 0, self.since);
+        self.dirty = true;
+    }
+
+    /// What stdin has to send in all, when known (a regular file), for the percentage
+    /// and the ETA.
+    pub(crate) fn set_expected_to_send(&mut self, bytes: Option<u64>) {
+        self.model.expected_to_send = bytes.filter(|&b| b > 0);
+        self.dirty = true;
+    }
+
+    /// Keys the user can act on now (`Ctrl-D ends, Ctrl-C quits`), or `None` once they
+    /// no longer apply.
+    pub(crate) fn hint(&mut self, hint: Option<&'static str>) {
+        if self.model.hint != hint {
+            self.model.hint = hint;
+            self.dirty = true;
+        }
+    }
+
     /// A short note for the status row (`peer closed its side`, …).
     pub(crate) fn note(&mut self, text: &str) {
         let text = escape_for_display(text);
@@ -238,8 +281,8 @@ impl Ui {
         }
     }
 
-    /// The smoothed round-trip time, when the kernel tells it.
-    pub(crate) fn set_rtt(&mut self, rtt: Option<Duration>) {
+    /// The round-trip time, when the kernel tells it.
+    pub(crate) fn set_rtt(&mut self, rtt: Option<Rtt>) {
         self.model.rtt = rtt;
     }
 
@@ -338,18 +381,17 @@ impl Ui {
         let (marked_sent, marked_received, at) = self.rate_mark;
         let span = now.saturating_duration_since(at);
         if span >= Duration::from_millis(500) {
-            let moved = self.model.bytes_sent.saturating_sub(marked_sent)
-                + self.model.bytes_received.saturating_sub(marked_received);
-            self.rate = (moved as f64 / span.as_secs_f64()) as u64;
+            let per_sec = |bytes: u64| (bytes as f64 / span.as_secs_f64()) as u64;
+            self.model.rate_sent = per_sec(self.model.bytes_sent.saturating_sub(marked_sent));
+            self.model.rate_received =
+                per_sec(self.model.bytes_received.saturating_sub(marked_received));
             self.rate_mark = (self.model.bytes_sent, self.model.bytes_received, now);
         }
         match &mut self.mode {
             Mode::Plain => {}
-            Mode::Progress { visible } => {
+            Mode::Progress { visible, look } => {
                 let width = terminal_width();
-                let line = self
-                    .model
-                    .render_progress(width.saturating_sub(1), self.rate);
+                let line = self.model.render_progress(width.saturating_sub(1), *look);
                 let mut bytes = b"\r\x1b[K".to_vec();
                 bytes.extend_from_slice(line.as_bytes());
                 let _ = io::stderr().write_all(&bytes);
@@ -370,11 +412,11 @@ impl Ui {
             Mode::Plain => {}
             Mode::Screen(screen) => {
                 for notice in take_notices() {
-                    let bytes = screen.guard.print_note(&notice, screen.color);
+                    let bytes = screen.guard.print_note(&notice, screen.look.color);
                     self.pending.extend(bytes);
                 }
             }
-            Mode::Progress { visible } => {
+            Mode::Progress { visible, .. } => {
                 let notices = take_notices();
                 if notices.is_empty() {
                     return;
@@ -410,7 +452,7 @@ impl Ui {
                     let shown = shown.trim_end_matches(['\r', '\n']);
                     let note = format!("not sent, you closed your side (Ctrl-D): {shown}");
                     self.pending
-                        .extend(screen.guard.print_note(&note, screen.color));
+                        .extend(screen.guard.print_note(&note, screen.look.color));
                 }
                 EditAction::Send(line) => {
                     if let Some(note) = waiting_note(self.model.state)
@@ -418,7 +460,7 @@ impl Ui {
                     {
                         screen.waiting_noted = true;
                         self.pending
-                            .extend(screen.guard.print_note(note, screen.color));
+                            .extend(screen.guard.print_note(note, screen.look.color));
                     }
                     self.pending.extend(screen.queue_line(line));
                 }
@@ -426,6 +468,7 @@ impl Ui {
                 EditAction::Eof => {
                     screen.eof_requested = true;
                     self.model.note = Some("you closed your side (Ctrl-D)".to_string());
+                    self.model.hint = None;
                 }
                 EditAction::Interrupt => request = UserRequest::Quit,
                 EditAction::Redraw => self.pending.extend(screen.guard.clear_transcript()),
@@ -556,7 +599,7 @@ impl Drop for Ui {
             Mode::Screen(_) => {
                 terminal::restore();
             }
-            Mode::Progress { visible: true } => {
+            Mode::Progress { visible: true, .. } => {
                 let _ = io::stderr().write_all(b"\r\x1b[K");
             }
             _ => {}
@@ -571,12 +614,7 @@ impl Drop for Ui {
 }
 
 impl Screen {
-    fn enter(
-        wish: UiWish,
-        color: bool,
-        stdout: BorrowedFd<'_>,
-        has_editor: bool,
-    ) -> Option<Screen> {
+    fn enter(wish: UiWish, look: Look, stdout: BorrowedFd<'_>, has_editor: bool) -> Option<Screen> {
         let (cols, rows) = crossterm::terminal::size().ok()?;
         let out = std::fs::File::from(stdout.try_clone_to_owned().ok()?);
         let guard = TerminalGuard::enter(out, rows, cols, has_editor).ok()?;
@@ -584,7 +622,7 @@ impl Screen {
             guard,
             editor: LineEditor::new(),
             has_editor,
-            color,
+            look,
             crlf: wish.crlf.then(CrlfEncoder::default),
             outbox: VecDeque::new(),
             outbox_bytes: 0,
@@ -597,7 +635,7 @@ impl Screen {
     /// Put a typed line in the outbox; returns the bytes that show it in the transcript.
     fn queue_line(&mut self, line: Vec<u8>) -> Vec<u8> {
         let shown = String::from_utf8_lossy(&line).into_owned();
-        let bytes = self.guard.print_sent(&shown, self.color);
+        let bytes = self.guard.print_sent(&shown, self.look.color);
         let line = match &mut self.crlf {
             Some(encoder) => {
                 let mut out = Vec::with_capacity(line.len() + 1);
@@ -619,7 +657,7 @@ impl Screen {
         } else {
             (String::new(), 0)
         };
-        let status = model.render(width, self.color);
+        let status = model.render(width, self.look);
         self.guard.draw_rows((&input, col), &status)
     }
 }
@@ -636,6 +674,30 @@ fn waiting_note(state: ConnState) -> Option<&'static str> {
         }
         _ => None,
     }
+}
+
+/// Whether the progress line may be drawn on stderr: only where nothing but rnc writes
+/// to that terminal because of this command. Not while rnc reads its stdin from a
+/// terminal: the kernel echoes the typing there, and each redraw would wipe it. And
+/// only when stdout is a regular file or a device such as /dev/null: a pipe's or a
+/// socket's reader may print on the same terminal (`| tee log`, `| less`), and a line
+/// redrawn from column 0 would overwrite what it printed; rnc cannot tell.
+fn shows_progress(stderr_tty: bool, reads_tty_stdin: bool, stdout: Option<FdKind>) -> bool {
+    stderr_tty && !reads_tty_stdin && matches!(stdout, Some(FdKind::File | FdKind::CharDevice))
+}
+
+/// Whether the locale's character set is UTF-8, decided as other terminal programs do:
+/// the first non-empty of `LC_ALL`, `LC_CTYPE` and `LANG` names it (`en_US.UTF-8`,
+/// `C.utf8`). None set is the C locale, so ASCII.
+fn is_utf8_locale(var: impl Fn(&str) -> Option<OsString>) -> bool {
+    ["LC_ALL", "LC_CTYPE", "LANG"]
+        .into_iter()
+        .filter_map(var)
+        .find(|value| !value.is_empty())
+        .is_some_and(|value| {
+            let value = value.to_string_lossy().to_ascii_lowercase();
+            value.contains("utf-8") || value.contains("utf8")
+        })
 }
 
 /// The width of the terminal on stderr, or 80.
@@ -669,7 +731,17 @@ mod tests {
 
     /// A shown UI (the progress mode, which needs no terminal) that drew at `at`.
     fn drawn_at(at: Instant) -> Ui {
-        let mut ui = Ui::with_mode(Mode::Progress { visible: false }, None, "tcp");
+        let mut ui = Ui::with_mode(
+            Mode::Progress {
+                visible: false,
+                look: Look {
+                    color: false,
+                    ascii: true,
+                },
+            },
+            None,
+            "tcp",
+        );
         ui.set_state(ConnState::Connected);
         ui.dirty = false;
         ui.state_changed = false;
@@ -704,5 +776,53 @@ mod tests {
         assert!(!ui.dirty);
         ui.set_addresses(Some("127.0.0.1:1"), Some("127.0.0.1:3"));
         assert!(ui.dirty);
+    }
+
+    #[test]
+    fn ui_progress_only_where_nobody_else_writes_to_the_terminal() {
+        for stdout in [FdKind::File, FdKind::CharDevice] {
+            assert!(shows_progress(true, false, Some(stdout)), "{stdout:?}");
+            assert!(
+                !shows_progress(true, true, Some(stdout)),
+                "typing on stdin is echoed where the line would be redrawn"
+            );
+            assert!(!shows_progress(false, false, Some(stdout)), "no terminal");
+        }
+        for stdout in [FdKind::Pipe, FdKind::Socket, FdKind::Tty, FdKind::Other] {
+            assert!(
+                !shows_progress(true, false, Some(stdout)),
+                "{stdout:?}: its reader may print on the same terminal"
+            );
+        }
+        assert!(!shows_progress(true, false, None));
+    }
+
+    #[test]
+    fn ui_utf8_locale_is_the_first_non_empty_variable() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| OsString::from(v))
+            }
+        };
+        assert!(is_utf8_locale(env(&[("LANG", "en_US.UTF-8")])));
+        assert!(is_utf8_locale(env(&[("LC_CTYPE", "C.utf8")])));
+        assert!(is_utf8_locale(env(&[
+            ("LC_ALL", "de_DE.Utf-8"),
+            ("LANG", "C")
+        ])));
+        assert!(is_utf8_locale(env(&[("LC_ALL", ""), ("LANG", "C.UTF-8")])));
+        assert!(!is_utf8_locale(env(&[
+            ("LC_ALL", "C"),
+            ("LANG", "en_US.UTF-8")
+        ])));
+        assert!(!is_utf8_locale(env(&[
+            ("LC_CTYPE", "POSIX"),
+            ("LANG", "C.UTF-8")
+        ])));
+        assert!(!is_utf8_locale(env(&[("LANG", "en_US.ISO-8859-1")])));
+        assert!(!is_utf8_locale(env(&[])), "no locale is the C locale");
     }
 }

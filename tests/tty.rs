@@ -156,6 +156,12 @@ struct Launch {
     no_color: bool,
     stdin_pipe: bool,
     stdout_pipe: bool,
+    /// stdin from this file instead of the pty.
+    stdin_file: Option<std::path::PathBuf>,
+    /// stdout to this file instead of the pty.
+    stdout_file: Option<std::path::PathBuf>,
+    /// Environment set on top of the defaults (a UTF-8 locale).
+    env: Vec<(String, String)>,
     rows: u16,
     cols: u16,
 }
@@ -168,9 +174,31 @@ impl Launch {
             no_color: false,
             stdin_pipe: false,
             stdout_pipe: false,
+            stdin_file: None,
+            stdout_file: None,
+            env: Vec::new(),
             rows: ROWS,
             cols: COLS,
         }
+    }
+
+    /// stdin read from `path` (stdout and stderr stay on the pty).
+    fn stdin_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.stdin_file = Some(path.into());
+        self
+    }
+
+    /// stdout written to `path`, created or truncated (`rnc … > file`).
+    fn stdout_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.stdout_file = Some(path.into());
+        self
+    }
+
+    /// `name=value` in rnc's environment (after the defaults: `LANG=C.UTF-8`, no
+    /// `LC_ALL` or `LC_CTYPE`).
+    fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_string(), value.to_string()));
+        self
     }
 
     /// `NO_COLOR=1` in the environment.
@@ -209,6 +237,8 @@ impl Launch {
         // A terminal under 4 rows has no status row to wait for.
         let interactive = !self.stdin_pipe
             && !self.stdout_pipe
+            && self.stdin_file.is_none()
+            && self.stdout_file.is_none()
             && self.rows >= 4
             && !self.args.iter().any(|a| a == "--no-status");
         let mut tty = self.spawn();
@@ -237,24 +267,31 @@ impl Launch {
             .expect("write to the pty slave");
         let stdio = || Stdio::from(OwnedFd::from(slave.try_clone().expect("dup the slave")));
         let mut cmd = Command::new("setsid");
-        if !self.stdin_pipe {
+        if !self.stdin_pipe && self.stdin_file.is_none() {
+            // The controlling terminal is taken from stdin.
             cmd.arg("--ctty");
         }
+        let stdin = match &self.stdin_file {
+            Some(path) => Stdio::from(File::open(path).expect("open rnc's stdin file")),
+            None if self.stdin_pipe => Stdio::piped(),
+            None => stdio(),
+        };
+        let stdout = match &self.stdout_file {
+            Some(path) => Stdio::from(File::create(path).expect("create rnc's stdout file")),
+            None if self.stdout_pipe => Stdio::piped(),
+            None => stdio(),
+        };
         cmd.arg(RNC)
             .args(&self.args)
             .env("TERM", "xterm-256color")
+            .env("LANG", "C.UTF-8")
+            .env_remove("LC_ALL")
+            .env_remove("LC_CTYPE")
             .env_remove("COLUMNS")
             .env_remove("LINES")
-            .stdin(if self.stdin_pipe {
-                Stdio::piped()
-            } else {
-                stdio()
-            })
-            .stdout(if self.stdout_pipe {
-                Stdio::piped()
-            } else {
-                stdio()
-            })
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(stdin)
+            .stdout(stdout)
             .stderr(stdio());
         if self.no_color {
             cmd.env("NO_COLOR", "1");
@@ -606,6 +643,25 @@ impl Tty {
         );
         assert!(self.parser.callbacks().titles.is_empty(), "window retitled");
         at_exit
+    }
+
+    /// Wait for rnc to exit, without checking anything: the screen may then be inspected
+    /// before `expect_exit` lets the shell print its prompt.
+    fn wait_exit(&mut self) {
+        let deadline = Instant::now() + TIMEOUT;
+        while self.exit_status().is_none() {
+            if Instant::now() >= deadline {
+                panic!("rnc did not exit\n{}", self.dump());
+            }
+            self.pump(Duration::from_millis(10));
+        }
+    }
+
+    /// Another program on the same terminal prints `text` (as `tee` would).
+    fn other_program_prints(&mut self, text: &str) {
+        (self.slave.as_ref().expect("slave open"))
+            .write_all(text.as_bytes())
+            .expect("write to the pty slave");
     }
 
     /// The status row's cells (the whole last row).
@@ -1121,20 +1177,22 @@ fn tty_no_status_is_plain_but_escaped() {
 }
 
 #[test]
-fn tty_no_color_status_row_has_no_sgr() {
+fn tty_no_color_status_row_is_reverse_video_without_colours() {
     let (mut tty, mut peer) = Launch::new(&[]).no_color().connect();
     tty.keys(b"x\r");
     peer.expect(b"x\n");
     tty.wait_sent("x");
     tty.wait_for("the byte count", |t| t.status_row().contains("↑ 2 B"));
+    // NO_COLOR means no colour: the bar still stands out from the transcript.
+    let head = "tcp connected".len();
     for (col, cell) in tty.status_cells().iter().enumerate() {
         assert!(
             cell.fgcolor() == vt100::Color::Default
                 && cell.bgcolor() == vt100::Color::Default
-                && !cell.inverse()
-                && !cell.bold()
+                && cell.inverse()
+                && cell.bold() == (col < head)
                 && !cell.dim(),
-            "status cell {col} has attributes\n{}",
+            "status cell {col}: reverse video, bold state, no colour\n{}",
             tty.dump()
         );
     }
@@ -1298,36 +1356,252 @@ fn wait_for_file(path: &str) {
     }
 }
 
-/// stdout redirected, stderr a terminal (`rnc HOST PORT > file`): a progress line on stderr
-/// with the state and the bytes, erased at exit; stdout gets exactly the peer's bytes.
+/// stdout a file, stdin not the terminal, stderr a terminal (`rnc -d -l P > file`): a
+/// progress line on stderr with the state and the bytes, erased at exit; the file gets
+/// exactly the peer's bytes.
 #[test]
 fn tty_progress_line_on_stderr_when_stdout_is_redirected() {
-    let (mut tty, mut peer) = Launch::new(&[]).stdout_pipe().connect();
+    let dir = temp_dir();
+    let out = dir.path().join("out");
+    let (mut tty, mut peer) = Launch::new(&[])
+        .stdin_file("/dev/null")
+        .stdout_file(&out)
+        .connect();
+    peer.expect_eof();
     let data: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8).collect();
     peer.send(&data);
     tty.wait_for("the progress line with the bytes received", |t| {
         t.lines()
             .iter()
-            .any(|l| l.contains("tcp connected") && l.contains("↓ 1.9 MiB"))
+            .any(|l| l.starts_with("tcp you closed your side") && l.contains("↓ 1.9 MiB"))
     });
     peer.stream.shutdown(std::net::Shutdown::Write).unwrap();
     let at_exit = tty.expect_exit(0);
-    assert!(
-        !at_exit
-            .iter()
-            .any(|l| l.contains("connected") || l.contains('↓')),
-        "the progress line was left on the screen: {at_exit:?}"
+    assert_no_progress_left(&at_exit);
+    let got = std::fs::read(&out).expect("read rnc's stdout file");
+    assert!(got == data, "stdout differs from what the peer sent");
+}
+
+/// What the progress line is made of: none of it may stay on the screen after exit.
+fn assert_no_progress_left(at_exit: &[String]) {
+    for line in at_exit {
+        assert!(
+            !["tcp ", "connected", "↑", "↓", "%", "/s"]
+                .iter()
+                .any(|part| line.contains(part)),
+            "a progress fragment was left on the screen: {at_exit:#?}"
+        );
+    }
+}
+
+/// `rnc HOST PORT | tee log` while typing: stdin is the terminal (cooked, so the kernel
+/// echoes the typing) and stdout a pipe. No progress line is drawn over the echo, and
+/// nothing of one is left after exit.
+#[test]
+fn tty_typing_is_never_overwritten_when_stdout_is_a_pipe() {
+    let (mut tty, mut peer) = Launch::new(&[]).stdout_pipe().connect();
+    tty.keys(b"hello\r");
+    peer.expect(b"hello\n");
+    tty.keys(b"abc");
+    tty.wait_for("the echo of a partial line", |t| {
+        t.lines().iter().any(|l| l.ends_with("abc"))
+    });
+    // ^D sends the partial line, a second one is EOF.
+    tty.keys(b"\x04");
+    peer.expect(b"abc");
+    tty.keys(b"\x04");
+    peer.expect_eof();
+    peer.send(b"reply\n");
+    peer.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    tty.wait_exit();
+    // The echoed `abc` has no newline: the shell's prompt goes on a line of its own.
+    tty.other_program_prints("\n");
+    let at_exit = tty.expect_exit(0);
+    assert_eq!(
+        &at_exit[..3],
+        [SHELL_LINE, "hello", "abc"],
+        "the typing is on screen as it was echoed"
     );
+    assert_no_progress_left(&at_exit);
     let stdout = tty.stdout.take().expect("stdout is a pipe");
     let mut got = Vec::new();
     let deadline = Deadline::new();
-    while got.len() < data.len() {
-        assert!(!deadline.expired(), "stdout got {} bytes", got.len());
+    while got != b"reply\n" {
+        assert!(!deadline.expired(), "stdout got {got:?}");
         if let Ok(chunk) = stdout.recv_timeout(Duration::from_millis(50)) {
             got.extend(chunk);
         }
     }
-    assert!(got == data, "stdout differs from what the peer sent");
+}
+
+/// `rnc HOST PORT < request | tee log`: the pipe's reader prints on the same terminal.
+/// rnc draws nothing over it, so a partial line it printed stays.
+#[test]
+fn tty_other_programs_output_is_kept_when_stdout_is_a_pipe() {
+    let (mut tty, mut peer) = Launch::new(&[]).stdin_pipe().stdout_pipe().connect();
+    tty.other_program_prints("tee: partial");
+    tty.wait_for("the other program's output", |t| {
+        t.lines().iter().any(|l| l.ends_with("tee: partial"))
+    });
+    let mut stdin = tty.stdin.take().expect("stdin pipe");
+    stdin.write_all(b"ping\n").expect("write rnc's stdin");
+    peer.expect(b"ping\n");
+    drop(stdin);
+    peer.expect_eof();
+    let data = vec![b'x'; 300_000];
+    peer.send(&data);
+    peer.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let stdout = tty.stdout.take().expect("stdout is a pipe");
+    let mut got = 0;
+    let deadline = Deadline::new();
+    while got < data.len() {
+        assert!(!deadline.expired(), "stdout got {got} bytes");
+        if let Ok(chunk) = stdout.recv_timeout(Duration::from_millis(50)) {
+            got += chunk.len();
+        }
+    }
+    tty.wait_exit();
+    tty.other_program_prints("\n");
+    let at_exit = tty.expect_exit(0);
+    assert_eq!(
+        &at_exit[..2],
+        [SHELL_LINE, "tee: partial"],
+        "the other program's output is kept"
+    );
+    assert_no_progress_left(&at_exit);
+}
+
+/// `rnc HOST PORT < file > /dev/null`: the progress line says how much of the file is
+/// sent, in percent, as pv does.
+#[test]
+fn tty_progress_line_shows_the_percentage_of_a_file() {
+    let dir = temp_dir();
+    let path = dir.path().join("big");
+    let size: u64 = 32 * 1024 * 1024;
+    File::create(&path)
+        .and_then(|f| f.set_len(size))
+        .expect("create a sparse file");
+    let (mut tty, mut peer) = Launch::new(&[])
+        .stdin_file(&path)
+        .stdout_file("/dev/null")
+        .connect();
+    // The peer reads nothing yet, so the socket buffers stop the transfer part way.
+    tty.wait_for("a percentage below 100 on the progress line", |t| {
+        t.lines().iter().any(|l| {
+            l.contains("tcp connected")
+                && l.split_whitespace().any(|w| {
+                    w.strip_suffix('%')
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .is_some_and(|n| n < 100)
+                })
+        })
+    });
+    let mut got = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    peer.stream
+        .set_read_timeout(Some(TIMEOUT))
+        .expect("timeout");
+    loop {
+        match retry_eintr(|| peer.stream.read(&mut buf)) {
+            Ok(0) => break,
+            Ok(n) => got += n as u64,
+            Err(e) => panic!("peer read after {got} bytes: {e}"),
+        }
+    }
+    assert_eq!(got, size, "the whole file arrived");
+    drop(peer);
+    let at_exit = tty.expect_exit(0);
+    assert_no_progress_left(&at_exit);
+}
+
+/// A signal ends rnc while the progress line is shown: the line is erased all the same.
+#[test]
+fn tty_progress_line_is_erased_on_sigterm() {
+    let dir = temp_dir();
+    let (mut tty, _peer) = Launch::new(&["-d"])
+        .stdout_file(dir.path().join("out"))
+        .connect();
+    tty.wait_for("the progress line", |t| {
+        t.lines().iter().any(|l| l.contains("tcp connected"))
+    });
+    tty.signal(Signal::TERM);
+    let at_exit = tty.expect_exit(143);
+    assert_no_progress_left(&at_exit);
+}
+
+/// `LC_ALL=C`: the status row is drawn in ASCII (`<->`, `tx`/`rx`).
+#[test]
+fn tty_c_locale_status_row_is_ascii() {
+    let (mut tty, mut peer) = Launch::new(&[]).env("LC_ALL", "C").connect();
+    peer.send(b"hi\n");
+    tty.wait_line("hi");
+    tty.wait_for("the byte count", |t| t.status_row().contains("rx 3 B"));
+    let status = tty.status_row();
+    assert!(
+        status.is_ascii() && status.contains(&format!("{} <-> {}", peer.rnc, peer.local)),
+        "an ASCII status row\n{}",
+        tty.dump()
+    );
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
+}
+
+/// `-k`: the status row numbers clients in words, shows the key hint when the client has
+/// closed (at a normal width, before the counters), and once nobody is connected it no
+/// longer shows the last client's peer, number or RTT.
+#[test]
+fn tty_keep_open_status_forgets_the_last_client() {
+    let mut tty = Launch::new(&["-k", "-l", "127.0.0.1", "0"]).spawn();
+    let prefix = "-- rnc: listening on 127.0.0.1:";
+    tty.wait_for("the listening notice", |t| {
+        t.lines().iter().any(|l| l.starts_with(prefix))
+    });
+    let port: u16 = tty
+        .lines()
+        .iter()
+        .find_map(|l| l.strip_prefix(prefix).map(str::to_string))
+        .and_then(|p| p.parse().ok())
+        .expect("a port in the listening notice");
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect client 1");
+    let mut first = Peer {
+        local: stream.local_addr().expect("client 1 address").to_string(),
+        rnc: stream.peer_addr().expect("rnc's address").to_string(),
+        stream,
+    };
+    let first_addr = first.local.clone();
+    tty.wait_for("client 1 with an RTT", |t| {
+        let status = t.status_row();
+        status.starts_with("tcp connected (client 1) ")
+            && status.contains(&first_addr)
+            && status.contains("rtt ")
+    });
+    tty.keys(b"hi\r");
+    first.expect(b"hi\n");
+    // Under -k a client that closes its side is done: the next one waits its turn.
+    first
+        .stream
+        .shutdown(std::net::Shutdown::Write)
+        .expect("client 1 closes its side");
+    tty.wait_for("listening again", |t| {
+        t.status_row().starts_with("tcp listening on 127.0.0.1:")
+    });
+    let status = tty.status_row();
+    assert!(
+        !status.contains(&first_addr) && !status.contains("(client") && !status.contains("rtt"),
+        "the last client's peer, number and RTT are gone\n{}",
+        tty.dump()
+    );
+    drop(first);
+    let second = TcpStream::connect(("127.0.0.1", port)).expect("connect client 2");
+    let second_addr = second.local_addr().expect("client 2 address").to_string();
+    tty.wait_for("client 2", |t| {
+        let status = t.status_row();
+        status.starts_with("tcp ")
+            && status.contains("(client 2) ")
+            && status.contains(&second_addr)
+    });
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
 }
 
 // Issue 9: interactive defects a new user hit. Each test failed before its fix.
@@ -1495,9 +1769,13 @@ fn tty_interactive_listener_waits_for_the_user_after_peer_fin() {
     client
         .shutdown(std::net::Shutdown::Write)
         .expect("client shutdown");
-    tty.wait_for("the status row to say the peer closed its side", |t| {
-        t.status_row().contains("peer closed its side")
-    });
+    tty.wait_for(
+        "the status row to say the peer closed and how to end",
+        |t| {
+            let status = t.status_row();
+            status.contains("peer closed its side") && status.contains("Ctrl-D ends, Ctrl-C quits")
+        },
+    );
     assert!(
         tty.exit_status().is_none(),
         "rnc ended before the user could type"
