@@ -808,6 +808,9 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
         ui.set_addresses(Some(&endpoint.local_description()), Some(&from));
         if config.keep_open {
             ui.note(&format!("client {served} from {from}"));
+            if !config.verbose {
+                ui.announce(&format!("client {served} connected from {from}"));
+            }
         }
         session.attach(endpoint, false, lp.registry())?;
         let outcome = drive(lp, session, config);
@@ -815,6 +818,12 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
         session
             .ui()
             .end_connection(stats.map_or(0, |(sent, _, _)| sent));
+        if let (true, false, Some((sent, received, _))) = (config.keep_open, config.verbose, stats)
+        {
+            session.ui().announce(&format!(
+                "client {served} left ({sent} bytes sent, {received} received)"
+            ));
+        }
         print_summary(config, stats);
         match outcome {
             Ok(Outcome::Finished) if config.keep_open && !session.is_stdout_closed() => {

@@ -29,7 +29,7 @@
 //! row left for them the transcript is the whole screen and typed text shows once sent.
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
@@ -40,6 +40,9 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// The layout sequence reached the terminal: the scroll region is set and the DECSC slot
 /// holds the transcript cursor.
 static LAYOUT_DRAWN: AtomicBool = AtomicBool::new(false);
+/// The rows rnc draws under the transcript, as `first << 16 | last` (1-based; 0 for
+/// none), so `restore()` erases exactly those.
+static DRAWN_ROWS: AtomicU32 = AtomicU32::new(0);
 /// Raw mode was entered (the editor reads the keys), so `restore()` drops unread keys.
 static RAW_MODE: AtomicBool = AtomicBool::new(false);
 /// The transcript's last line has no newline yet, so `restore()` must end it.
@@ -252,6 +255,7 @@ impl TerminalGuard {
         self.cols = cols;
         self.input_col = 0;
         let new = self.layout();
+        record_layout(new);
         let mut out = Vec::with_capacity(48);
         out.extend_from_slice(b"\x1b[?25l");
         if old.reserved() == 0 {
@@ -297,6 +301,7 @@ impl TerminalGuard {
         self.cols = cols;
         self.input_col = 0;
         let layout = self.layout();
+        record_layout(layout);
         let bottom = layout.region_bottom();
         let mut row = old_input_row.clamp(1, rows.max(1));
         // Where the transcript goes on: the blank line it left above the input row, or,
@@ -364,6 +369,7 @@ fn activate<W: Write + Send + 'static>(out: W, layout: Layout) -> io::Result<()>
         restore();
         return Err(e);
     }
+    record_layout(layout);
     LAYOUT_DRAWN.store(true, Ordering::SeqCst);
     Ok(())
 }
@@ -387,7 +393,9 @@ pub(crate) fn restore() {
     }
     let drawn = LAYOUT_DRAWN.swap(false, Ordering::SeqCst);
     let partial = PARTIAL_LINE.swap(false, Ordering::SeqCst);
-    let bytes = teardown_sequence(drawn, partial);
+    let rows = DRAWN_ROWS.swap(0, Ordering::SeqCst);
+    let rows = (rows != 0).then_some(((rows >> 16) as u16, rows as u16));
+    let bytes = teardown_sequence(drawn, partial, rows);
     // try_lock: a panic while `enter` held the lock must not deadlock the hook.
     let out = match OUT.try_lock() {
         Ok(guard) => Some(guard),
@@ -434,17 +442,37 @@ fn enter_sequence(layout: Layout) -> Vec<u8> {
 
 /// The bytes `restore` writes. Without the layout, only modes are reset: `ESC [ r` and
 /// `ESC 8` would send the cursor to the top left.
-fn teardown_sequence(layout_drawn: bool, partial_line: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(48);
+///
+/// rnc's own rows (`rows`, first and last) are erased one by one, never with "erase
+/// below" from the transcript cursor: when that cursor is at the top left, erasing below
+/// is clearing the screen, which tmux (`scroll-on-clear`) and others copy into the
+/// scrollback, with rnc's input and status rows in it.
+fn teardown_sequence(layout_drawn: bool, partial_line: bool, rows: Option<(u16, u16)>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
     if layout_drawn {
-        out.extend_from_slice(b"\x1b[r\x1b8");
+        out.extend_from_slice(b"\x1b[r");
+        if let Some((first, last)) = rows {
+            for row in first..=last {
+                push_move_to(&mut out, row, 1);
+                out.extend_from_slice(b"\x1b[2K");
+            }
+        }
+        out.extend_from_slice(b"\x1b8");
         if partial_line {
             out.extend_from_slice(b"\r\n");
         }
-        out.extend_from_slice(b"\x1b[J");
     }
     out.extend_from_slice(b"\x1b[0m\x1b[?7h\x1b[?25h\x1b[?2004l");
     out
+}
+
+/// Remember which rows `layout` draws, for `restore()`.
+fn record_layout(layout: Layout) {
+    let rows = match layout.reserved() {
+        0 => 0,
+        _ => u32::from(layout.region_bottom() + 1) << 16 | u32::from(layout.rows),
+    };
+    DRAWN_ROWS.store(rows, Ordering::SeqCst);
 }
 
 /// Which rows rnc draws on a terminal `rows` tall. The peer's text always keeps a scroll
@@ -775,6 +803,12 @@ mod tests {
         }
     }
 
+    /// The rows `term` draws under the transcript, as `restore()` knows them.
+    fn drawn_rows(term: &TerminalGuard) -> Option<(u16, u16)> {
+        let layout = term.layout();
+        (layout.reserved() > 0).then(|| (layout.region_bottom() + 1, layout.rows))
+    }
+
     /// A 10×20 screen with a shell command on its first row, in rnc's layout.
     fn entered(rows: u16, cols: u16) -> (Screen, TerminalGuard) {
         let mut screen = Screen::new(usize::from(rows), usize::from(cols));
@@ -895,7 +929,11 @@ mod tests {
     fn terminal_restore_sequence_leaves_prompt_after_transcript() {
         let (mut screen, mut term) = entered(10, 20);
         screen.write(&term.print_above(b"hello\r\n"));
-        screen.write(&teardown_sequence(true, term.partial_line));
+        screen.write(&teardown_sequence(
+            true,
+            term.partial_line,
+            drawn_rows(&term),
+        ));
         assert_eq!((screen.top, screen.bottom), (0, 9));
         assert_eq!((screen.row, screen.col), (2, 0));
         assert_eq!(screen.lines()[..3], ["$ rnc host 5000", "hello", ""]);
@@ -904,7 +942,11 @@ mod tests {
 
         let (mut screen, mut term) = entered(10, 20);
         screen.write(&term.print_above(b"login: "));
-        screen.write(&teardown_sequence(true, term.partial_line));
+        screen.write(&teardown_sequence(
+            true,
+            term.partial_line,
+            drawn_rows(&term),
+        ));
         assert_eq!(screen.line(1), "login:");
         assert_eq!((screen.row, screen.col), (2, 0), "a partial line is ended");
         assert!(screen.lines()[2..].iter().all(String::is_empty));
@@ -914,7 +956,11 @@ mod tests {
     fn terminal_restore_sequence_after_full_transcript() {
         let (mut screen, mut term) = entered(6, 20);
         screen.write(&term.print_above(b"1\r\n2\r\n3\r\n4\r\n5\r\nprompt> "));
-        screen.write(&teardown_sequence(true, term.partial_line));
+        screen.write(&teardown_sequence(
+            true,
+            term.partial_line,
+            drawn_rows(&term),
+        ));
         assert_eq!(screen.lines(), ["3", "4", "5", "prompt>", "", ""]);
         assert_eq!((screen.row, screen.col), (4, 0));
     }
@@ -923,7 +969,7 @@ mod tests {
     fn terminal_teardown_without_layout_keeps_cursor() {
         let mut screen = Screen::new(5, 10);
         screen.write(b"abc");
-        screen.write(&teardown_sequence(false, false));
+        screen.write(&teardown_sequence(false, false, None));
         assert_eq!((screen.row, screen.col), (0, 3));
         assert_eq!(screen.line(0), "abc");
     }
@@ -1021,7 +1067,11 @@ mod tests {
             screen.write(&term.draw_rows(("> ab", 4), "st"));
             screen.write(&term.print_above(b"hello world\r\n"));
             screen.write(&term.resize(rows, 4));
-            screen.write(&teardown_sequence(true, term.partial_line));
+            screen.write(&teardown_sequence(
+                true,
+                term.partial_line,
+                drawn_rows(&term),
+            ));
             assert!(screen.cursor_visible);
         }
     }

@@ -214,6 +214,15 @@ impl Ui {
         }
     }
 
+    /// A line for the transcript on the screen (a `-k` client came or went), shown even
+    /// without `-v`; nothing elsewhere, where `-v` says it on stderr.
+    pub(crate) fn announce(&mut self, text: &str) {
+        if let Mode::Screen(screen) = &mut self.mode {
+            let bytes = screen.guard.print_note(text, screen.look.color);
+            self.pending.extend(bytes);
+        }
+    }
+
     /// Start counting a new connection (`-k` shows its number).
     pub(crate) fn new_connection(&mut self, number: Option<u64>) {
         if let Mode::Screen(screen) = &mut self.mode {

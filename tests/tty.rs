@@ -1333,11 +1333,7 @@ fn tty_ctrl_z_suspends_and_fg_resumes() {
     tmux.send_keys(&["C-c"]);
     // What is typed while rnc still runs is rnc's (and dropped at its exit): type the
     // next command once its rows are gone.
-    let deadline = Deadline::new();
-    while tmux.capture().contains("tcp connected") {
-        assert!(!deadline.expired(), "rnc's rows stayed after Ctrl-C");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    tmux.wait_gone("tcp connected");
     tmux.send_keys(&[&format!("stty -g > {}", stty("after")), "Enter"]);
     wait_for_file(&stty("after"));
     assert_eq!(
@@ -1575,6 +1571,7 @@ fn tty_keep_open_status_forgets_the_last_client() {
             && status.contains(&first_addr)
             && status.contains("rtt ")
     });
+    tty.wait_line(&format!("-- rnc: client 1 connected from {first_addr}"));
     tty.keys(b"hi\r");
     first.expect(b"hi\n");
     // Under -k a client that closes its side is done: the next one waits its turn.
@@ -1584,6 +1581,14 @@ fn tty_keep_open_status_forgets_the_last_client() {
         .expect("client 1 closes its side");
     tty.wait_for("listening again", |t| {
         t.status_row().starts_with("tcp listening on 127.0.0.1:")
+    });
+    tty.wait_line("-- rnc: client 1 left (3 bytes sent, 0 received)");
+    // A line typed while no one is connected says so.
+    tty.keys(b"early\r");
+    tty.wait_for("the note that no one is connected", |t| {
+        t.transcript()
+            .iter()
+            .any(|l| l.starts_with("-- rnc: no one is connected"))
     });
     let status = tty.status_row();
     assert!(
@@ -1910,4 +1915,70 @@ fn tty_editor_ctrl_r_enter_sends_the_found_line() {
     peer.expect(b"mine\n");
     tty.keys(b"\x03");
     tty.expect_exit(130);
+}
+
+/// With `clear; rnc HOST PORT` and a peer that closes at once, rnc's input and status rows
+/// never reach the terminal's scrollback: tmux copies a screen cleared from its top left
+/// there, so rnc erases only its own rows.
+#[test]
+fn tty_own_rows_never_reach_the_scrollback() {
+    let Some(tmux) = Tmux::start("exec bash --norc --noprofile -i") else {
+        return;
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tmux.send_keys(&[
+        &format!("PS1='$ '; clear; TERM=xterm-256color '{RNC}' 127.0.0.1 {port}"),
+        "Enter",
+    ]);
+    let (peer, _) = accept_tcp(&listener);
+    drop(peer);
+    tmux.wait_for("peer closed its side");
+    tmux.send_keys(&["C-d"]);
+    tmux.wait_gone("peer closed its side");
+    tmux.send_keys(&["echo after-rnc", "Enter"]);
+    tmux.wait_for("\nafter-rnc");
+    let history = tmux.history();
+    assert!(
+        !history.contains("tcp ") && !history.lines().any(|l| l.trim_end() == ">"),
+        "rnc's rows in the scrollback:\n{history}"
+    );
+}
+
+/// Bug 6: stdin a regular file and stdout the terminal: the status row under the
+/// transcript shows the percentage sent, as the progress line does.
+#[test]
+fn tty_stdin_file_status_row_shows_the_percentage() {
+    let dir = temp_dir();
+    let path = dir.path().join("big");
+    let size: u64 = 32 * 1024 * 1024;
+    File::create(&path)
+        .and_then(|f| f.set_len(size))
+        .expect("create a sparse file");
+    let (mut tty, mut peer) = Launch::new(&[]).stdin_file(&path).connect();
+    // The peer reads nothing yet, so the socket buffers stop the transfer part way.
+    tty.wait_for("a percentage below 100 on the status row", |t| {
+        let status = t.status_row();
+        status.starts_with("tcp connected")
+            && status.split_whitespace().any(|w| {
+                w.strip_suffix('%')
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .is_some_and(|n| n < 100)
+            })
+    });
+    let mut got = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    peer.stream
+        .set_read_timeout(Some(TIMEOUT))
+        .expect("timeout");
+    loop {
+        match retry_eintr(|| peer.stream.read(&mut buf)) {
+            Ok(0) => break,
+            Ok(n) => got += n as u64,
+            Err(e) => panic!("peer read after {got} bytes: {e}"),
+        }
+    }
+    assert_eq!(got, size, "the whole file arrived");
+    drop(peer);
+    tty.expect_exit(0);
 }

@@ -1327,6 +1327,33 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The pane's scrollback: the lines that scrolled off its top (or were copied there
+    /// when the screen was cleared).
+    pub fn history(&self) -> String {
+        let out = self
+            .command()
+            .args(["capture-pane", "-p", "-S", "-", "-E", "-1"])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the pane no longer shows `needle`, at most 10 s.
+    pub fn wait_gone(&self, needle: &str) {
+        let deadline = Deadline::new();
+        loop {
+            let pane = self.capture();
+            if !pane.contains(needle) {
+                return;
+            }
+            assert!(
+                !deadline.expired(),
+                "the pane kept showing `{needle}`:\n{pane}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits until the pane shows `needle`, at most 10 s, and returns the pane.
     pub fn wait_for(&self, needle: &str) -> String {
         let deadline = Deadline::new();
