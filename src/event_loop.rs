@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, UnixListener};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use signal_hook::consts::signal::{
-    SIGALRM, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH,
+    SIGALRM, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP, SIGUSR1, SIGUSR2, SIGWINCH,
 };
 use signal_hook_mio::v1_0::Signals;
 
@@ -75,6 +75,8 @@ struct Woke {
     ending_signal: Option<i32>,
     /// SIGWINCH.
     resized: bool,
+    /// SIGTSTP.
+    stopped: bool,
 }
 
 impl Loop {
@@ -84,7 +86,8 @@ impl Loop {
             source,
         })?;
         let mut all = ENDING_SIGNALS.to_vec();
-        all.push(SIGWINCH);
+        // SIGTSTP is caught so that the screen is handed back before rnc stops.
+        all.extend([SIGWINCH, SIGTSTP]);
         let mut signals = Signals::new(&all).map_err(|source| Error::Poll {
             what: "install signal handlers",
             source,
@@ -134,6 +137,8 @@ impl Loop {
             for signal in self.signals.pending() {
                 if signal == SIGWINCH {
                     woke.resized = true;
+                } else if signal == SIGTSTP {
+                    woke.stopped = true;
                 } else if woke.ending_signal.is_none() && ENDING_SIGNALS.contains(&signal) {
                     woke.ending_signal = Some(signal);
                 }
@@ -164,6 +169,9 @@ impl Loop {
 
     /// Hand the last `wait`'s events to the session.
     fn dispatch(&self, session: &mut Session, woke: &Woke) {
+        if woke.stopped {
+            session.ui().suspend(false);
+        }
         if woke.resized {
             session.on_resize();
         }

@@ -490,7 +490,7 @@ impl Ui {
             self.finish_resize(reported);
         }
         if suspend {
-            self.suspend();
+            self.suspend(true);
         }
         let Mode::Screen(screen) = &mut self.mode else {
             return request;
@@ -503,29 +503,46 @@ impl Ui {
         request
     }
 
-    /// Ctrl-Z: hand the terminal back, stop the process group as the terminal's own
-    /// Ctrl-Z would, and take the terminal again when continued (`fg`).
-    fn suspend(&mut self) {
-        let Mode::Screen(screen) = &mut self.mode else {
-            return;
-        };
+    /// Ctrl-Z in the editor, or SIGTSTP (the terminal's own Ctrl-Z when the editor is
+    /// off, or `kill -TSTP`): hand the terminal back as it was, stop the process group as
+    /// the terminal's Ctrl-Z would, and take the terminal again when continued (`fg`).
+    /// rnc catches SIGTSTP, so it stops with SIGSTOP: the whole process group for the
+    /// editor's Ctrl-Z (raw mode turned the terminal's own off), itself alone for a
+    /// SIGTSTP (the terminal or the sender signalled whom it meant).
+    pub(crate) fn suspend(&mut self, whole_group: bool) {
         let stdout = io::stdout();
         let pending: Vec<u8> = self.pending.drain(..).collect();
         let _ = write_blocking(stdout.as_fd(), &pending);
-        screen.guard.suspend();
-        // SIGTSTP is left at its default action, so this stops us here until SIGCONT.
-        let _ = rustix::process::kill_current_process_group(rustix::process::Signal::TSTP);
-        let (cols, rows) =
-            crossterm::terminal::size().unwrap_or((screen.guard.cols(), screen.guard.rows()));
-        let resumed = stdout
-            .as_fd()
-            .try_clone_to_owned()
-            .map(std::fs::File::from)
-            .and_then(|out| screen.guard.resume(out, rows, cols));
-        if resumed.is_ok() {
-            self.pending.extend(screen.draw_rows(&self.model));
+        match &mut self.mode {
+            Mode::Screen(screen) => screen.guard.suspend(),
+            Mode::Progress { visible, .. } => {
+                if std::mem::take(visible) {
+                    let _ = io::stderr().write_all(b"\r\x1b[K");
+                }
+            }
+            Mode::Plain => {}
+        }
+        // This stops us here until SIGCONT.
+        let stop = rustix::process::Signal::STOP;
+        let _ = if whole_group {
+            rustix::process::kill_current_process_group(stop)
+        } else {
+            rustix::process::kill_process(rustix::process::getpid(), stop)
+        };
+        if let Mode::Screen(screen) = &mut self.mode {
+            let (cols, rows) =
+                crossterm::terminal::size().unwrap_or((screen.guard.cols(), screen.guard.rows()));
+            let resumed = stdout
+                .as_fd()
+                .try_clone_to_owned()
+                .map(std::fs::File::from)
+                .and_then(|out| screen.guard.resume(out, rows, cols));
+            if resumed.is_ok() {
+                self.pending.extend(screen.draw_rows(&self.model));
+            }
         }
         self.dirty = true;
+        self.last_draw = None;
     }
 
     /// Interactive: whether stdin may be read (the outbox has room).

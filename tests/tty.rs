@@ -1982,3 +1982,31 @@ fn tty_stdin_file_status_row_shows_the_percentage() {
     drop(peer);
     tty.expect_exit(0);
 }
+
+/// Ctrl-Z with the screen but no editor (`sleep 100 | rnc …`): the terminal's own Ctrl-Z
+/// (SIGTSTP) makes rnc hand the screen back before it stops, and `fg` brings it back.
+#[test]
+fn tty_ctrl_z_without_editor_hands_the_screen_back() {
+    let Some(tmux) = Tmux::start("exec bash --norc --noprofile -i") else {
+        return;
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tmux.send_keys(&[
+        &format!("PS1='$ '; sleep 100 | TERM=xterm-256color '{RNC}' 127.0.0.1 {port}"),
+        "Enter",
+    ]);
+    let (mut peer, _) = accept_tcp(&listener);
+    tmux.wait_for("tcp connected");
+    tmux.send_keys(&["C-z"]);
+    tmux.wait_for("Stopped");
+    tmux.wait_gone("tcp connected");
+    peer.write_all(b"while you were away\n").unwrap();
+    tmux.send_keys(&["fg", "Enter"]);
+    tmux.wait_for("while you were away");
+    tmux.wait_for("tcp connected");
+    tmux.send_keys(&["C-c"]);
+    tmux.wait_gone("tcp connected");
+    tmux.send_keys(&["echo after-rnc", "Enter"]);
+    tmux.wait_for("\nafter-rnc");
+}
