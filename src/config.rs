@@ -18,12 +18,21 @@ const MAX_TIMEOUT_SECS: f64 = 365.0 * 24.0 * 3600.0;
 /// Room in `sockaddr_un.sun_path` for a path, leaving its terminating NUL.
 pub(crate) const UNIX_PATH_MAX_BYTES: usize = 107;
 
-/// Connect out, or wait for a peer.
+/// What rnc does, decided once here and matched once in `run.rs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
-    /// `rnc HOST PORT`.
+    /// `rnc HOST PORT`: connect and join the connection to stdin and stdout.
     Connect,
-    /// `rnc -l [ADDR] PORT`.
+    /// `rnc -z HOST PORT`: connect (UDP: probe) and close at once; exit 0 when open.
+    Probe,
+    /// `rnc -z HOST LOW-HIGH`: probe each port of the range in turn; the target's port is
+    /// the first.
+    Scan {
+        /// The last port of the range.
+        last: u16,
+    },
+    /// `rnc -l [ADDR] PORT`: wait for a client (with `-k`, clients in turn) or for
+    /// datagrams.
     Listen,
 }
 
@@ -93,7 +102,7 @@ pub(crate) enum Target {
 /// Everything `run` needs, checked.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
-    /// Connect or listen.
+    /// What to do.
     pub(crate) mode: Mode,
     /// Socket kind.
     pub(crate) transport: Transport,
@@ -117,10 +126,6 @@ pub(crate) struct Config {
     pub(crate) crlf: bool,
     /// `-v`: lifecycle lines on stderr.
     pub(crate) verbose: bool,
-    /// `-z`: connect and close.
-    pub(crate) zero_io: bool,
-    /// `-z HOST LOW-HIGH`: the last port of the range (the target's port is the first).
-    pub(crate) scan_to: Option<u16>,
     /// Send `shutdown(Write)` at stdin EOF (off with `--no-shutdown`).
     pub(crate) shutdown_on_eof: bool,
     /// Use sendfile/splice where possible (off with the hidden `--no-zero-copy`).
@@ -136,10 +141,11 @@ pub(crate) struct Config {
 impl Config {
     /// Check a parsed command line and turn it into a `Config`.
     pub(crate) fn from_cli(cli: Cli) -> Result<Config> {
-        let mode = if cli.listen {
-            Mode::Listen
-        } else {
-            Mode::Connect
+        let mut mode = match (cli.listen, cli.zero_io) {
+            (true, true) => return usage("`-z` cannot be used with `-l`"),
+            (true, false) => Mode::Listen,
+            (false, true) => Mode::Probe,
+            (false, false) => Mode::Connect,
         };
         let transport = match (cli.unix, cli.udp) {
             (false, false) => Transport::Tcp,
@@ -156,9 +162,6 @@ impl Config {
         if cli.keep_open && mode != Mode::Listen {
             return usage("`-k` needs `-l`");
         }
-        if cli.zero_io && mode == Mode::Listen {
-            return usage("`-z` cannot be used with `-l`");
-        }
         let wait = cli
             .wait
             .as_deref()
@@ -172,7 +175,6 @@ impl Config {
 
         let mut source_host = None;
         let mut source_port = None;
-        let mut scan_to = None;
         let target = if cli.unix {
             if cli.ipv4 || cli.ipv6 {
                 return usage("`-4`/`-6` cannot be used with `-U`");
@@ -268,7 +270,9 @@ impl Config {
                 }
                 _ => (parse_port(port, cli.numeric, false)?, None),
             };
-            scan_to = last;
+            if let Some(last) = last {
+                mode = Mode::Scan { last };
+            }
             Target::Inet {
                 host: Some(parse_host(host, cli.numeric)?),
                 port: first,
@@ -296,8 +300,6 @@ impl Config {
             keep_open: cli.keep_open,
             crlf: cli.crlf,
             verbose: cli.verbose,
-            zero_io: cli.zero_io,
-            scan_to,
             shutdown_on_eof: !cli.no_shutdown,
             zero_copy: !cli.no_zero_copy,
             busy_poll: !cli.no_busy_poll,
@@ -744,7 +746,7 @@ mod tests {
         assert_eq!(inet_target(&["-l", "[::1]:0"]), (literal("::1"), 0));
         assert_eq!(inet_target(&["-u", "-l", "[::]:53"]), (literal("::"), 53));
         let c = config(&["-z", "127.0.0.1:20-30"]).unwrap();
-        assert_eq!(c.scan_to, Some(30));
+        assert_eq!(c.mode, Mode::Scan { last: 30 });
         // The old spellings keep working.
         assert_eq!(inet_target(&["-l", "5000"]), (None, 5000));
         assert_eq!(
@@ -786,7 +788,7 @@ mod tests {
     #[test]
     fn config_zero_io_port_range() {
         let c = config(&["-z", "127.0.0.1", "20-30"]).unwrap();
-        assert_eq!(c.scan_to, Some(30));
+        assert_eq!(c.mode, Mode::Scan { last: 30 });
         assert!(matches!(c.target, Target::Inet { port: 20, .. }));
         assert!(usage_text(&["-z", "h", "30-20"]).contains("range"));
         assert!(usage_text(&["h", "20-30"]).contains("invalid port"));

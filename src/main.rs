@@ -14,6 +14,7 @@ mod endpoint;
 mod error;
 mod event_loop;
 mod net;
+mod run;
 mod sanitize;
 mod session;
 mod status;
@@ -40,7 +41,7 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code());
         }
     };
-    match event_loop::run(&config) {
+    match run::run(&config) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(e) => {
             print_line(&e.one_line());

@@ -15,6 +15,8 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use crate::config::{Family, Host, UNIX_PATH_MAX_BYTES};
 use crate::error::{Error, Result};
 
+pub(crate) mod connect;
+pub(crate) mod listen;
 mod unix_diag;
 
 use unix_diag::Liveness;

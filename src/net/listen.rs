@@ -1,0 +1,108 @@
+//! Listening for stream clients: the TCP or Unix listener (with the socket file it owns)
+//! and accepting the next client through the loop, backing off when out of file
+//! descriptors. Binding is in `net.rs`; what to do with each client is in `run.rs`.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, UnixListener};
+
+use crate::endpoint::{Endpoint, canonical_addr};
+use crate::error::{Error, Result, describe_io, print_line};
+use crate::event_loop::{LISTENER, Loop, Outcome, Wait, wait_for};
+use crate::net::{self, SocketFile};
+use crate::session::Session;
+
+/// How long to wait before accepting again when out of file descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A stream listener: TCP, or Unix with the file it owns.
+pub(crate) enum StreamListener {
+    Tcp(TcpListener),
+    Unix(UnixListener, SocketFile),
+}
+
+impl StreamListener {
+    pub(crate) fn source(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            StreamListener::Tcp(l) => l,
+            StreamListener::Unix(l, _) => l,
+        }
+    }
+
+    pub(crate) fn local_description(&self) -> String {
+        match self {
+            StreamListener::Tcp(l) => l
+                .local_addr()
+                .map(|a| canonical_addr(a).to_string())
+                .unwrap_or_else(|_| "(unknown)".into()),
+            StreamListener::Unix(_, file) => file.path().display().to_string(),
+        }
+    }
+
+    pub(crate) fn accept(&mut self) -> io::Result<(Endpoint, String)> {
+        match self {
+            StreamListener::Tcp(l) => {
+                let (stream, from) = l.accept()?;
+                net::tune_accepted(&stream);
+                Ok((Endpoint::Tcp(stream), canonical_addr(from).to_string()))
+            }
+            StreamListener::Unix(l, _) => {
+                let (stream, from) = l.accept()?;
+                let from = from
+                    .as_pathname()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "a unix client".to_string());
+                Ok((Endpoint::Unix(stream), from))
+            }
+        }
+    }
+}
+
+/// Accept the next stream connection, waiting for it.
+pub(crate) fn accept_next(
+    lp: &mut Loop,
+    session: &mut Session,
+    listener: &mut StreamListener,
+) -> Result<std::result::Result<(Endpoint, String), Outcome>> {
+    let mut warned_fd_limit = false;
+    loop {
+        let mut deadline = None;
+        match listener.accept() {
+            Ok(accepted) => return Ok(Ok(accepted)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e)
+                if e.kind() == io::ErrorKind::Interrupted
+                    || e.kind() == io::ErrorKind::ConnectionAborted =>
+            {
+                continue;
+            }
+            Err(e)
+                if e.raw_os_error() == Some(rustix::io::Errno::MFILE.raw_os_error())
+                    || e.raw_os_error() == Some(rustix::io::Errno::NFILE.raw_os_error()) =>
+            {
+                // Out of fds: the pending client stays in the backlog and the listener
+                // stays readable, so accepting at once again would spin. Back off.
+                if !warned_fd_limit {
+                    print_line(&format!(
+                        "accept on {}: {}; retrying",
+                        listener.local_description(),
+                        describe_io(&e)
+                    ));
+                    warned_fd_limit = true;
+                }
+                deadline = Some(Instant::now() + ACCEPT_BACKOFF);
+            }
+            Err(source) => {
+                return Err(Error::Accept {
+                    addr: listener.local_description(),
+                    source,
+                });
+            }
+        }
+        match wait_for(lp, session, Some(LISTENER), deadline)? {
+            Wait::Ended(outcome) => return Ok(Err(outcome)),
+            Wait::Ready | Wait::TimedOut => {}
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! The top level: open stdin, stdout and the screen, then run the mode `config` decided,
+//! once: connect (or scan, or probe), or listen for one client, clients in turn (`-k`),
+//! or datagrams. Each connection is handed to the loop's `drive`.
+
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use mio::Interest;
+
+use crate::config::{Config, Host, Mode, Target, Transport};
+use crate::endpoint::Endpoint;
+use crate::error::{Error, Result, print_line};
+use crate::event_loop::{LISTENER, Loop, Outcome, drive};
+use crate::net;
+use crate::net::connect::{
+    connect_tcp, probe_udp_addrs, resolve_waiting, scan_ports, source_addr, udp_probe_success,
+    zero_io_success,
+};
+use crate::net::listen::{StreamListener, accept_next};
+use crate::session::{Options, Session};
+use crate::status::ConnState;
+use crate::stdio::StdStream;
+use crate::ui::{Ui, UiWish};
+
+/// Run rnc as `config` says.
+pub(crate) fn run(config: &Config) -> Result<Outcome> {
+    let mut lp = Loop::new()?;
+    let mut session = open_session(&lp, config)?;
+    match config.mode {
+        Mode::Connect => run_client(&mut lp, &mut session, config),
+        Mode::Probe => run_probe(&mut lp, &mut session, config),
+        Mode::Scan { last } => run_scan(&mut lp, &mut session, config, last),
+        Mode::Listen => run_listener(&mut lp, &mut session, config),
+    }
+}
+
+fn session_options(config: &Config) -> Options {
+    Options {
+        crlf: config.crlf,
+        shutdown_on_eof: config.shutdown_on_eof,
+        verbose: config.verbose,
+        idle_timeout: config.wait,
+        quit_after_eof: config.quit_after_eof,
+        follow_latest_sender: config.keep_open,
+        keep_listening: config.keep_open,
+        zero_copy: config.zero_copy,
+    }
+}
+
+fn open_session(lp: &Loop, config: &Config) -> Result<Session> {
+    let stdin = if config.no_stdin {
+        None
+    } else {
+        Some(StdStream::stdin().map_err(|source| Error::Stdio {
+            op: "open stdin",
+            source,
+        })?)
+    };
+    let stdout = StdStream::stdout().map_err(|source| Error::Stdio {
+        op: "open stdout",
+        source,
+    })?;
+    let ui = Ui::new(
+        UiWish {
+            status: config.status,
+            raw_output: config.raw_output,
+            crlf: config.crlf,
+            reads_stdin: !config.no_stdin,
+            transport: config.transport.name(),
+        },
+        stdout.as_fd(),
+    );
+    let mut session = Session::new(session_options(config), stdin, stdout, ui);
+    session.register_stdio(lp.registry())?;
+    Ok(session)
+}
+
+/// Print the `-v` summary of a finished connection.
+fn print_summary(config: &Config, stats: Option<(u64, u64, Duration)>) {
+    if let (true, Some((sent, received, elapsed))) = (config.verbose, stats) {
+        print_line(&format!(
+            "{sent} bytes sent, {received} bytes received in {:.3} s",
+            elapsed.as_secs_f64()
+        ));
+    }
+}
+
+/// `rnc HOST PORT` (or `-U PATH`): connect, then relay until the session ends.
+fn run_client(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<Outcome> {
+    let endpoint = match connect(lp, session, config)? {
+        Ok(endpoint) => endpoint,
+        Err(outcome) => return Ok(outcome),
+    };
+    let peer = endpoint
+        .peer_description()
+        .unwrap_or_else(|| "peer".to_string());
+    let local = endpoint.local_description();
+    if config.verbose {
+        print_line(&format!("connected to {peer} (from {local})"));
+    }
+    session.ui().set_addresses(Some(&local), Some(&peer));
+    session.ui().new_connection(None);
+    session.attach(endpoint, false, lp.registry())?;
+    let outcome = drive(lp, session, config);
+    let stats = session.detach(lp.registry());
+    print_summary(config, stats);
+    outcome
+}
+
+/// `-z HOST PORT`: connect and close (UDP: probe for a refusal); `-v` says it is open.
+fn run_probe(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<Outcome> {
+    if let (Target::Inet { host, port }, Transport::Udp) = (&config.target, config.transport) {
+        let host = inet_host(host)?;
+        announce_resolving(session, config, host)?;
+        let addrs = match resolve_waiting(lp, session, host, *port, config.family)? {
+            Ok(addrs) => addrs,
+            Err(outcome) => return Ok(outcome),
+        };
+        return match probe_udp_addrs(lp, session, config, &addrs)? {
+            Ok(()) => {
+                if config.verbose {
+                    print_line(&udp_probe_success(host, addrs[0].port()));
+                }
+                Ok(Outcome::Finished)
+            }
+            Err(outcome) => Ok(outcome),
+        };
+    }
+    match connect(lp, session, config)? {
+        Ok(endpoint) => {
+            if config.verbose {
+                print_line(&zero_io_success(config, &endpoint));
+            }
+            Ok(Outcome::Finished)
+        }
+        Err(outcome) => Ok(outcome),
+    }
+}
+
+/// `-z HOST LOW-HIGH`: probe each port of the range.
+fn run_scan(lp: &mut Loop, session: &mut Session, config: &Config, last: u16) -> Result<Outcome> {
+    let Target::Inet { host, port } = &config.target else {
+        return Err(Error::Usage("a port range needs a host".into()));
+    };
+    let host = inet_host(host)?;
+    announce_resolving(session, config, host)?;
+    scan_ports(lp, session, config, host, *port, last)
+}
+
+/// The endpoint `config` names, connected: a Unix socket, a connected UDP socket, or a TCP
+/// stream (each address of a name tried in turn); or the signal that interrupted.
+fn connect(
+    lp: &mut Loop,
+    session: &mut Session,
+    config: &Config,
+) -> Result<std::result::Result<Endpoint, Outcome>> {
+    match (&config.target, config.transport) {
+        (Target::Unix(path), transport) => {
+            let shown = path.display().to_string();
+            session.ui().set_addresses(None, Some(&shown));
+            Ok(Ok(if transport == Transport::UnixStream {
+                Endpoint::Unix(net::unix_connect(path)?)
+            } else {
+                let (socket, file) = net::unix_datagram_connect(path)?;
+                Endpoint::UnixDatagram(socket, Some(file))
+            }))
+        }
+        (Target::Inet { host, port }, transport) => {
+            let host = inet_host(host)?;
+            announce_resolving(session, config, host)?;
+            let addrs = match resolve_waiting(lp, session, host, *port, config.family)? {
+                Ok(addrs) => addrs,
+                Err(outcome) => return Ok(Err(outcome)),
+            };
+            if transport == Transport::Udp {
+                let addr = addrs[0];
+                let source = source_addr(config, &addr)?;
+                Ok(Ok(Endpoint::Udp(net::udp_connect(addr, source)?)))
+            } else {
+                connect_tcp(lp, session, config, &addrs)
+            }
+        }
+    }
+}
+
+/// A client's host (config guarantees one).
+fn inet_host(host: &Option<Host>) -> Result<&Host> {
+    host.as_ref().ok_or_else(|| Error::Usage("no host".into()))
+}
+
+/// Before a name is looked up: say so (`-v`) and show it in the status row.
+fn announce_resolving(session: &mut Session, config: &Config, host: &Host) -> Result<()> {
+    if let Host::Name(name) = host {
+        if config.verbose {
+            print_line(&format!("resolving {name}"));
+        }
+        session.ui().set_state(ConnState::Resolving);
+        session.ui().set_addresses(None, Some(name));
+        session.refresh_ui(Instant::now())?;
+    }
+    Ok(())
+}
+
+fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<Outcome> {
+    let asked_port_zero = matches!(config.target, Target::Inet { port: 0, .. });
+    let announce = |session: &mut Session, local: &str, state: ConnState| {
+        if config.verbose || asked_port_zero {
+            print_line(&format!("listening on {local}"));
+        }
+        session.ui().set_state(state);
+        session.ui().set_addresses(Some(local), None);
+    };
+    let mut listener = match (&config.target, config.transport) {
+        (Target::Inet { host, port }, Transport::Tcp) => {
+            let candidates = net::listen_addrs(host.as_ref(), *port, config.family)?;
+            StreamListener::Tcp(net::tcp_listener(&candidates)?)
+        }
+        (Target::Unix(path), Transport::UnixStream) => {
+            let (l, file) = net::unix_listener(path)?;
+            StreamListener::Unix(l, file)
+        }
+        (Target::Inet { host, port }, _) => {
+            let candidates = net::listen_addrs(host.as_ref(), *port, config.family)?;
+            let endpoint = Endpoint::Udp(net::udp_listener(&candidates)?);
+            let local = endpoint.local_description();
+            announce(session, &local, ConnState::WaitingForDatagram);
+            return run_datagram_listener(lp, session, config, endpoint);
+        }
+        (Target::Unix(path), _) => {
+            let (socket, file) = net::unix_datagram_listener(path)?;
+            announce(
+                session,
+                &path.display().to_string(),
+                ConnState::WaitingForDatagram,
+            );
+            // The file stays until the session ends.
+            let endpoint = Endpoint::UnixDatagram(socket, None);
+            let result = run_datagram_listener(lp, session, config, endpoint);
+            drop(file);
+            return result;
+        }
+    };
+    let local = listener.local_description();
+    announce(session, &local, ConnState::Listening);
+    lp.registry()
+        .register(listener.source(), LISTENER, Interest::READABLE)
+        .map_err(|source| Error::Poll {
+            what: "register listener",
+            source,
+        })?;
+    let mut listener = Some(listener);
+    let mut served = 0u64;
+    loop {
+        let Some(active) = listener.as_mut() else {
+            return Ok(Outcome::Finished);
+        };
+        let (endpoint, from) = match accept_next(lp, session, active)? {
+            Ok(accepted) => accepted,
+            Err(outcome) => return Ok(outcome),
+        };
+        served += 1;
+        if !config.keep_open {
+            // One connection only: stop listening now, so later clients are refused
+            // instead of waiting in a backlog nobody serves.
+            if let Some(mut l) = listener.take() {
+                let _ = lp.registry().deregister(l.source());
+            }
+        }
+        if config.verbose {
+            print_line(&format!("connection from {from}"));
+        }
+        let ui = session.ui();
+        ui.new_connection(config.keep_open.then_some(served));
+        ui.set_addresses(Some(&endpoint.local_description()), Some(&from));
+        if config.keep_open {
+            ui.note(&format!("client {served} from {from}"));
+            if !config.verbose {
+                ui.announce(&format!("client {served} connected from {from}"));
+            }
+        }
+        session.attach(endpoint, false, lp.registry())?;
+        let outcome = drive(lp, session, config);
+        let stats = session.detach(lp.registry());
+        session
+            .ui()
+            .end_connection(stats.map_or(0, |(sent, _, _)| sent));
+        if let (true, false, Some((sent, received, _))) = (config.keep_open, config.verbose, stats)
+        {
+            session.ui().announce(&format!(
+                "client {served} left ({sent} bytes sent, {received} received)"
+            ));
+        }
+        print_summary(config, stats);
+        match outcome {
+            Ok(Outcome::Finished) if config.keep_open && !session.is_stdout_closed() => {
+                session.ui().set_state(ConnState::Listening);
+                session.ui().set_addresses(Some(&local), None);
+            }
+            Err(e) if config.keep_open && !matches!(e, Error::Stdio { .. }) => {
+                // One client's failure does not end a `-k` listener (a broken stdin or
+                // stdout would fail every client alike, so that does).
+                print_line(&e.one_line());
+                session.ui().set_state(ConnState::Listening);
+            }
+            other => return other,
+        }
+    }
+}
+
+fn run_datagram_listener(
+    lp: &mut Loop,
+    session: &mut Session,
+    config: &Config,
+    endpoint: Endpoint,
+) -> Result<Outcome> {
+    session.ui().new_connection(None);
+    session.attach(endpoint, true, lp.registry())?;
+    let outcome = drive(lp, session, config);
+    let stats = session.detach(lp.registry());
+    print_summary(config, stats);
+    outcome
+}
