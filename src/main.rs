@@ -14,6 +14,7 @@ mod endpoint;
 mod error;
 mod event_loop;
 mod net;
+mod notices;
 mod run;
 mod sanitize;
 mod session;
@@ -29,7 +30,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::error::print_line;
+use crate::notices::print_line;
 
 fn main() -> ExitCode {
     install_panic_hook();

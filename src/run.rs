@@ -9,7 +9,7 @@ use mio::Interest;
 
 use crate::config::{Config, Host, Mode, Target, Transport};
 use crate::endpoint::Endpoint;
-use crate::error::{Error, Result, print_line};
+use crate::error::{Error, Result};
 use crate::event_loop::{LISTENER, Loop, Outcome, drive};
 use crate::net;
 use crate::net::connect::{
@@ -17,6 +17,7 @@ use crate::net::connect::{
     zero_io_success,
 };
 use crate::net::listen::{StreamListener, accept_next};
+use crate::notices::print_line;
 use crate::session::{Options, Session};
 use crate::status::ConnState;
 use crate::stdio::StdStream;

@@ -17,10 +17,11 @@ use mio::{Interest, Registry, Token};
 use crate::buffer::{ByteQueue, Fill};
 use crate::crlf::CrlfEncoder;
 use crate::endpoint::{Endpoint, PeerAddr};
-use crate::error::{Error, Result, print_line};
+use crate::error::{Error, Result};
+use crate::notices::print_line;
 use crate::status::{ConnState, Rtt};
 use crate::stdio::StdStream;
-use crate::sys::{self, FdKind, TcpState};
+use crate::sys::{self, FdKind};
 use crate::ui::{Ui, UserRequest};
 use crate::zerocopy::{FromPeer, Relay, Step, StepError, ToPeer};
 
@@ -1257,18 +1258,10 @@ fn connection_state(conn: &Connection) -> (ConnState, Option<Rtt>) {
     if let Endpoint::Tcp(_) = conn.endpoint
         && let Some(info) = sys::tcp_info(conn.endpoint.fd())
     {
-        let state = match info.state {
-            TcpState::Opening => ConnState::Connecting,
-            TcpState::Established => ConnState::Connected,
-            TcpState::FinWait => ConnState::WeClosed,
-            TcpState::CloseWait => ConnState::PeerClosed,
-            TcpState::Closed => ConnState::Closed,
-            TcpState::Listen => ConnState::Listening,
-        };
-        // The minimum is what a user means by round trip; a peer's delayed ACKs inflate
-        // the smoothed one, shown as such where the kernel has no minimum.
-        let rtt = info.min_rtt.map_or(Rtt::Smoothed(info.srtt), Rtt::Min);
-        return (state, Some(rtt));
+        return (
+            ConnState::from_tcp(info.state),
+            Some(Rtt::from_tcp_info(&info)),
+        );
     }
     let state = match (conn.peer_eof, conn.to_peer_done_at.is_some()) {
         (true, true) => ConnState::Closed,

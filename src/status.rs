@@ -20,6 +20,7 @@
 use std::time::Duration;
 
 use crate::sanitize::escape_for_display;
+use crate::sys::{TcpInfo, TcpState};
 use crate::width::{prefix_within, str_cols};
 
 /// The state of the connection, as the kernel (TCP_INFO) or the session sees it.
@@ -48,6 +49,18 @@ pub(crate) enum ConnState {
 }
 
 impl ConnState {
+    /// The state shown for the kernel's TCP state.
+    pub(crate) fn from_tcp(state: TcpState) -> ConnState {
+        match state {
+            TcpState::Opening => ConnState::Connecting,
+            TcpState::Established => ConnState::Connected,
+            TcpState::FinWait => ConnState::WeClosed,
+            TcpState::CloseWait => ConnState::PeerClosed,
+            TcpState::Closed => ConnState::Closed,
+            TcpState::Listen => ConnState::Listening,
+        }
+    }
+
     /// The state as the status row words it.
     pub(crate) fn label(self) -> &'static str {
         match self {
@@ -90,6 +103,15 @@ pub(crate) enum Rtt {
     /// The kernel's smoothed estimate (`tcpi_rtt`), for kernels that report no minimum.
     /// A peer that delays its ACKs (up to 40 ms on Linux) inflates it. Shown as `srtt`.
     Smoothed(Duration),
+}
+
+impl Rtt {
+    /// The figure to show from `TCP_INFO`: the minimum is what a user means by round
+    /// trip; a peer's delayed ACKs inflate the smoothed one, shown as such where the
+    /// kernel has no minimum.
+    pub(crate) fn from_tcp_info(info: &TcpInfo) -> Rtt {
+        info.min_rtt.map_or(Rtt::Smoothed(info.srtt), Rtt::Min)
+    }
 }
 
 /// How a row may be drawn, from the environment.

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::crlf::CrlfEncoder;
 use crate::editor::{EditAction, LineEditor};
-use crate::error::{capture_notices, print_line, take_notices};
+use crate::notices::{capture_notices, print_line, take_notices};
 use crate::sanitize::{DisplaySanitizer, escape_for_display};
 use crate::status::{ConnState, Look, Rtt, StatusModel};
 use crate::sys::{self, FdKind};

@@ -11,9 +11,10 @@ use mio::{Interest, Waker};
 
 use crate::config::{Config, Family, Host, Target, Transport};
 use crate::endpoint::Endpoint;
-use crate::error::{Error, Result, print_line};
+use crate::error::{Error, Result};
 use crate::event_loop::{Loop, Outcome, RESOLVER, Wait, wait_for};
 use crate::net;
+use crate::notices::print_line;
 use crate::session::{SOCKET, Session};
 use crate::status::ConnState;
 

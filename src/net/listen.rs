@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, UnixListener};
 
 use crate::endpoint::{Endpoint, canonical_addr};
-use crate::error::{Error, Result, describe_io, print_line};
+use crate::error::{Error, Result, describe_io};
 use crate::event_loop::{LISTENER, Loop, Outcome, Wait, wait_for};
 use crate::net::{self, SocketFile};
+use crate::notices::print_line;
 use crate::session::Session;
 
 /// How long to wait before accepting again when out of file descriptors.
