@@ -18,7 +18,7 @@ use signal_hook_mio::v1_0::Signals;
 use crate::busy_poll::BusyPoll;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::session::{SOCKET, STDIN, STDOUT, Session};
+use crate::relay::session::{SOCKET, STDIN, STDOUT, Session};
 
 /// Token for a stream listener.
 pub(crate) const LISTENER: Token = Token(3);

@@ -4,27 +4,17 @@
 //! Nothing below `main` exits the process, so every destructor (stdin flags, Unix socket
 //! files) runs on every path.
 
-mod buffer;
 mod busy_poll;
 mod cli;
 mod config;
-mod crlf;
-mod editor;
-mod endpoint;
 mod error;
 mod event_loop;
 mod net;
 mod notices;
+mod relay;
 mod run;
-mod sanitize;
-mod session;
-mod status;
-mod stdio;
 mod sys;
-mod terminal;
-mod ui;
-mod width;
-mod zerocopy;
+mod tty;
 
 use std::process::ExitCode;
 
@@ -56,7 +46,7 @@ fn main() -> ExitCode {
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         // The terminal first (ratatui's order), so the message lands on a sane screen.
-        terminal::restore();
+        tty::terminal::restore();
         let location = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))

@@ -16,6 +16,7 @@ use crate::config::{Family, Host, UNIX_PATH_MAX_BYTES};
 use crate::error::{Error, Result};
 
 pub(crate) mod connect;
+pub(crate) mod endpoint;
 pub(crate) mod listen;
 mod unix_diag;
 

@@ -28,7 +28,7 @@ pub(crate) fn print_line(msg: &str) {
         return;
     }
     // Paths and names can hold control characters; they are shown, never obeyed.
-    let line = format!("rnc: {}\n", crate::sanitize::escape_for_display(msg));
+    let line = format!("rnc: {}\n", crate::tty::sanitize::escape_for_display(msg));
     let _ = io::stderr().write_all(line.as_bytes());
 }
 

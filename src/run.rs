@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use mio::Interest;
 
 use crate::config::{Config, Host, Mode, Target, Transport};
-use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::event_loop::{LISTENER, Loop, Outcome, drive};
 use crate::net;
@@ -16,12 +15,13 @@ use crate::net::connect::{
     connect_tcp, probe_udp_addrs, resolve_waiting, scan_ports, source_addr, udp_probe_success,
     zero_io_success,
 };
+use crate::net::endpoint::Endpoint;
 use crate::net::listen::{StreamListener, accept_next};
 use crate::notices::print_line;
-use crate::session::{Options, Session};
-use crate::status::ConnState;
-use crate::stdio::StdStream;
-use crate::ui::{Ui, UiWish};
+use crate::relay::session::{Options, Session};
+use crate::relay::stdio::StdStream;
+use crate::tty::status::ConnState;
+use crate::tty::ui::{Ui, UiWish};
 
 /// Run rnc as `config` says.
 pub(crate) fn run(config: &Config) -> Result<Outcome> {

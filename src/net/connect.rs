@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use mio::{Interest, Waker};
 
 use crate::config::{Config, Family, Host, Target, Transport};
-use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::event_loop::{Loop, Outcome, RESOLVER, Wait, wait_for};
 use crate::net;
+use crate::net::endpoint::Endpoint;
 use crate::notices::print_line;
-use crate::session::{SOCKET, Session};
-use crate::status::ConnState;
+use crate::relay::session::{SOCKET, Session};
+use crate::tty::status::ConnState;
 
 /// How long `-z -u` waits for a refusal when `-w` does not say.
 const UDP_PROBE_WAIT: Duration = Duration::from_secs(1);

@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, UnixListener};
 
-use crate::endpoint::{Endpoint, canonical_addr};
 use crate::error::{Error, Result, describe_io};
 use crate::event_loop::{LISTENER, Loop, Outcome, Wait, wait_for};
+use crate::net::endpoint::{Endpoint, canonical_addr};
 use crate::net::{self, SocketFile};
 use crate::notices::print_line;
-use crate::session::Session;
+use crate::relay::session::Session;
 
 /// How long to wait before accepting again when out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);

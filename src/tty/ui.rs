@@ -15,13 +15,13 @@ use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
-use crate::crlf::CrlfEncoder;
-use crate::editor::{EditAction, LineEditor};
 use crate::notices::{capture_notices, print_line, take_notices};
-use crate::sanitize::{DisplaySanitizer, escape_for_display};
-use crate::status::{ConnState, Look, Rtt, StatusModel};
+use crate::relay::crlf::CrlfEncoder;
 use crate::sys::{self, FdKind};
-use crate::terminal::{self, TerminalGuard};
+use crate::tty::editor::{EditAction, LineEditor};
+use crate::tty::sanitize::{DisplaySanitizer, escape_for_display};
+use crate::tty::status::{ConnState, Look, Rtt, StatusModel};
+use crate::tty::terminal::{self, TerminalGuard};
 
 /// Shortest time between two redraws.
 const REDRAW_INTERVAL: Duration = Duration::from_millis(100);

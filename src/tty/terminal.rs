@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
-use crate::sanitize::escape_for_display;
+use crate::tty::sanitize::escape_for_display;
 
 /// Raw mode (and maybe the layout) is on and `restore()` has work to do.
 static ACTIVE: AtomicBool = AtomicBool::new(false);

@@ -23,8 +23,8 @@ use std::ops::Range;
 
 use unicode_segmentation::{GraphemeCursor, UnicodeSegmentation};
 
-use crate::sanitize::needs_escape;
-use crate::width::{prefix_within, str_cols};
+use crate::tty::sanitize::needs_escape;
+use crate::tty::width::{prefix_within, str_cols};
 
 /// The prompt drawn at the start of the input row.
 pub(crate) const PROMPT: &str = "> ";
@@ -920,7 +920,7 @@ fn unix_word_start(line: &str, cursor: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::width::char_cols;
+    use crate::tty::width::char_cols;
 
     fn send(s: &str) -> EditAction {
         EditAction::Send(format!("{s}\n").into_bytes())

@@ -14,16 +14,16 @@ use std::time::{Duration, Instant};
 
 use mio::{Interest, Registry, Token};
 
-use crate::buffer::{ByteQueue, Fill};
-use crate::crlf::CrlfEncoder;
-use crate::endpoint::{Endpoint, PeerAddr};
 use crate::error::{Error, Result};
+use crate::net::endpoint::{Endpoint, PeerAddr};
 use crate::notices::print_line;
-use crate::status::{ConnState, Rtt};
-use crate::stdio::StdStream;
+use crate::relay::buffer::{ByteQueue, Fill};
+use crate::relay::crlf::CrlfEncoder;
+use crate::relay::stdio::StdStream;
+use crate::relay::zerocopy::{FromPeer, Relay, Step, StepError, ToPeer};
 use crate::sys::{self, FdKind};
-use crate::ui::{Ui, UserRequest};
-use crate::zerocopy::{FromPeer, Relay, Step, StepError, ToPeer};
+use crate::tty::status::{ConnState, Rtt};
+use crate::tty::ui::{Ui, UserRequest};
 
 /// Capacity of each direction's queue.
 pub(crate) const QUEUE_BYTES: usize = 256 * 1024;
@@ -449,7 +449,7 @@ impl Session {
             if let Some(stdin) = &self.stdin {
                 // A bigger pipe lets the writer run ahead: fewer sleeps on both sides, and
                 // each read or splice moves more.
-                crate::zerocopy::enlarge_pipe(stdin);
+                crate::relay::zerocopy::enlarge_pipe(stdin);
             }
             match plan {
                 // One read can then empty the pipe, and TCP gets larger sends.
@@ -467,7 +467,7 @@ impl Session {
                 FdKind::Pipe => {
                     // One splice fills at most one pipe slot per page; a page-sized
                     // slot each (as after sendfile) needs many slots to move much.
-                    crate::zerocopy::enlarge_pipe(&self.stdout);
+                    crate::relay::zerocopy::enlarge_pipe(&self.stdout);
                     Some(FromPeer::Splice)
                 }
                 _ => Relay::new().ok().map(FromPeer::Relay),

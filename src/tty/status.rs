@@ -19,9 +19,9 @@
 
 use std::time::Duration;
 
-use crate::sanitize::escape_for_display;
 use crate::sys::{TcpInfo, TcpState};
-use crate::width::{prefix_within, str_cols};
+use crate::tty::sanitize::escape_for_display;
+use crate::tty::width::{prefix_within, str_cols};
 
 /// The state of the connection, as the kernel (TCP_INFO) or the session sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

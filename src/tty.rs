@@ -1,0 +1,11 @@
+//! The terminal: what rnc shows there and how (`ui`), the interactive layout and its
+//! restore (`terminal`), the line editor (`editor`), the status row's model and renderer
+//! (`status`), and the display-safe text of received bytes and names (`sanitize`,
+//! `width`). Nothing here reads or writes a socket.
+
+pub(crate) mod editor;
+pub(crate) mod sanitize;
+pub(crate) mod status;
+pub(crate) mod terminal;
+pub(crate) mod ui;
+pub(crate) mod width;
