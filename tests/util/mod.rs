@@ -1,5 +1,6 @@
 //! The integration suite's harness, split by concern; this file is only the index. Test
-//! files import from `crate::util` and need not know which module an item lives in.
+//! files import from `crate::util` and need not know which module an item lives in,
+//! except `tests/tty.rs`, which imports its harness from `util::pty`.
 //!
 //! | module | owns |
 //! | --- | --- |
@@ -9,11 +10,14 @@
 //! | `data` | payloads, byte comparison, temp dirs and files |
 //! | `cases` | table-driven runners that name every failing case |
 //! | `tmux` | a private tmux server: a real terminal emulator with job control |
+//! | `pty` | rnc in a pseudo-terminal, read through the `vt100` emulator (Linux) |
 
 mod cases;
 mod data;
 mod peers;
 mod procfs;
+#[cfg(target_os = "linux")]
+pub mod pty;
 mod spawn;
 mod tmux;
 
