@@ -6,17 +6,17 @@
 
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
-use std::net::{TcpStream, UdpSocket};
+use std::net::TcpStream;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
 use crate::util::{
-    BIG, Deadline, Input, Output, Rnc, TIMEOUT, accept_tcp, accept_unix, assert_idle, connect_tcp,
-    connect_unix, expect_eof, is_nonblocking, never_accepting_listener, pipe_through_cat,
-    pseudo_random, read_exact_within, recv_udp, reset_close, rnc_client, tcp_listener, temp_dir,
-    udp_socket, wait_tcp_state,
+    BIG, Deadline, Input, Output, Rnc, accept_tcp, accept_unix, assert_idle, closed_udp_port,
+    connect_tcp, connect_unix, expect_eof, is_nonblocking, never_accepting_listener,
+    pipe_through_cat, pseudo_random, read_exact_within, recv_udp, reset_close, rnc_client,
+    tcp_listener, temp_dir, udp_addrs_of, udp_socket, wait_tcp_state,
 };
 
 /// Every signal that ends rnc cleanly, with its number (exit code 128 + n).
@@ -392,25 +392,24 @@ fn fault_signals_while_half_closed_unix_listener() {
 
 #[test]
 fn fault_udp_port_unreachable_is_reported_and_not_fatal() {
-    // A port whose socket has just closed: the first datagram draws ICMP port unreachable.
-    let (gone, port) = udp_socket();
-    drop(gone);
-    let mut rnc = Rnc::spawn(&["-u", "127.0.0.1", &port.to_string()]);
+    // A closed port, held by a guard: the first datagram draws ICMP port unreachable.
+    let closed = closed_udp_port();
+    let mut rnc = Rnc::spawn(&["-u", "127.0.0.1", &closed.port().to_string()]);
     rnc.write_stdin(b"anyone?");
     let line = rnc.wait_stderr("refused");
     assert!(line.starts_with("rnc: "), "{line}");
     assert!(!rnc.has_exited(), "ECONNREFUSED on UDP must not be fatal");
-    // Someone binds the port after all: the session carries on.
-    if let Ok(peer) = UdpSocket::bind(("127.0.0.1", port)) {
-        peer.set_read_timeout(Some(TIMEOUT)).unwrap();
-        rnc.write_stdin(b"now?");
-        let (data, from) = recv_udp(&peer);
-        assert_eq!(data, b"now?");
-        peer.send_to(b"yes", from).unwrap();
-        assert_eq!(rnc.stdout_exact(3), b"yes");
-    } else {
-        eprintln!("port {port} was taken again; skipping the recovery part");
-    }
+    // The port opens after all, to rnc: the session carries on.
+    let rnc_addr = match udp_addrs_of(rnc.pid())[..] {
+        [addr] => addr,
+        ref all => panic!("rnc should own one UDP socket, not {all:?}"),
+    };
+    let peer = closed.open_to(rnc_addr);
+    rnc.write_stdin(b"now?");
+    let (data, from) = recv_udp(&peer);
+    assert_eq!(data, b"now?");
+    peer.send_to(b"yes", from).unwrap();
+    assert_eq!(rnc.stdout_exact(3), b"yes");
     rnc.close_stdin();
     let exit = rnc.finish();
     exit.assert_code(0);

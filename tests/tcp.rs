@@ -494,7 +494,8 @@ fn tcp_zero_io_succeeds_against_open_port() {
 
 #[test]
 fn tcp_zero_io_fails_against_closed_port() {
-    let port = closed_tcp_port();
+    let closed = closed_tcp_port();
+    let port = closed.port();
     let exit = Rnc::run(&["-z", "127.0.0.1", &port.to_string()]);
     exit.assert_code(1);
     assert!(exit.stdout.is_empty());
@@ -502,7 +503,8 @@ fn tcp_zero_io_fails_against_closed_port() {
 
 #[test]
 fn tcp_connection_refused_exits_1_naming_the_address() {
-    let port = closed_tcp_port();
+    let closed = closed_tcp_port();
+    let port = closed.port();
     let exit = Rnc::run(&["127.0.0.1", &port.to_string()]);
     exit.assert_code(1);
     assert!(exit.stdout.is_empty());

@@ -4,7 +4,9 @@
 //! never accept. Also whether a test can run here at all: IPv6, installed tools, and
 //! `skip_or_fail`, the one way to skip (a failure under CI).
 //!
-//! Peers bind port 0 and report the port the kernel gave them.
+//! Nothing here picks a free port and passes it on: peers bind port 0 and report the port
+//! the kernel gave them, and a port that must refuse is held by a socket (`ClosedTcpPort`,
+//! `ClosedUdpPort`) for as long as the test uses it.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -32,20 +34,88 @@ pub fn ipv6_available() -> bool {
     ok
 }
 
-/// A port nothing listens on. There is no race-free way to get one: the port is taken
-/// from a listener that is then closed. Nothing else on loopback picks that exact port in
-/// the few milliseconds before it is used (the kernel hands out ephemeral ports
-/// pseudo-randomly), so a refusal is what the test sees.
-pub fn closed_tcp_port() -> u16 {
-    let (listener, port) = tcp_listener();
-    drop(listener);
-    port
+/// A TCP port on 127.0.0.1 that refuses connections for as long as this guard lives. A
+/// socket bound to the port that never listens holds it: nothing else can bind it, and a
+/// SYN to a port without a listener is answered with RST (connection refused).
+pub struct ClosedTcpPort {
+    /// Holds the port; never listens.
+    _socket: socket2::Socket,
+    /// The port it holds.
+    port: u16,
 }
 
-/// The UDP counterpart of `closed_tcp_port`, with the same caveat.
-pub fn closed_udp_port() -> u16 {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind udp 127.0.0.1:0");
-    socket.local_addr().expect("local_addr").port()
+impl ClosedTcpPort {
+    /// The refusing port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+/// A TCP port that refuses connections while the returned guard lives (race-free: the port
+/// is never free for another process to take).
+pub fn closed_tcp_port() -> ClosedTcpPort {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let addr: SocketAddr = "127.0.0.1:0".parse().expect("address");
+    socket.bind(&addr.into()).expect("bind 127.0.0.1:0");
+    let port = socket
+        .local_addr()
+        .expect("local_addr")
+        .as_socket()
+        .expect("inet")
+        .port();
+    ClosedTcpPort {
+        _socket: socket,
+        port,
+    }
+}
+
+/// A UDP port on 127.0.0.1 where datagrams draw ICMP port unreachable for as long as this
+/// guard lives. A socket bound to the port and connected to itself holds it: nothing else
+/// can bind it, and it takes datagrams only from its own address, which no other socket
+/// can send from, so the kernel answers every other sender as if the port were closed.
+pub struct ClosedUdpPort {
+    /// Holds the port; connected to itself.
+    socket: UdpSocket,
+    /// The port it holds.
+    port: u16,
+}
+
+impl ClosedUdpPort {
+    /// Holds `port` on 127.0.0.1 (0: one the kernel picks); fails when it is taken.
+    pub fn bind(port: u16) -> io::Result<ClosedUdpPort> {
+        let socket = UdpSocket::bind(("127.0.0.1", port))?;
+        let addr = socket.local_addr()?;
+        socket.connect(addr)?;
+        Ok(ClosedUdpPort {
+            socket,
+            port: addr.port(),
+        })
+    }
+
+    /// The closed port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Opens the port to `peer` alone: the socket is connected to `peer` instead (it keeps
+    /// its port; disconnecting would release it), so it receives what `peer` sends. Returns
+    /// the socket, with a 10 s read timeout.
+    pub fn open_to(self, peer: SocketAddr) -> UdpSocket {
+        self.socket
+            .connect(peer)
+            .unwrap_or_else(|e| panic!("connect the held UDP port to {peer}: {e}"));
+        self.socket
+            .set_read_timeout(Some(TIMEOUT))
+            .expect("timeout");
+        self.socket
+    }
+}
+
+/// A UDP port that refuses datagrams while the returned guard lives (race-free, as
+/// `closed_tcp_port`).
+pub fn closed_udp_port() -> ClosedUdpPort {
+    ClosedUdpPort::bind(0).expect("bind udp 127.0.0.1:0")
 }
 
 /// Runs a blocking accept in a thread and waits for it, at most `TIMEOUT`.

@@ -2,6 +2,7 @@
 //! states, its CPU time and memory, and the kernel's unprivileged-port boundary. They
 //! observe a running rnc from outside; none of them changes it.
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::thread;
 use std::time::Duration;
@@ -32,6 +33,40 @@ pub fn is_nonblocking(fd: &impl AsRawFd) -> bool {
 /// The TCP sockets process `pid` owns, from `/proc`: (state as the hex code of
 /// `/proc/net/tcp`, local port). Empty when the process is gone.
 pub fn tcp_sockets_of(pid: u32) -> Vec<(String, u16)> {
+    sockets_of(pid, &["/proc/net/tcp", "/proc/net/tcp6"])
+}
+
+/// The local addresses of the IPv4 UDP sockets process `pid` owns, from `/proc`. Empty when
+/// the process is gone.
+pub fn udp_addrs_of(pid: u32) -> Vec<SocketAddr> {
+    let mut addrs = Vec::new();
+    for (local, _) in socket_rows_of(pid, &["/proc/net/udp"]) {
+        let (ip, port) = local.split_once(':').expect("ADDR:PORT");
+        // The address is in hex, in network byte order read as a native-endian u32.
+        let ip = u32::from_str_radix(ip, 16).expect("hex address");
+        let ip = Ipv4Addr::from(ip.to_ne_bytes());
+        let port = u16::from_str_radix(port, 16).expect("hex port");
+        addrs.push(SocketAddr::from((ip, port)));
+    }
+    addrs
+}
+
+/// The sockets of process `pid` listed in `tables` (`/proc/net/tcp` and the like):
+/// (state as its hex code, local port).
+fn sockets_of(pid: u32, tables: &[&str]) -> Vec<(String, u16)> {
+    socket_rows_of(pid, tables)
+        .into_iter()
+        .map(|(local, state)| {
+            let port = local.rsplit(':').next().expect("local address");
+            let port = u16::from_str_radix(port, 16).expect("hex port");
+            (state, port)
+        })
+        .collect()
+}
+
+/// The rows of `tables` whose socket process `pid` owns: (local address as the table
+/// writes it, state).
+fn socket_rows_of(pid: u32, tables: &[&str]) -> Vec<(String, String)> {
     let mut inodes = Vec::new();
     if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
         for entry in dir.flatten() {
@@ -47,20 +82,18 @@ pub fn tcp_sockets_of(pid: u32) -> Vec<(String, u16)> {
             }
         }
     }
-    let mut sockets = Vec::new();
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+    let mut rows = Vec::new();
+    for table in tables {
         let text = std::fs::read_to_string(table).unwrap_or_default();
         for line in text.lines().skip(1) {
             // fields: sl local rem st tx:rx tr:when retrnsmt uid timeout inode
             let fields: Vec<&str> = line.split_whitespace().collect();
             if fields.len() > 9 && inodes.iter().any(|i| i == fields[9]) {
-                let port = fields[1].rsplit(':').next().expect("local address");
-                let port = u16::from_str_radix(port, 16).expect("hex port");
-                sockets.push((fields[3].to_string(), port));
+                rows.push((fields[1].to_string(), fields[3].to_string()));
             }
         }
     }
-    sockets
+    rows
 }
 
 /// The port of the TCP socket that process `pid` is listening on, from `/proc`
