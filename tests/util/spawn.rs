@@ -14,9 +14,12 @@ use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::Once;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use rustix::process::{Resource, Rlimit};
 
 use super::peers::{installed_tool, skip_or_fail};
 use super::procfs::first_unprivileged_port;
@@ -161,6 +164,7 @@ impl Spawn {
 
     /// Starts the process. stderr is always piped and drained by a reader thread.
     pub fn spawn(self) -> Rnc {
+        raise_fd_limit();
         let name = self.program.display().to_string();
         let closed_in = matches!(self.stdin, Input::Closed);
         let closed_out = matches!(self.stdout, Output::Closed);
@@ -229,6 +233,30 @@ impl Spawn {
             status: None,
         }
     }
+}
+
+/// Raises this test binary's soft open-file limit to its hard limit, once. Tests run in
+/// parallel, each with its peers' sockets, the pipes of its children and their reader
+/// threads, and some open hundreds of sockets: the usual soft limit of 1024 is too close.
+/// Children inherit the raised limit; a test that needs rnc to have a low one sets it.
+fn raise_fd_limit() {
+    static RAISED: Once = Once::new();
+    RAISED.call_once(|| {
+        let limit = rustix::process::getrlimit(Resource::Nofile);
+        // `None` is unlimited; only a finite soft limit below a finite hard one can grow.
+        if let (Some(soft), Some(hard)) = (limit.current, limit.maximum)
+            && soft < hard
+        {
+            rustix::process::setrlimit(
+                Resource::Nofile,
+                Rlimit {
+                    current: Some(hard),
+                    maximum: Some(hard),
+                },
+            )
+            .unwrap_or_else(|e| panic!("raise RLIMIT_NOFILE from {soft} to {hard}: {e}"));
+        }
+    });
 }
 
 /// Reads `source` to its end in a thread, sending each chunk through the channel.
