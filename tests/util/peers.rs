@@ -25,11 +25,13 @@ pub fn tcp_listener() -> (TcpListener, u16) {
     (listener, port)
 }
 
-/// Whether `[::1]` binds here; IPv6 tests return early (and say so) when it does not.
+/// Whether `[::1]` binds here. When it does not, the IPv6 test (or the IPv6 part of a
+/// test) is skipped through `skip_or_fail`: a message here, a failure under CI.
+#[track_caller]
 pub fn ipv6_available() -> bool {
     let ok = TcpListener::bind("[::1]:0").is_ok();
     if !ok {
-        eprintln!("skipping the IPv6 part: [::1] does not bind on this machine");
+        skip_or_fail("[::1] does not bind on this machine, so the IPv6 part cannot run");
     }
     ok
 }
