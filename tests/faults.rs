@@ -472,7 +472,8 @@ fn fault_unix_peer_reset_like_close_mid_upload_exits_1() {
 /// never answers (`getaddrinfo` would block for 10 s). The stalled DNS server lives in a
 /// private network and mount namespace (`unshare -mn`, root only): a UDP rnc listening on
 /// 127.0.0.1:53 that never replies (rnc starts once it is bound, or the query would be
-/// refused at once), and a bind-mounted resolv.conf pointing at it.
+/// refused at once) and writes the queries it gets to a file, and a bind-mounted
+/// resolv.conf pointing at it.
 #[test]
 fn fault_signal_while_resolving_ends_at_once() {
     let Some(unshare) = ["/usr/bin/unshare", "/bin/unshare"]
@@ -497,13 +498,15 @@ fn fault_signal_while_resolving_ends_at_once() {
         "nameserver 127.0.0.1\noptions timeout:5 attempts:2\n",
     )
     .unwrap();
+    let queries = dir.path().join("queries");
     let rnc = crate::util::RNC;
     let script = format!(
         "ip link set lo up 2>/dev/null; \
-         timeout 10 '{rnc}' -u -l 127.0.0.1 53 </dev/null >/dev/null 2>&1 & \
+         timeout 10 '{rnc}' -u -l 127.0.0.1 53 </dev/null >'{}' 2>/dev/null & \
          i=0; while ! grep -q ':0035 ' /proc/net/udp && [ $i -lt 1000 ]; do \
          sleep 0.01; i=$((i + 1)); done; \
          mount --bind '{}' /etc/resolv.conf && exec '{rnc}' -v stalled.example.org 80",
+        queries.display(),
         resolv.display()
     );
     let mut guard = crate::util::ChildGuard::new(
@@ -525,8 +528,15 @@ fn fault_signal_while_resolving_ends_at_once() {
             seen.extend(chunk);
         }
     }
-    // Give getaddrinfo time to be blocked in its first DNS wait.
-    thread::sleep(Duration::from_millis(300));
+    // getaddrinfo is blocked in its first DNS wait once its query has reached the silent
+    // server, which writes it to `queries`.
+    while std::fs::metadata(&queries).map_or(0, |m| m.len()) == 0 {
+        assert!(
+            !deadline.expired(),
+            "no DNS query reached the silent server"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
     let sent = std::time::Instant::now();
     let status = std::process::Command::new("kill")
         .args(["-s", "INT", &guard.id().to_string()])
