@@ -13,10 +13,10 @@ use std::thread;
 use std::time::Duration;
 
 use crate::util::{
-    BIG, Deadline, Input, Output, Rnc, accept_tcp, accept_unix, assert_idle, closed_udp_port,
-    connect_tcp, connect_unix, expect_eof, is_nonblocking, never_accepting_listener,
-    pipe_through_cat, pseudo_random, read_exact_within, recv_udp, reset_close, rnc_client,
-    tcp_listener, temp_dir, udp_addrs_of, udp_socket, wait_tcp_state,
+    BIG, Deadline, Input, Output, PeerStream, Rnc, accept_tcp, accept_unix, assert_idle,
+    closed_udp_port, connect_tcp, connect_unix, expect_eof, is_nonblocking,
+    never_accepting_listener, pipe_through_cat, pseudo_random, read_exact_within, recv_udp,
+    reset_close, rnc_client, tcp_listener, temp_dir, udp_addrs_of, udp_socket, wait_tcp_state,
 };
 
 /// Every signal that ends rnc cleanly, with its number (exit code 128 + n).
@@ -209,6 +209,16 @@ fn fault_stdout_full_device_exits_1_for_every_transport() {
         );
     };
 
+    // TCP client receiving a few bytes.
+    let (listener, port) = tcp_listener();
+    let rnc = Rnc::with(&["127.0.0.1", &port.to_string()])
+        .stdin(Input::Null)
+        .stdout(Output::File(dev_full()))
+        .spawn();
+    let (mut peer, _) = accept_tcp(&listener);
+    peer.write_all(b"data").unwrap();
+    check(rnc, "tcp client");
+
     // TCP listener receiving a file-sized upload.
     let mut rnc = Rnc::with(&["-l", "127.0.0.1", "0"])
         .stdin(Input::Null)
@@ -252,17 +262,19 @@ fn fault_stdout_full_device_exits_1_for_every_transport() {
 }
 
 /// Sends each ending signal to an rnc that `start` brought to one phase, and checks the
-/// exit code, the promptness, stdin's flags and (for Unix) the socket file.
-/// `start` gets the temp dir, rnc's stdin (a pipe) and the `cat` that writes into it.
+/// exit code, the promptness, stdin's flags, (for Unix) the socket file and, when `start`
+/// returns a connected peer, that the peer reads a clean EOF once rnc has gone.
+/// `start` gets the temp dir, rnc's stdin (a pipe) and the `cat` that writes into it; it
+/// returns rnc, what must stay open meanwhile, and the peer to check.
 fn signal_each_phase(
     phase: &str,
-    start: impl Fn(&Path, Input, &mut Rnc) -> (Rnc, Vec<Box<dyn Send>>),
+    start: impl Fn(&Path, Input, &mut Rnc) -> (Rnc, Vec<Box<dyn Send>>, Option<PeerStream>),
 ) {
     for (name, number) in ENDING_SIGNALS {
         let dir = temp_dir();
         let (reader, mut writer) = pipe_through_cat();
         let shared = reader.try_clone().unwrap();
-        let (mut rnc, keep) = start(dir.path(), Input::Fd(reader), &mut writer);
+        let (mut rnc, keep, peer) = start(dir.path(), Input::Fd(reader), &mut writer);
         rnc.signal(name);
         rnc.wait_exit_within(PROMPT);
         let exit = rnc.finish();
@@ -281,6 +293,9 @@ fn signal_each_phase(
             !dir.path().join("s").exists(),
             "{phase}: socket file left behind after SIG{name}"
         );
+        if let Some(mut peer) = peer {
+            expect_eof(&mut peer);
+        }
         drop(keep);
         drop(writer);
     }
@@ -294,7 +309,7 @@ fn fault_signals_while_connecting() {
             .stdin(stdin)
             .spawn();
         wait_tcp_state(rnc.pid(), "02");
-        (rnc, vec![Box::new(listener), Box::new(queued)])
+        (rnc, vec![Box::new(listener), Box::new(queued)], None)
     });
 }
 
@@ -303,7 +318,7 @@ fn fault_signals_while_listening_tcp() {
     signal_each_phase("listening (tcp)", |_, stdin, _| {
         let mut rnc = Rnc::with(&["-l", "127.0.0.1", "0"]).stdin(stdin).spawn();
         rnc.listening_port();
-        (rnc, vec![])
+        (rnc, vec![], None)
     });
 }
 
@@ -316,22 +331,53 @@ fn fault_signals_while_listening_unix() {
             .spawn();
         rnc.wait_stderr("listening on");
         assert!(path.exists());
-        (rnc, vec![])
+        (rnc, vec![], None)
     });
 }
 
 #[test]
 fn fault_signals_while_transferring() {
-    signal_each_phase("transferring", |_, stdin, _| {
-        // A live session: the peer has sent a few bytes and reads nothing.
+    signal_each_phase("transferring", |_, stdin, writer| {
+        // A live session: stdin has delivered bytes to the peer, the peer has sent a few
+        // bytes, and neither side has ended.
         let (listener, port) = tcp_listener();
         let mut rnc = Rnc::with(&["127.0.0.1", &port.to_string()])
             .stdin(stdin)
             .spawn();
         let (mut peer, _) = accept_tcp(&listener);
+        writer.write_stdin(b"hi");
+        assert_eq!(read_exact_within(&mut peer, 2), b"hi");
         peer.write_all(b"ready").unwrap();
         assert_eq!(rnc.stdout_exact(5), b"ready");
-        (rnc, vec![Box::new(peer)])
+        (rnc, vec![Box::new(peer)], None)
+    });
+}
+
+#[test]
+fn fault_signals_while_transferring_tcp_listener() {
+    signal_each_phase("transferring (tcp listener)", |_, stdin, _| {
+        let mut rnc = Rnc::with(&["-l", "127.0.0.1", "0"]).stdin(stdin).spawn();
+        let port = rnc.listening_port();
+        let mut client = connect_tcp(&format!("127.0.0.1:{port}"));
+        // Bytes on stdout prove the event loop (and its signal handling) is running.
+        client.write_all(b"ready").unwrap();
+        assert_eq!(rnc.stdout_exact(5), b"ready");
+        (rnc, vec![], Some(PeerStream::Tcp(client)))
+    });
+}
+
+#[test]
+fn fault_signals_while_transferring_unix_listener() {
+    signal_each_phase("transferring (unix listener)", |dir, stdin, _| {
+        let path = dir.join("s");
+        let mut rnc = Rnc::with(&["-v", "-l", "-U", path.to_str().unwrap()])
+            .stdin(stdin)
+            .spawn();
+        rnc.wait_stderr("listening on");
+        let mut client = connect_unix(&path);
+        client.write_all(b"ready").unwrap();
+        assert_eq!(rnc.stdout_exact(5), b"ready");
+        (rnc, vec![], Some(PeerStream::Unix(client)))
     });
 }
 
@@ -369,7 +415,7 @@ fn fault_signals_while_half_closed_tcp() {
         writer.close_stdin();
         assert_eq!(read_exact_within(&mut peer, 1), b"x");
         expect_eof(&mut peer);
-        (rnc, vec![Box::new(peer)])
+        (rnc, vec![Box::new(peer)], None)
     });
 }
 
@@ -386,7 +432,7 @@ fn fault_signals_while_half_closed_unix_listener() {
         rnc.wait_stderr("listening on");
         let mut client = connect_unix(&path);
         expect_eof(&mut client);
-        (rnc, vec![Box::new(client)])
+        (rnc, vec![Box::new(client)], None)
     });
 }
 
