@@ -6,17 +6,17 @@
 
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
-use std::net::{TcpStream, UdpSocket};
+use std::net::TcpStream;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
 use crate::util::{
-    BIG, Deadline, Input, Output, Rnc, TIMEOUT, accept_tcp, accept_unix, assert_idle, connect_tcp,
-    connect_unix, expect_eof, is_nonblocking, never_accepting_listener, pipe_through_cat,
-    pseudo_random, read_exact_within, recv_udp, reset_close, rnc_client, tcp_listener, temp_dir,
-    udp_socket, wait_tcp_state,
+    BIG, Deadline, Input, Output, PeerStream, Rnc, accept_tcp, accept_unix, assert_idle,
+    closed_udp_port, connect_tcp, connect_unix, expect_eof, is_nonblocking,
+    never_accepting_listener, pipe_through_cat, pseudo_random, read_exact_within, recv_udp,
+    reset_close, rnc_client, tcp_listener, temp_dir, udp_addrs_of, udp_socket, wait_tcp_state,
 };
 
 /// Every signal that ends rnc cleanly, with its number (exit code 128 + n).
@@ -209,6 +209,16 @@ fn fault_stdout_full_device_exits_1_for_every_transport() {
         );
     };
 
+    // TCP client receiving a few bytes.
+    let (listener, port) = tcp_listener();
+    let rnc = Rnc::with(&["127.0.0.1", &port.to_string()])
+        .stdin(Input::Null)
+        .stdout(Output::File(dev_full()))
+        .spawn();
+    let (mut peer, _) = accept_tcp(&listener);
+    peer.write_all(b"data").unwrap();
+    check(rnc, "tcp client");
+
     // TCP listener receiving a file-sized upload.
     let mut rnc = Rnc::with(&["-l", "127.0.0.1", "0"])
         .stdin(Input::Null)
@@ -252,17 +262,19 @@ fn fault_stdout_full_device_exits_1_for_every_transport() {
 }
 
 /// Sends each ending signal to an rnc that `start` brought to one phase, and checks the
-/// exit code, the promptness, stdin's flags and (for Unix) the socket file.
-/// `start` gets the temp dir, rnc's stdin (a pipe) and the `cat` that writes into it.
+/// exit code, the promptness, stdin's flags, (for Unix) the socket file and, when `start`
+/// returns a connected peer, that the peer reads a clean EOF once rnc has gone.
+/// `start` gets the temp dir, rnc's stdin (a pipe) and the `cat` that writes into it; it
+/// returns rnc, what must stay open meanwhile, and the peer to check.
 fn signal_each_phase(
     phase: &str,
-    start: impl Fn(&Path, Input, &mut Rnc) -> (Rnc, Vec<Box<dyn Send>>),
+    start: impl Fn(&Path, Input, &mut Rnc) -> (Rnc, Vec<Box<dyn Send>>, Option<PeerStream>),
 ) {
     for (name, number) in ENDING_SIGNALS {
         let dir = temp_dir();
         let (reader, mut writer) = pipe_through_cat();
         let shared = reader.try_clone().unwrap();
-        let (mut rnc, keep) = start(dir.path(), Input::Fd(reader), &mut writer);
+        let (mut rnc, keep, peer) = start(dir.path(), Input::Fd(reader), &mut writer);
         rnc.signal(name);
         rnc.wait_exit_within(PROMPT);
         let exit = rnc.finish();
@@ -281,6 +293,9 @@ fn signal_each_phase(
             !dir.path().join("s").exists(),
             "{phase}: socket file left behind after SIG{name}"
         );
+        if let Some(mut peer) = peer {
+            expect_eof(&mut peer);
+        }
         drop(keep);
         drop(writer);
     }
@@ -294,7 +309,7 @@ fn fault_signals_while_connecting() {
             .stdin(stdin)
             .spawn();
         wait_tcp_state(rnc.pid(), "02");
-        (rnc, vec![Box::new(listener), Box::new(queued)])
+        (rnc, vec![Box::new(listener), Box::new(queued)], None)
     });
 }
 
@@ -303,7 +318,7 @@ fn fault_signals_while_listening_tcp() {
     signal_each_phase("listening (tcp)", |_, stdin, _| {
         let mut rnc = Rnc::with(&["-l", "127.0.0.1", "0"]).stdin(stdin).spawn();
         rnc.listening_port();
-        (rnc, vec![])
+        (rnc, vec![], None)
     });
 }
 
@@ -316,22 +331,53 @@ fn fault_signals_while_listening_unix() {
             .spawn();
         rnc.wait_stderr("listening on");
         assert!(path.exists());
-        (rnc, vec![])
+        (rnc, vec![], None)
     });
 }
 
 #[test]
 fn fault_signals_while_transferring() {
-    signal_each_phase("transferring", |_, stdin, _| {
-        // A live session: the peer has sent a few bytes and reads nothing.
+    signal_each_phase("transferring", |_, stdin, writer| {
+        // A live session: stdin has delivered bytes to the peer, the peer has sent a few
+        // bytes, and neither side has ended.
         let (listener, port) = tcp_listener();
         let mut rnc = Rnc::with(&["127.0.0.1", &port.to_string()])
             .stdin(stdin)
             .spawn();
         let (mut peer, _) = accept_tcp(&listener);
+        writer.write_stdin(b"hi");
+        assert_eq!(read_exact_within(&mut peer, 2), b"hi");
         peer.write_all(b"ready").unwrap();
         assert_eq!(rnc.stdout_exact(5), b"ready");
-        (rnc, vec![Box::new(peer)])
+        (rnc, vec![Box::new(peer)], None)
+    });
+}
+
+#[test]
+fn fault_signals_while_transferring_tcp_listener() {
+    signal_each_phase("transferring (tcp listener)", |_, stdin, _| {
+        let mut rnc = Rnc::with(&["-l", "127.0.0.1", "0"]).stdin(stdin).spawn();
+        let port = rnc.listening_port();
+        let mut client = connect_tcp(&format!("127.0.0.1:{port}"));
+        // Bytes on stdout prove the event loop (and its signal handling) is running.
+        client.write_all(b"ready").unwrap();
+        assert_eq!(rnc.stdout_exact(5), b"ready");
+        (rnc, vec![], Some(PeerStream::Tcp(client)))
+    });
+}
+
+#[test]
+fn fault_signals_while_transferring_unix_listener() {
+    signal_each_phase("transferring (unix listener)", |dir, stdin, _| {
+        let path = dir.join("s");
+        let mut rnc = Rnc::with(&["-v", "-l", "-U", path.to_str().unwrap()])
+            .stdin(stdin)
+            .spawn();
+        rnc.wait_stderr("listening on");
+        let mut client = connect_unix(&path);
+        client.write_all(b"ready").unwrap();
+        assert_eq!(rnc.stdout_exact(5), b"ready");
+        (rnc, vec![], Some(PeerStream::Unix(client)))
     });
 }
 
@@ -369,7 +415,7 @@ fn fault_signals_while_half_closed_tcp() {
         writer.close_stdin();
         assert_eq!(read_exact_within(&mut peer, 1), b"x");
         expect_eof(&mut peer);
-        (rnc, vec![Box::new(peer)])
+        (rnc, vec![Box::new(peer)], None)
     });
 }
 
@@ -386,31 +432,30 @@ fn fault_signals_while_half_closed_unix_listener() {
         rnc.wait_stderr("listening on");
         let mut client = connect_unix(&path);
         expect_eof(&mut client);
-        (rnc, vec![Box::new(client)])
+        (rnc, vec![Box::new(client)], None)
     });
 }
 
 #[test]
 fn fault_udp_port_unreachable_is_reported_and_not_fatal() {
-    // A port whose socket has just closed: the first datagram draws ICMP port unreachable.
-    let (gone, port) = udp_socket();
-    drop(gone);
-    let mut rnc = Rnc::spawn(&["-u", "127.0.0.1", &port.to_string()]);
+    // A closed port, held by a guard: the first datagram draws ICMP port unreachable.
+    let closed = closed_udp_port();
+    let mut rnc = Rnc::spawn(&["-u", "127.0.0.1", &closed.port().to_string()]);
     rnc.write_stdin(b"anyone?");
     let line = rnc.wait_stderr("refused");
     assert!(line.starts_with("rnc: "), "{line}");
     assert!(!rnc.has_exited(), "ECONNREFUSED on UDP must not be fatal");
-    // Someone binds the port after all: the session carries on.
-    if let Ok(peer) = UdpSocket::bind(("127.0.0.1", port)) {
-        peer.set_read_timeout(Some(TIMEOUT)).unwrap();
-        rnc.write_stdin(b"now?");
-        let (data, from) = recv_udp(&peer);
-        assert_eq!(data, b"now?");
-        peer.send_to(b"yes", from).unwrap();
-        assert_eq!(rnc.stdout_exact(3), b"yes");
-    } else {
-        eprintln!("port {port} was taken again; skipping the recovery part");
-    }
+    // The port opens after all, to rnc: the session carries on.
+    let rnc_addr = match udp_addrs_of(rnc.pid())[..] {
+        [addr] => addr,
+        ref all => panic!("rnc should own one UDP socket, not {all:?}"),
+    };
+    let peer = closed.open_to(rnc_addr);
+    rnc.write_stdin(b"now?");
+    let (data, from) = recv_udp(&peer);
+    assert_eq!(data, b"now?");
+    peer.send_to(b"yes", from).unwrap();
+    assert_eq!(rnc.stdout_exact(3), b"yes");
     rnc.close_stdin();
     let exit = rnc.finish();
     exit.assert_code(0);
@@ -473,7 +518,8 @@ fn fault_unix_peer_reset_like_close_mid_upload_exits_1() {
 /// never answers (`getaddrinfo` would block for 10 s). The stalled DNS server lives in a
 /// private network and mount namespace (`unshare -mn`, root only): a UDP rnc listening on
 /// 127.0.0.1:53 that never replies (rnc starts once it is bound, or the query would be
-/// refused at once), and a bind-mounted resolv.conf pointing at it.
+/// refused at once) and writes the queries it gets to a file, and a bind-mounted
+/// resolv.conf pointing at it.
 #[test]
 fn fault_signal_while_resolving_ends_at_once() {
     let Some(unshare) = ["/usr/bin/unshare", "/bin/unshare"]
@@ -498,13 +544,15 @@ fn fault_signal_while_resolving_ends_at_once() {
         "nameserver 127.0.0.1\noptions timeout:5 attempts:2\n",
     )
     .unwrap();
+    let queries = dir.path().join("queries");
     let rnc = crate::util::RNC;
     let script = format!(
         "ip link set lo up 2>/dev/null; \
-         timeout 10 '{rnc}' -u -l 127.0.0.1 53 </dev/null >/dev/null 2>&1 & \
+         timeout 10 '{rnc}' -u -l 127.0.0.1 53 </dev/null >'{}' 2>/dev/null & \
          i=0; while ! grep -q ':0035 ' /proc/net/udp && [ $i -lt 1000 ]; do \
          sleep 0.01; i=$((i + 1)); done; \
          mount --bind '{}' /etc/resolv.conf && exec '{rnc}' -v stalled.example.org 80",
+        queries.display(),
         resolv.display()
     );
     let mut guard = crate::util::ChildGuard::new(
@@ -526,8 +574,15 @@ fn fault_signal_while_resolving_ends_at_once() {
             seen.extend(chunk);
         }
     }
-    // Give getaddrinfo time to be blocked in its first DNS wait.
-    thread::sleep(Duration::from_millis(300));
+    // getaddrinfo is blocked in its first DNS wait once its query has reached the silent
+    // server, which writes it to `queries`.
+    while std::fs::metadata(&queries).map_or(0, |m| m.len()) == 0 {
+        assert!(
+            !deadline.expired(),
+            "no DNS query reached the silent server"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
     let sent = std::time::Instant::now();
     let status = std::process::Command::new("kill")
         .args(["-s", "INT", &guard.id().to_string()])

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use crate::util::{
     Deadline, Input, RNC, Rnc, Tmux, accept_tcp, accept_unix, connect_unix, expect_eof,
-    read_exact_within, read_to_end_within, recv_udp, retry_eintr, tcp_listener, temp_dir,
-    udp_socket,
+    read_exact_within, read_to_end_within, recv_udp, retry_eintr, skip_or_fail, tcp_listener,
+    temp_dir, udp_socket,
 };
 
 /// Whether `text` holds a control character other than the line ends (raw ESC, BEL, C1).
@@ -364,10 +364,10 @@ fn answerback_terminal_queries_are_shown_not_answered() {
     peer.write_all(QUERIES).unwrap();
     let answer = received_within(&mut peer, Duration::from_secs(5), b"\x1b[");
     if !answer.windows(2).any(|w| w == b"\x1b[") {
-        eprintln!(
-            "skipping: this tmux does not answer terminal queries ({:?})",
+        skip_or_fail(&format!(
+            "this tmux does not answer terminal queries ({:?})",
             String::from_utf8_lossy(&answer)
-        );
+        ));
         return;
     }
 

@@ -7,7 +7,9 @@
 use std::net::UdpSocket;
 use std::thread;
 
-use crate::util::{Rnc, closed_udp_port, ipv6_available, pseudo_random, recv_udp, udp_socket};
+use crate::util::{
+    ClosedUdpPort, Rnc, closed_udp_port, ipv6_available, pseudo_random, recv_udp, udp_socket,
+};
 
 /// Starts `rnc -u -l 127.0.0.1 0` with `extra` flags and returns it with its port.
 fn udp_listener(extra: &[&str]) -> (Rnc, u16) {
@@ -183,7 +185,8 @@ fn udp_60000_byte_datagrams_arrive_intact() {
 
 #[test]
 fn udp_client_reports_refused_without_dying() {
-    let port = closed_udp_port();
+    let closed = closed_udp_port();
+    let port = closed.port();
     let mut rnc = Rnc::spawn(&["-u", "127.0.0.1", &port.to_string()]);
     rnc.write_stdin(b"anyone?");
     // The ICMP port-unreachable comes back as ECONNREFUSED on the connected socket.
@@ -238,7 +241,8 @@ fn udp_zero_io_silent_port_succeeds_and_closed_port_fails() {
         "the probe is one empty datagram: {probe:?}"
     );
 
-    let closed = closed_udp_port();
+    let closed_port = closed_udp_port();
+    let closed = closed_port.port();
     let exit = Rnc::run(&["-z", "-u", "-w", "5", "127.0.0.1", &closed.to_string()]);
     exit.assert_code(1);
     assert_eq!(
@@ -262,18 +266,18 @@ fn udp_zero_io_reply_counts_as_open_at_once() {
 }
 
 /// A range probes each port over UDP and succeeds when one is open. The range is two
-/// ports this test holds (the second released just before), so no other test's socket
+/// ports this test holds (the second held closed by a guard), so no other test's socket
 /// gets a probe.
 #[test]
 fn udp_zero_io_range_finds_the_open_port() {
-    let (_peer, port, closed) = (0..100)
+    let (_peer, port, closed_port) = (0..100)
         .find_map(|_| {
             let (peer, port) = udp_socket();
-            let next = UdpSocket::bind(("127.0.0.1", port.checked_add(1)?)).ok()?;
-            drop(next);
-            Some((peer, port, port + 1))
+            let closed = ClosedUdpPort::bind(port.checked_add(1)?).ok()?;
+            Some((peer, port, closed))
         })
         .expect("two adjacent free UDP ports");
+    let closed = closed_port.port();
     let range = format!("{port}-{closed}");
     let exit = Rnc::run(&["-v", "-z", "-u", "-w", "0.2", "127.0.0.1", &range]);
     exit.assert_code(0);
