@@ -100,8 +100,20 @@ fn run_client(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<O
         print_line(&format!("connected to {peer} (from {local})"));
     }
     session.ui().set_addresses(Some(&local), Some(&peer));
+    serve_one(lp, session, config, endpoint, false)
+}
+
+/// One connection (or a datagram listener's whole life): attach it, drive it to its end,
+/// detach it and print the `-v` summary.
+fn serve_one(
+    lp: &mut Loop,
+    session: &mut Session,
+    config: &Config,
+    endpoint: Endpoint,
+    waiting_for_sender: bool,
+) -> Result<Outcome> {
     session.ui().new_connection(None);
-    session.attach(endpoint, false, lp.registry())?;
+    session.attach(endpoint, waiting_for_sender, lp.registry())?;
     let outcome = drive(lp, session, config);
     let stats = session.detach(lp.registry());
     print_summary(config, stats);
@@ -314,10 +326,5 @@ fn run_datagram_listener(
     config: &Config,
     endpoint: Endpoint,
 ) -> Result<Outcome> {
-    session.ui().new_connection(None);
-    session.attach(endpoint, true, lp.registry())?;
-    let outcome = drive(lp, session, config);
-    let stats = session.detach(lp.registry());
-    print_summary(config, stats);
-    outcome
+    serve_one(lp, session, config, endpoint, true)
 }

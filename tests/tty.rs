@@ -14,7 +14,7 @@
 #![cfg(target_os = "linux")]
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
@@ -22,9 +22,10 @@ use rustix::process::Signal;
 
 use crate::util::pty::{
     ARROWS, COLS, Launch, NEXT_PROMPT, Peer, ROWS, SHELL_LINE, Tty, assert_no_progress_left,
-    connected, connected_with_history, interactive_listener, status_rows, wait_for_file,
+    connected, connected_with_history, interactive_listener, shows_percent_below_100, status_rows,
+    wait_for_file,
 };
-use crate::util::{Deadline, RNC, TIMEOUT, Tmux, accept_tcp, retry_eintr, temp_dir};
+use crate::util::{Deadline, RNC, Tmux, accept_tcp, temp_dir};
 
 #[test]
 fn tty_status_row_shows_connected_and_addresses() {
@@ -702,45 +703,40 @@ fn tty_other_programs_output_is_kept_when_stdout_is_a_pipe() {
 
 /// `rnc HOST PORT < file > /dev/null`: the progress line says how much of the file is
 /// sent, in percent, as pv does.
+/// stdin a regular file: the percentage sent shows on the progress line (stdout a file)
+/// and on the status row (stdout the terminal), while the peer holds the transfer back.
 #[test]
-fn tty_progress_line_shows_the_percentage_of_a_file() {
+fn tty_stdin_file_shows_the_percentage_sent() {
     let dir = temp_dir();
     let path = dir.path().join("big");
     let size: u64 = 32 * 1024 * 1024;
     File::create(&path)
         .and_then(|f| f.set_len(size))
         .expect("create a sparse file");
-    let (mut tty, mut peer) = Launch::new(&[])
-        .stdin_file(&path)
-        .stdout_file("/dev/null")
-        .connect();
-    // The peer reads nothing yet, so the socket buffers stop the transfer part way.
-    tty.wait_for("a percentage below 100 on the progress line", |t| {
-        t.lines().iter().any(|l| {
-            l.contains("tcp connected")
-                && l.split_whitespace().any(|w| {
-                    w.strip_suffix('%')
-                        .and_then(|n| n.parse::<u64>().ok())
-                        .is_some_and(|n| n < 100)
-                })
-        })
-    });
-    let mut got = 0u64;
-    let mut buf = vec![0u8; 256 * 1024];
-    peer.stream
-        .set_read_timeout(Some(TIMEOUT))
-        .expect("timeout");
-    loop {
-        match retry_eintr(|| peer.stream.read(&mut buf)) {
-            Ok(0) => break,
-            Ok(n) => got += n as u64,
-            Err(e) => panic!("peer read after {got} bytes: {e}"),
-        }
+    for progress_line in [true, false] {
+        let launch = Launch::new(&[]).stdin_file(&path);
+        let launch = if progress_line {
+            launch.stdout_file("/dev/null")
+        } else {
+            launch
+        };
+        let (mut tty, mut peer) = launch.connect();
+        // The peer reads nothing yet, so the socket buffers stop the transfer part way.
+        tty.wait_for("a percentage below 100", |t| {
+            if progress_line {
+                t.lines()
+                    .iter()
+                    .any(|l| l.contains("tcp connected") && shows_percent_below_100(l))
+            } else {
+                let status = t.status_row();
+                status.starts_with("tcp connected") && shows_percent_below_100(&status)
+            }
+        });
+        assert_eq!(peer.read_to_eof(), size, "the whole file arrived");
+        drop(peer);
+        let at_exit = tty.expect_exit(0);
+        assert_no_progress_left(&at_exit);
     }
-    assert_eq!(got, size, "the whole file arrived");
-    drop(peer);
-    let at_exit = tty.expect_exit(0);
-    assert_no_progress_left(&at_exit);
 }
 
 /// A signal ends rnc while the progress line is shown: the line is erased all the same.
@@ -1101,44 +1097,6 @@ fn tty_own_rows_never_reach_the_scrollback() {
         !history.contains("tcp ") && !history.lines().any(|l| l.trim_end() == ">"),
         "rnc's rows in the scrollback:\n{history}"
     );
-}
-
-/// Bug 6: stdin a regular file and stdout the terminal: the status row under the
-/// transcript shows the percentage sent, as the progress line does.
-#[test]
-fn tty_stdin_file_status_row_shows_the_percentage() {
-    let dir = temp_dir();
-    let path = dir.path().join("big");
-    let size: u64 = 32 * 1024 * 1024;
-    File::create(&path)
-        .and_then(|f| f.set_len(size))
-        .expect("create a sparse file");
-    let (mut tty, mut peer) = Launch::new(&[]).stdin_file(&path).connect();
-    // The peer reads nothing yet, so the socket buffers stop the transfer part way.
-    tty.wait_for("a percentage below 100 on the status row", |t| {
-        let status = t.status_row();
-        status.starts_with("tcp connected")
-            && status.split_whitespace().any(|w| {
-                w.strip_suffix('%')
-                    .and_then(|n| n.parse::<u64>().ok())
-                    .is_some_and(|n| n < 100)
-            })
-    });
-    let mut got = 0u64;
-    let mut buf = vec![0u8; 256 * 1024];
-    peer.stream
-        .set_read_timeout(Some(TIMEOUT))
-        .expect("timeout");
-    loop {
-        match retry_eintr(|| peer.stream.read(&mut buf)) {
-            Ok(0) => break,
-            Ok(n) => got += n as u64,
-            Err(e) => panic!("peer read after {got} bytes: {e}"),
-        }
-    }
-    assert_eq!(got, size, "the whole file arrived");
-    drop(peer);
-    tty.expect_exit(0);
 }
 
 /// Ctrl-Z with the screen but no editor (`sleep 100 | rnc …`): the terminal's own Ctrl-Z

@@ -736,6 +736,22 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// Reads until EOF (bounded by `TIMEOUT` per read) and returns how many bytes came.
+    pub fn read_to_eof(&mut self) -> u64 {
+        let mut got = 0u64;
+        let mut buf = vec![0u8; 256 * 1024];
+        self.stream
+            .set_read_timeout(Some(TIMEOUT))
+            .expect("timeout");
+        loop {
+            match retry_eintr(|| self.stream.read(&mut buf)) {
+                Ok(0) => return got,
+                Ok(n) => got += n as u64,
+                Err(e) => panic!("peer read after {got} bytes: {e}"),
+            }
+        }
+    }
+
     /// Sends `bytes` to rnc.
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("peer write");
@@ -869,4 +885,14 @@ pub fn interactive_listener(args: &[&str]) -> (Tty, u16) {
         .and_then(|p| p.trim().parse().ok())
         .unwrap_or_else(|| panic!("no port in {line:?}"));
     (tty, port)
+}
+
+/// Whether `line` shows a percentage below 100 (`42%`), as the progress line and the
+/// status row do while a file of known size is being sent.
+pub fn shows_percent_below_100(line: &str) -> bool {
+    line.split_whitespace().any(|w| {
+        w.strip_suffix('%')
+            .and_then(|n| n.parse::<u64>().ok())
+            .is_some_and(|n| n < 100)
+    })
 }
