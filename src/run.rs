@@ -65,7 +65,6 @@ fn open_session(lp: &Loop, config: &Config) -> Result<Session> {
         UiWish {
             status: config.status,
             raw_output: config.raw_output,
-            crlf: config.crlf,
             reads_stdin: !config.no_stdin,
             transport: config.transport.name(),
         },

@@ -792,10 +792,24 @@ impl Session {
             let Some(line) = self.ui.next_line() else {
                 break;
             };
-            if (datagram && !self.to_peer.is_empty()) || line.len() > self.to_peer.room() {
+            // `-C` can double a line: leave room for that.
+            let most = if self.crlf.is_some() {
+                2 * line.len()
+            } else {
+                line.len()
+            };
+            if (datagram && !self.to_peer.is_empty()) || most > self.to_peer.room() {
                 break;
             }
-            self.to_peer.push(line);
+            match &mut self.crlf {
+                // The same translation as for stdin, so `-C` lives in one place.
+                Some((encoder, _, encoded)) => {
+                    encoded.clear();
+                    encoder.encode(line, encoded);
+                    self.to_peer.push(encoded);
+                }
+                None => self.to_peer.push(line),
+            }
             self.ui.line_taken();
             self.stdin_delivered = true;
             progress = true;

@@ -29,6 +29,7 @@
 //! row left for them the transcript is the whole screen and typed text shows once sent.
 
 use std::io::{self, Write};
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
@@ -563,6 +564,26 @@ impl Layout {
 /// CUP to a 1-based row and column.
 fn push_move_to(out: &mut Vec<u8>, row: u16, col: u16) {
     out.extend_from_slice(format!("\x1b[{row};{col}H").as_bytes());
+}
+
+/// Write all of `bytes` to a possibly non-blocking fd (stdout shares its description with
+/// the shell), the one blocking way rnc writes to a terminal: the queued screen bytes before
+/// the terminal is handed back, and `restore()`'s own.
+pub(crate) fn write_fd_retrying(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<()> {
+    write_all_retrying(&mut FdWriter(fd), bytes)
+}
+
+/// `Write` over a borrowed fd, without buffering.
+struct FdWriter<'fd>(BorrowedFd<'fd>);
+
+impl Write for FdWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(rustix::io::write(self.0, buf)?)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// `write_all` then `flush`, retrying `Interrupted` and, for a while, `WouldBlock`.

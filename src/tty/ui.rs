@@ -48,8 +48,6 @@ pub(crate) struct UiWish {
     pub(crate) status: bool,
     /// `--raw-output`: received bytes reach the terminal unescaped.
     pub(crate) raw_output: bool,
-    /// `-C`: typed lines end in CRLF.
-    pub(crate) crlf: bool,
     /// stdin is read at all (not `-d`).
     pub(crate) reads_stdin: bool,
     /// The transport's short name.
@@ -107,8 +105,6 @@ struct Screen {
     has_editor: bool,
     /// Colours allowed (NO_COLOR unset), ASCII only (not a UTF-8 locale).
     look: Look,
-    /// `-C` for typed lines.
-    crlf: Option<CrlfEncoder>,
     /// Typed lines not yet handed to the session.
     outbox: VecDeque<Vec<u8>>,
     /// Their total size.
@@ -142,7 +138,7 @@ impl Ui {
                 // With stdin a terminal too, interactive mode; with stdin a file or a
                 // pipe (or `-d`), the same screen without the editor, so a transfer is
                 // visible while what arrives is shown.
-                if let Some(screen) = Screen::enter(wish, look, stdout, reads_tty) {
+                if let Some(screen) = Screen::enter(look, stdout, reads_tty) {
                     mode = Mode::Screen(Box::new(screen));
                 }
             } else if shows_progress(stderr_tty, reads_tty, sys::fd_kind(stdout).ok()) {
@@ -512,7 +508,7 @@ impl Ui {
     pub(crate) fn suspend(&mut self, whole_group: bool) {
         let stdout = io::stdout();
         let pending: Vec<u8> = self.pending.drain(..).collect();
-        let _ = write_blocking(stdout.as_fd(), &pending);
+        let _ = terminal::write_fd_retrying(stdout.as_fd(), &pending);
         match &mut self.mode {
             Mode::Screen(screen) => screen.guard.suspend(),
             Mode::Progress { visible, .. } => {
@@ -620,7 +616,7 @@ impl Drop for Ui {
         }
         // What is still queued goes out before the terminal is restored.
         let pending: Vec<u8> = self.pending.drain(..).collect();
-        let _ = write_blocking(io::stdout().as_fd(), &pending);
+        let _ = terminal::write_fd_retrying(io::stdout().as_fd(), &pending);
         match &self.mode {
             Mode::Screen(_) => {
                 terminal::restore();
@@ -640,7 +636,7 @@ impl Drop for Ui {
 }
 
 impl Screen {
-    fn enter(wish: UiWish, look: Look, stdout: BorrowedFd<'_>, has_editor: bool) -> Option<Screen> {
+    fn enter(look: Look, stdout: BorrowedFd<'_>, has_editor: bool) -> Option<Screen> {
         let (cols, rows) = crossterm::terminal::size().ok()?;
         let out = std::fs::File::from(stdout.try_clone_to_owned().ok()?);
         let guard = TerminalGuard::enter(out, rows, cols, has_editor).ok()?;
@@ -649,7 +645,6 @@ impl Screen {
             editor: LineEditor::new(),
             has_editor,
             look,
-            crlf: wish.crlf.then(CrlfEncoder::default),
             outbox: VecDeque::new(),
             outbox_bytes: 0,
             eof_requested: false,
@@ -662,14 +657,6 @@ impl Screen {
     fn queue_line(&mut self, line: Vec<u8>) -> Vec<u8> {
         let shown = String::from_utf8_lossy(&line).into_owned();
         let bytes = self.guard.print_sent(&shown, self.look.color);
-        let line = match &mut self.crlf {
-            Some(encoder) => {
-                let mut out = Vec::with_capacity(line.len() + 1);
-                encoder.encode(&line, &mut out);
-                out
-            }
-            None => line,
-        };
         self.outbox_bytes += line.len();
         self.outbox.push_back(line);
         bytes
@@ -731,24 +718,6 @@ fn terminal_width() -> usize {
     crossterm::terminal::size()
         .map(|(cols, _)| usize::from(cols))
         .unwrap_or(80)
-}
-
-/// Write all of `bytes` to a possibly non-blocking fd, waiting briefly on `WouldBlock`.
-fn write_blocking(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
-    let mut spins = 0;
-    while !bytes.is_empty() {
-        match rustix::io::write(fd, bytes) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => bytes = &bytes[n..],
-            Err(rustix::io::Errno::AGAIN) if spins < 1000 => {
-                spins += 1;
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
