@@ -1,9 +1,11 @@
-//! Moving bytes: the session's two directions between stdin/stdout and the socket
-//! (`session`), their bounded queues (`buffer`), the `-C` translation (`crlf`), the
+//! Moving bytes: the session (`session`) with its two directions (`direction`, one type
+//! used twice, with the `Source`/`Sink` traits) between stdin/stdout and the socket,
+//! their bounded queues (`buffer`), the `-C` translation (`crlf`), the
 //! zero-copy paths (`zerocopy`) and the non-blocking stdio handles (`stdio`).
 
 pub(crate) mod buffer;
 pub(crate) mod crlf;
+pub(crate) mod direction;
 pub(crate) mod session;
 pub(crate) mod stdio;
 pub(crate) mod zerocopy;

@@ -17,8 +17,8 @@ use mio::{Interest, Registry, Token};
 use crate::error::{Error, Result};
 use crate::net::endpoint::{Endpoint, PeerAddr};
 use crate::notices::print_line;
-use crate::relay::buffer::{ByteQueue, Fill};
 use crate::relay::crlf::CrlfEncoder;
+use crate::relay::direction::{CrlfSource, Direction, Sink, Source};
 use crate::relay::stdio::StdStream;
 use crate::relay::zerocopy::{FromPeer, Relay, Step, StepError, ToPeer};
 use crate::sys::{self, FdKind};
@@ -107,16 +107,10 @@ struct Connection {
     endpoint: Endpoint,
     /// Whether it is a datagram socket.
     datagram: bool,
-    /// A read may succeed.
-    readable: bool,
-    /// A write may succeed.
-    writable: bool,
     /// Datagram addressing.
     peer: DatagramPeer,
     /// The peer's address as text, taken at the start (a reset socket no longer has it).
     peer_text: Option<String>,
-    /// The peer sent EOF (streams only).
-    peer_eof: bool,
     /// An event reported the read side closed (FIN or error): read until EOF.
     read_closed_seen: bool,
     /// An event reported an error (EPOLLERR or EPOLLHUP) not yet looked at.
@@ -141,14 +135,6 @@ struct Connection {
 }
 
 impl Connection {
-    /// The peer sent its FIN.
-    fn peer_closed(&mut self, verbose: bool) {
-        self.peer_eof = true;
-        if verbose {
-            print_line("peer closed its side");
-        }
-    }
-
     /// An error talking to the peer, naming it.
     fn error(&self, op: &'static str, source: io::Error) -> Error {
         Error::Peer {
@@ -194,8 +180,6 @@ pub(crate) struct Session {
     stdin: Option<StdStream>,
     /// stdout.
     stdout: StdStream,
-    /// A read from stdin may succeed.
-    stdin_ready: bool,
     /// stdin is a file or device: always ready, never registered.
     stdin_always_ready: bool,
     /// stdin is a pipe: a short read means it is empty (a terminal returns one line per
@@ -203,21 +187,16 @@ pub(crate) struct Session {
     stdin_short_read_drains: bool,
     /// stdout is a pipe or socket: a short write means it is full.
     stdout_short_write_fills: bool,
-    /// stdin has delivered at least one byte.
-    stdin_delivered: bool,
-    /// stdin said EOF: nothing more goes to the peer from it (in interactive mode also
-    /// Ctrl-D, after which the keyboard is still read).
-    stdin_eof: bool,
     /// Interactive: the terminal hung up (a read gave 0), so no more keys can come.
     keys_closed: bool,
-    /// A write to stdout may succeed.
-    stdout_ready: bool,
-    /// stdout's reader went away (EPIPE): the session ends quietly.
-    stdout_closed: bool,
-    /// stdin → peer.
-    to_peer: ByteQueue,
-    /// peer → stdout.
-    from_peer: ByteQueue,
+    /// stdin (or the editor's lines) → the socket. Its source is stdin, for the whole
+    /// session: `source_eof` is stdin's EOF (in interactive mode also Ctrl-D, after which
+    /// the keyboard is still read). Its sink is the current connection's socket.
+    to_peer: Direction,
+    /// The socket → stdout (or the screen). Its source is the current connection's
+    /// socket: `source_eof` is the peer's FIN. Its sink is stdout, for the whole session:
+    /// `sink_closed` when stdout's reader went away (EPIPE), a quiet end.
+    from_peer: Direction,
     /// The zero-copy path stdin → socket, while the kernel accepts it.
     to_peer_fast: Option<ToPeer>,
     /// The zero-copy path socket → stdout, while the kernel accepts it.
@@ -260,15 +239,13 @@ impl Session {
             options,
             stdin,
             stdout,
-            stdin_ready: stdin_always_ready,
             stdin_always_ready,
-            stdin_delivered: false,
-            stdin_eof: false,
             keys_closed: false,
-            stdout_ready: true,
-            stdout_closed: false,
-            to_peer: ByteQueue::new(QUEUE_BYTES),
-            from_peer: ByteQueue::new(QUEUE_BYTES),
+            to_peer: Direction {
+                source_ready: stdin_always_ready,
+                ..Direction::new(QUEUE_BYTES)
+            },
+            from_peer: Direction::new(QUEUE_BYTES),
             crlf,
             to_peer_fast: None,
             from_peer_fast: None,
@@ -287,11 +264,11 @@ impl Session {
         {
             let fd = stdin.raw_fd();
             match registry.register(&mut mio::unix::SourceFd(&fd), STDIN, Interest::READABLE) {
-                Ok(()) => self.stdin_ready = true,
+                Ok(()) => self.to_peer.source_ready = true,
                 // epoll refuses some fds (EPERM); they never block, so read them whenever.
                 Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {
                     self.stdin_always_ready = true;
-                    self.stdin_ready = true;
+                    self.to_peer.source_ready = true;
                 }
                 Err(source) => {
                     return Err(Error::Poll {
@@ -336,20 +313,20 @@ impl Session {
                 source,
             })?;
         self.choose_paths(endpoint.is_datagram(), endpoint.is_tcp());
+        // The socket is the source of one direction and the sink of the other.
+        self.from_peer.source_attached();
+        self.to_peer.sink_ready = true;
         let now = Instant::now();
         let peer_text = endpoint.peer_description();
         self.conn = Some(Connection {
             datagram: endpoint.is_datagram(),
             endpoint,
-            readable: true,
-            writable: true,
             peer: if waiting_for_sender {
                 DatagramPeer::Waiting
             } else {
                 DatagramPeer::Connected
             },
             peer_text,
-            peer_eof: false,
             read_closed_seen: false,
             error_seen: false,
             to_peer_done_at: None,
@@ -382,7 +359,7 @@ impl Session {
     /// stdin may have data; `closed` when the event also says its writer is gone (then a
     /// short read no longer means "empty": EOF is pending and no new edge will come).
     pub(crate) fn on_stdin_readable(&mut self, closed: bool) {
-        self.stdin_ready = true;
+        self.to_peer.source_ready = true;
         if closed {
             self.stdin_short_read_drains = false;
         }
@@ -390,7 +367,7 @@ impl Session {
 
     /// stdout may take data.
     pub(crate) fn on_stdout_writable(&mut self) {
-        self.stdout_ready = true;
+        self.from_peer.sink_ready = true;
     }
 
     /// The socket may be readable and/or writable; `read_closed` when the event also
@@ -404,8 +381,8 @@ impl Session {
         error: bool,
     ) {
         if let Some(conn) = &mut self.conn {
-            conn.readable |= readable;
-            conn.writable |= writable;
+            self.from_peer.source_ready |= readable;
+            self.to_peer.sink_ready |= writable;
             conn.read_closed_seen |= read_closed;
             conn.error_seen |= error;
         }
@@ -453,7 +430,7 @@ impl Session {
             }
             match plan {
                 // One read can then empty the pipe, and TCP gets larger sends.
-                PipeBulk::Copy => self.to_peer.grow(BULK_PIPE_QUEUE_BYTES),
+                PipeBulk::Copy => self.to_peer.queue.grow(BULK_PIPE_QUEUE_BYTES),
                 PipeBulk::Splice => self.to_peer_fast = Some(ToPeer::Splice),
             }
         }
@@ -498,7 +475,7 @@ impl Session {
 
     /// Whether the current connection is over. The single place that decides it.
     pub(crate) fn is_done(&self) -> bool {
-        if self.stdout_closed || self.quit_requested {
+        if self.from_peer.sink_closed || self.quit_requested {
             return true;
         }
         let Some(conn) = &self.conn else {
@@ -506,14 +483,14 @@ impl Session {
         };
         if conn.ended_by.is_some() {
             // A timer fired: finish writing what was received, then stop.
-            return self.from_peer.is_empty();
+            return self.from_peer.queue.is_empty();
         }
         if conn.datagram {
             // No EOF in datagrams: only timers, signals or stdout end them.
             return false;
         }
-        let from_peer_done = conn.peer_eof
-            && self.from_peer.is_empty()
+        let from_peer_done = self.from_peer.source_eof
+            && self.from_peer.queue.is_empty()
             && !self
                 .from_peer_fast
                 .as_ref()
@@ -535,22 +512,22 @@ impl Session {
             return self.options.keep_listening;
         }
         !self.stdin_always_ready
-            && !self.stdin_delivered
-            && !self.stdin_ready
-            && self.to_peer.is_empty()
+            && !self.to_peer.delivered
+            && !self.to_peer.source_ready
+            && self.to_peer.queue.is_empty()
     }
 
     /// Whether bytes can still flow both ways: stdin has not ended and the peer has not
     /// closed its side. Once either has, no reply is awaited (busy-polling stops).
     pub(crate) fn both_ways_open(&self) -> bool {
-        self.conn
-            .as_ref()
-            .is_some_and(|conn| !self.stdin_eof && !conn.peer_eof && conn.ended_by.is_none())
+        self.conn.as_ref().is_some_and(|conn| {
+            !self.to_peer.source_eof && !self.from_peer.source_eof && conn.ended_by.is_none()
+        })
     }
 
     /// Whether the session can never continue: stdout's reader is gone.
     pub(crate) fn is_stdout_closed(&self) -> bool {
-        self.stdout_closed
+        self.from_peer.sink_closed
     }
 
     /// Which timer ended the connection, if one did.
@@ -624,9 +601,9 @@ impl Session {
     /// stdin → socket without copying (sendfile or splice), while that path is on.
     fn splice_to_peer(&mut self) -> Result<bool> {
         if self.to_peer_fast.is_none()
-            || self.stdin_eof
-            || !self.stdin_ready
-            || !self.to_peer.is_empty()
+            || self.to_peer.source_eof
+            || !self.to_peer.source_ready
+            || !self.to_peer.queue.is_empty()
             || !self.can_send()
         {
             return Ok(false);
@@ -638,29 +615,29 @@ impl Session {
         };
         let mut progress = false;
         for _ in 0..ZERO_COPY_STEPS {
-            if !conn.writable {
+            if !self.to_peer.sink_ready {
                 break;
             }
             match path.step(stdin.as_fd(), conn.endpoint.fd()) {
                 Ok(Step::Moved(n)) => {
                     if n > 0 {
                         progress = true;
-                        self.stdin_delivered = true;
+                        self.to_peer.delivered = true;
                         conn.bytes_sent += n as u64;
                         conn.last_activity = Instant::now();
                     }
                 }
                 Ok(Step::Eof) => {
                     progress = true;
-                    self.stdin_eof = true;
+                    self.to_peer.source_eof = true;
                     break;
                 }
                 Ok(Step::SourceEmpty) => {
-                    self.stdin_ready = false;
+                    self.to_peer.source_ready = false;
                     break;
                 }
                 Ok(Step::SinkFull) => {
-                    conn.writable = false;
+                    self.to_peer.sink_ready = false;
                     break;
                 }
                 Ok(Step::Unsupported) => {
@@ -685,12 +662,12 @@ impl Session {
         let (Some(path), Some(conn)) = (&mut self.from_peer_fast, &mut self.conn) else {
             return Ok(false);
         };
-        if conn.peer_eof
-            || !conn.readable
+        if self.from_peer.source_eof
+            || !self.from_peer.source_ready
             || conn.ended_by.is_some()
-            || !self.stdout_ready
-            || self.stdout_closed
-            || !self.from_peer.is_empty()
+            || !self.from_peer.sink_ready
+            || self.from_peer.sink_closed
+            || !self.from_peer.queue.is_empty()
         {
             return Ok(false);
         }
@@ -706,15 +683,16 @@ impl Session {
                 }
                 Ok(Step::Eof) => {
                     progress = true;
-                    conn.peer_closed(verbose);
+                    self.from_peer.source_eof = true;
+                    note_peer_closed(verbose);
                     break;
                 }
                 Ok(Step::SourceEmpty) => {
-                    conn.readable = false;
+                    self.from_peer.source_ready = false;
                     break;
                 }
                 Ok(Step::SinkFull) => {
-                    self.stdout_ready = false;
+                    self.from_peer.sink_ready = false;
                     break;
                 }
                 Ok(Step::Unsupported) => {
@@ -725,7 +703,7 @@ impl Session {
                     return Err(conn.error("read from", source));
                 }
                 Err(StepError::Sink(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
-                    self.stdout_closed = true;
+                    self.from_peer.sink_closed = true;
                     return Ok(true);
                 }
                 Err(StepError::Sink(source)) => {
@@ -743,7 +721,7 @@ impl Session {
     fn read_keys(&mut self) -> Result<bool> {
         if !self.ui.is_interactive()
             || self.keys_closed
-            || !self.stdin_ready
+            || !self.to_peer.source_ready
             || !self.ui.wants_keys()
         {
             return Ok(false);
@@ -758,7 +736,7 @@ impl Session {
                 Ok(0) => {
                     // The terminal hung up.
                     self.keys_closed = true;
-                    self.stdin_eof = true;
+                    self.to_peer.source_eof = true;
                     return Ok(true);
                 }
                 Ok(n) => {
@@ -769,7 +747,7 @@ impl Session {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.stdin_ready = false;
+                    self.to_peer.source_ready = false;
                     break;
                 }
                 Err(source) => {
@@ -798,7 +776,7 @@ impl Session {
             } else {
                 line.len()
             };
-            if (datagram && !self.to_peer.is_empty()) || most > self.to_peer.room() {
+            if (datagram && !self.to_peer.queue.is_empty()) || most > self.to_peer.queue.room() {
                 break;
             }
             match &mut self.crlf {
@@ -806,27 +784,27 @@ impl Session {
                 Some((encoder, _, encoded)) => {
                     encoded.clear();
                     encoder.encode(line, encoded);
-                    self.to_peer.push(encoded);
+                    self.to_peer.queue.push(encoded);
                 }
-                None => self.to_peer.push(line),
+                None => self.to_peer.queue.push(line),
             }
             self.ui.line_taken();
-            self.stdin_delivered = true;
+            self.to_peer.delivered = true;
             progress = true;
         }
-        if !self.stdin_eof && self.ui.is_eof_requested() {
-            self.stdin_eof = true;
+        if !self.to_peer.source_eof && self.ui.is_eof_requested() {
+            self.to_peer.source_eof = true;
             progress = true;
         }
         progress
     }
 
-    /// stdin → to-peer queue.
+    /// stdin → to-peer queue (through the `-C` layer when on).
     fn read_stdin(&mut self) -> Result<bool> {
         if (self.to_peer_fast.is_some() && self.to_peer.is_empty()) || self.ui.is_interactive() {
             return Ok(false);
         }
-        if self.stdin_eof || !self.stdin_ready || !self.can_send() {
+        if self.to_peer.source_eof || !self.to_peer.source_ready || !self.can_send() {
             return Ok(false);
         }
         let datagram = self.conn.as_ref().is_some_and(|c| c.datagram);
@@ -836,72 +814,35 @@ impl Session {
         let Some(stdin) = &mut self.stdin else {
             return Ok(false);
         };
-        let mut progress = false;
-        let mut bulk_read = false;
-        loop {
-            let max = if datagram && self.stdin_always_ready {
-                FILE_DATAGRAM_BYTES
-            } else if datagram {
-                MAX_DATAGRAM_BYTES
-            } else {
-                self.to_peer.room()
-            };
-            if max == 0 {
-                break;
-            }
-            let mut requested = max;
-            let fill = match &mut self.crlf {
-                None => self.to_peer.fill_from(max, |buf| stdin.read(buf)),
-                Some((encoder, scratch, encoded)) => {
-                    // Translation can double the size: read at most half the room.
-                    let want = (max / 2).min(scratch.len());
-                    if want == 0 {
-                        break;
-                    }
-                    requested = want;
-                    match read_retrying(stdin, &mut scratch[..want]) {
-                        Ok(0) => Ok(Fill::Eof),
-                        Ok(n) => {
-                            encoded.clear();
-                            encoder.encode(&scratch[..n], encoded);
-                            self.to_peer.push(encoded);
-                            Ok(Fill::Read(n))
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Fill::WouldBlock),
-                        Err(e) => Err(e),
-                    }
-                }
-            };
-            match fill.map_err(stdin_error)? {
-                Fill::Read(n) => {
-                    progress = true;
-                    self.stdin_delivered = true;
-                    if datagram {
-                        break;
-                    }
-                    bulk_read |= n >= BULK_READ_BYTES;
-                    if n < requested && self.stdin_short_read_drains {
-                        // A pipe returned less than asked: it is empty now, and the
-                        // next byte written to it brings a new edge. Skip the EAGAIN read.
-                        self.stdin_ready = false;
-                        break;
-                    }
-                }
-                Fill::Eof => {
-                    progress = true;
-                    self.stdin_eof = true;
-                    break;
-                }
-                Fill::WouldBlock => {
-                    self.stdin_ready = false;
-                    break;
-                }
+        // A datagram is one read: a file has no message boundaries, so it goes in
+        // FILE_DATAGRAM_BYTES pieces; a pipe's or terminal's read is one message.
+        let (max_read, max_reads) = match (datagram, self.stdin_always_ready) {
+            (true, true) => (FILE_DATAGRAM_BYTES, 1),
+            (true, false) => (MAX_DATAGRAM_BYTES, 1),
+            (false, _) => (usize::MAX, usize::MAX),
+        };
+        let mut source = StdinSource {
+            stdin,
+            short_read_drains: self.stdin_short_read_drains,
+        };
+        let filled = match &mut self.crlf {
+            None => self.to_peer.fill(&mut source, max_read, max_reads),
+            Some((encoder, scratch, encoded)) => {
+                let mut layered = CrlfSource {
+                    inner: &mut source,
+                    encoder,
+                    scratch,
+                    encoded,
+                    last: (0, 0),
+                };
+                self.to_peer.fill(&mut layered, max_read, max_reads)
             }
         }
-        if bulk_read {
+        .map_err(stdin_error)?;
+        if !datagram && filled.largest_read >= BULK_READ_BYTES {
             self.stdin_proved_bulk();
         }
-        Ok(progress)
+        Ok(filled.bytes > 0 || filled.eof)
     }
 
     /// to-peer queue → socket.
@@ -909,155 +850,62 @@ impl Session {
         let Some(conn) = &mut self.conn else {
             return Ok(false);
         };
-        if self.to_peer.is_empty() || !conn.writable {
+        if self.to_peer.is_empty() || !self.to_peer.sink_ready {
             return Ok(false);
         }
-        let mut progress = false;
-        let mut retried_refusal = false;
-        while !self.to_peer.is_empty() {
-            let dest = match &conn.peer {
-                DatagramPeer::Known(addr) => Some(addr),
-                _ => None,
-            };
-            let endpoint = &mut conn.endpoint;
-            let queued = self.to_peer.len();
-            match self.to_peer.drain_to(|buf| endpoint.write(buf, dest)) {
-                Ok(Some(n)) => {
-                    progress = true;
-                    conn.bytes_sent += n as u64;
-                    conn.last_activity = Instant::now();
-                    if conn.datagram {
-                        self.to_peer.clear(); // a datagram goes whole or not at all
-                    } else if n < queued {
-                        // A short write means the send buffer is full; its draining
-                        // brings a new edge. Skip the EAGAIN write.
-                        conn.writable = false;
-                        break;
-                    }
-                }
-                Ok(None) => {
-                    conn.writable = false;
-                    break;
-                }
-                Err(e)
-                    if conn.datagram
-                        && e.kind() == io::ErrorKind::ConnectionRefused
-                        && !retried_refusal =>
-                {
-                    // The error belongs to an earlier datagram; this one was not sent.
-                    report_refused(conn, self.options.verbose);
-                    retried_refusal = true;
-                }
-                Err(e) if conn.datagram && e.kind() == io::ErrorKind::ConnectionRefused => {
-                    // Still refused: drop this datagram, as the network would.
-                    self.to_peer.clear();
-                    progress = true;
-                }
-                Err(source) => {
-                    return Err(conn.error("send to", source));
-                }
-            }
+        if conn.datagram {
+            return send_datagram(conn, &mut self.to_peer, self.options.verbose);
         }
-        Ok(progress)
+        let mut sink = SocketSink {
+            endpoint: &mut conn.endpoint,
+        };
+        let written = match self.to_peer.drain(&mut sink) {
+            Ok(n) => n,
+            Err(source) => return Err(conn.error("send to", source)),
+        };
+        if written > 0 {
+            conn.bytes_sent += written as u64;
+            conn.last_activity = Instant::now();
+        }
+        Ok(written > 0)
     }
 
     /// socket → from-peer queue.
     fn receive_from_peer(&mut self) -> Result<bool> {
         let verbose = self.options.verbose;
-        let follow_latest = self.options.follow_latest_sender;
         let Some(conn) = &mut self.conn else {
             return Ok(false);
         };
-        if conn.peer_eof
-            || !conn.readable
+        if self.from_peer.source_eof
+            || !self.from_peer.source_ready
             || conn.ended_by.is_some()
             || self.from_peer_fast.is_some()
         {
             return Ok(false);
         }
-        let mut progress = false;
-        let mut bulk_read = false;
-        loop {
-            if conn.datagram {
-                let need = if matches!(conn.endpoint, Endpoint::Udp(_)) {
-                    DATAGRAM_RECV_BYTES
-                } else {
-                    QUEUE_BYTES
-                };
-                if self.from_peer.room() < need {
-                    break;
-                }
-                let tail = self.from_peer.tail_mut(need);
-                let received = if conn.peer == DatagramPeer::Connected {
-                    conn.endpoint.read(tail).map(|n| (n, None))
-                } else {
-                    conn.endpoint.recv_from(tail)
-                };
-                match received {
-                    Ok((n, from)) => {
-                        if let Some(from) = from
-                            && !accept_sender(conn, from, follow_latest, verbose)
-                        {
-                            continue;
-                        }
-                        self.from_peer.commit(n);
-                        progress = true;
-                        conn.bytes_received += n as u64;
-                        let now = Instant::now();
-                        conn.last_activity = now;
-                        conn.last_received = Some(now);
-                        conn.refused_reported = false;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        conn.readable = false;
-                        break;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                        report_refused(conn, verbose);
-                    }
-                    Err(source) => {
-                        return Err(conn.error("receive from", source));
-                    }
-                }
-            } else {
-                let room = self.from_peer.room();
-                if room == 0 {
-                    break;
-                }
-                let endpoint = &mut conn.endpoint;
-                match self.from_peer.fill_from(room, |buf| endpoint.read(buf)) {
-                    Ok(Fill::Read(n)) => {
-                        progress = true;
-                        conn.bytes_received += n as u64;
-                        conn.last_activity = Instant::now();
-                        bulk_read |= n >= BULK_READ_BYTES;
-                        if n < room && !conn.read_closed_seen {
-                            // A stream socket returns less than asked only when its
-                            // receive queue is empty; new data brings a new edge.
-                            conn.readable = false;
-                            break;
-                        }
-                    }
-                    Ok(Fill::Eof) => {
-                        progress = true;
-                        conn.peer_closed(verbose);
-                        break;
-                    }
-                    Ok(Fill::WouldBlock) => {
-                        conn.readable = false;
-                        break;
-                    }
-                    Err(source) => {
-                        return Err(conn.error("read from", source));
-                    }
-                }
-            }
+        if conn.datagram {
+            let follow_latest = self.options.follow_latest_sender;
+            return receive_datagrams(conn, &mut self.from_peer, follow_latest, verbose);
         }
-        if bulk_read {
+        let mut source = SocketSource {
+            endpoint: &mut conn.endpoint,
+            read_closed_seen: conn.read_closed_seen,
+        };
+        let filled = match self.from_peer.fill(&mut source, usize::MAX, usize::MAX) {
+            Ok(filled) => filled,
+            Err(source) => return Err(conn.error("read from", source)),
+        };
+        if filled.bytes > 0 {
+            conn.bytes_received += filled.bytes as u64;
+            conn.last_activity = Instant::now();
+        }
+        if filled.eof {
+            note_peer_closed(verbose);
+        }
+        if filled.largest_read >= BULK_READ_BYTES {
             self.socket_proved_bulk();
         }
-        Ok(progress)
+        Ok(filled.bytes > 0 || filled.eof)
     }
 
     /// from-peer queue → stdout.
@@ -1065,57 +913,41 @@ impl Session {
         if self.ui.shows_received() {
             return self.write_screen();
         }
-        if self.from_peer.is_empty() || !self.stdout_ready || self.stdout_closed {
-            return Ok(false);
-        }
-        let mut progress = false;
-        while !self.from_peer.is_empty() {
-            let stdout = &mut self.stdout;
-            let queued = self.from_peer.len();
-            match self.from_peer.drain_to(|buf| stdout.write(buf)) {
-                Ok(Some(n)) => {
-                    progress = true;
-                    if let Some(conn) = &mut self.conn {
-                        conn.last_activity = Instant::now();
-                    }
-                    if n < queued && self.stdout_short_write_fills {
-                        // A pipe took less than offered: it is full until its reader
-                        // drains it, which brings a new edge.
-                        self.stdout_ready = false;
-                        break;
-                    }
+        let mut sink = StdoutSink {
+            stdout: &mut self.stdout,
+            short_write_fills: self.stdout_short_write_fills,
+        };
+        match self.from_peer.drain(&mut sink) {
+            Ok(0) => Ok(false),
+            Ok(_) => {
+                if let Some(conn) = &mut self.conn {
+                    conn.last_activity = Instant::now();
                 }
-                Ok(None) => {
-                    self.stdout_ready = false;
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                    // Our reader left (`| head`): nothing more can be delivered. Quiet end.
-                    self.stdout_closed = true;
-                    self.from_peer.clear();
-                    return Ok(true);
-                }
-                Err(source) => {
-                    return Err(stdout_error(source));
-                }
+                Ok(true)
             }
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                // Our reader left (`| head`): nothing more can be delivered. Quiet end.
+                self.from_peer.sink_closed = true;
+                self.from_peer.queue.clear();
+                Ok(true)
+            }
+            Err(source) => Err(stdout_error(source)),
         }
-        Ok(progress)
     }
 
     /// stdout is a terminal: received bytes go through the UI (escaped, and into the
     /// transcript when interactive), together with the screen's own drawing.
     fn write_screen(&mut self) -> Result<bool> {
         let mut progress = false;
-        while self.stdout_ready && !self.stdout_closed {
+        while self.from_peer.sink_ready && !self.from_peer.sink_closed {
             let pending = self.ui.pending_screen();
             if pending.is_empty() {
-                if self.from_peer.is_empty() || self.ui.is_resizing() {
+                if self.from_peer.queue.is_empty() || self.ui.is_resizing() {
                     break;
                 }
-                let n = self.from_peer.len().min(SCREEN_CHUNK_BYTES);
-                self.ui.on_received(&self.from_peer.as_slice()[..n]);
-                self.from_peer.consume(n);
+                let n = self.from_peer.queue.len().min(SCREEN_CHUNK_BYTES);
+                self.ui.on_received(&self.from_peer.queue.as_slice()[..n]);
+                self.from_peer.queue.consume(n);
                 progress = true;
                 continue;
             }
@@ -1130,11 +962,13 @@ impl Session {
                     self.ui.screen_written(n);
                     progress = true;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.stdout_ready = false,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.from_peer.sink_ready = false
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                    self.stdout_closed = true;
-                    self.from_peer.clear();
+                    self.from_peer.sink_closed = true;
+                    self.from_peer.queue.clear();
                 }
                 Err(source) => {
                     return Err(stdout_error(source));
@@ -1190,10 +1024,11 @@ impl Session {
     /// Bring the status model's state, RTT and datagram peer up to date.
     fn update_state(&mut self) {
         if let Some(conn) = &self.conn {
-            let (state, rtt) = connection_state(conn);
+            let (state, rtt) = connection_state(conn, self.from_peer.source_eof);
             // When the session waits for the user, say how to end it.
-            let waits_for_user =
-                state == ConnState::PeerClosed && self.ui.is_interactive() && !self.stdin_eof;
+            let waits_for_user = state == ConnState::PeerClosed
+                && self.ui.is_interactive()
+                && !self.to_peer.source_eof;
             self.ui
                 .hint(waits_for_user.then_some("Ctrl-D ends, Ctrl-C quits"));
             self.ui.set_state(state);
@@ -1212,7 +1047,7 @@ impl Session {
         let Some(conn) = &mut self.conn else {
             return Ok(());
         };
-        if !std::mem::take(&mut conn.error_seen) || conn.datagram || !conn.peer_eof {
+        if !std::mem::take(&mut conn.error_seen) || conn.datagram || !self.from_peer.source_eof {
             return Ok(());
         }
         match rustix::net::sockopt::socket_error(conn.endpoint.fd()) {
@@ -1232,7 +1067,10 @@ impl Session {
         let Some(conn) = &mut self.conn else {
             return Ok(false);
         };
-        if !self.stdin_eof || !self.to_peer.is_empty() || conn.to_peer_done_at.is_some() {
+        if !self.to_peer.source_eof
+            || !self.to_peer.queue.is_empty()
+            || conn.to_peer_done_at.is_some()
+        {
             return Ok(false);
         }
         if !conn.datagram && shutdown {
@@ -1255,7 +1093,7 @@ impl Session {
 
 /// The state to show for `conn`: the kernel's TCP state where it has one, else what the
 /// session knows.
-fn connection_state(conn: &Connection) -> (ConnState, Option<Rtt>) {
+fn connection_state(conn: &Connection, peer_eof: bool) -> (ConnState, Option<Rtt>) {
     match &conn.peer {
         DatagramPeer::Waiting => return (ConnState::WaitingForDatagram, None),
         DatagramPeer::Known(_) => return (ConnState::LockedTo, None),
@@ -1277,13 +1115,20 @@ fn connection_state(conn: &Connection) -> (ConnState, Option<Rtt>) {
             Some(Rtt::from_tcp_info(&info)),
         );
     }
-    let state = match (conn.peer_eof, conn.to_peer_done_at.is_some()) {
+    let state = match (peer_eof, conn.to_peer_done_at.is_some()) {
         (true, true) => ConnState::Closed,
         (true, false) => ConnState::PeerClosed,
         (false, true) => ConnState::WeClosed,
         (false, false) => ConnState::Connected,
     };
     (state, None)
+}
+
+/// `-v`: the peer sent its FIN.
+fn note_peer_closed(verbose: bool) {
+    if verbose {
+        print_line("peer closed its side");
+    }
 }
 
 /// Read, retrying on `EINTR`.
@@ -1327,6 +1172,165 @@ fn accept_sender(
             false
         }
         DatagramPeer::Connected => true,
+    }
+}
+
+/// Datagrams from the socket → the from-peer queue, one whole datagram each, while there
+/// is room for the largest one. A listener learns (or, with `-k`, follows) its peer from
+/// the senders; a refusal (ICMP port unreachable) is reported, not fatal.
+fn receive_datagrams(
+    conn: &mut Connection,
+    dir: &mut Direction,
+    follow_latest: bool,
+    verbose: bool,
+) -> Result<bool> {
+    let mut progress = false;
+    loop {
+        let need = if matches!(conn.endpoint, Endpoint::Udp(_)) {
+            DATAGRAM_RECV_BYTES
+        } else {
+            QUEUE_BYTES
+        };
+        if dir.queue.room() < need {
+            break;
+        }
+        let tail = dir.queue.tail_mut(need);
+        let received = if conn.peer == DatagramPeer::Connected {
+            conn.endpoint.read(tail).map(|n| (n, None))
+        } else {
+            conn.endpoint.recv_from(tail)
+        };
+        match received {
+            Ok((n, from)) => {
+                if let Some(from) = from
+                    && !accept_sender(conn, from, follow_latest, verbose)
+                {
+                    continue;
+                }
+                dir.queue.commit(n);
+                progress = true;
+                conn.bytes_received += n as u64;
+                let now = Instant::now();
+                conn.last_activity = now;
+                conn.last_received = Some(now);
+                conn.refused_reported = false;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                dir.source_ready = false;
+                break;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                report_refused(conn, verbose);
+            }
+            Err(source) => {
+                return Err(conn.error("receive from", source));
+            }
+        }
+    }
+    Ok(progress)
+}
+
+/// A queued datagram → the socket, whole or not at all. A refusal reported now belongs to
+/// an earlier datagram: this one is tried once more, then dropped as the network would.
+fn send_datagram(conn: &mut Connection, dir: &mut Direction, verbose: bool) -> Result<bool> {
+    let mut retried_refusal = false;
+    loop {
+        let dest = match &conn.peer {
+            DatagramPeer::Known(addr) => Some(addr),
+            _ => None,
+        };
+        let endpoint = &mut conn.endpoint;
+        match dir.queue.drain_to(|buf| endpoint.write(buf, dest)) {
+            Ok(Some(n)) => {
+                conn.bytes_sent += n as u64;
+                conn.last_activity = Instant::now();
+                dir.queue.clear();
+                return Ok(true);
+            }
+            Ok(None) => {
+                dir.sink_ready = false;
+                return Ok(false);
+            }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused && !retried_refusal => {
+                report_refused(conn, verbose);
+                retried_refusal = true;
+            }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                dir.queue.clear();
+                return Ok(true);
+            }
+            Err(source) => return Err(conn.error("send to", source)),
+        }
+    }
+}
+
+/// stdin as a direction's source.
+struct StdinSource<'a> {
+    stdin: &'a mut StdStream,
+    /// stdin is a pipe: a short read means it is empty.
+    short_read_drains: bool,
+}
+
+impl Source for StdinSource<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stdin.read(buf)
+    }
+
+    fn is_drained(&self, asked: usize, got: usize) -> bool {
+        self.short_read_drains && got < asked
+    }
+}
+
+/// A stream socket's read half as a direction's source.
+struct SocketSource<'a> {
+    endpoint: &'a mut Endpoint,
+    /// An event carried the peer's FIN or an error: read until EOF or `WouldBlock`, since
+    /// no new edge will come.
+    read_closed_seen: bool,
+}
+
+impl Source for SocketSource<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.endpoint.read(buf)
+    }
+
+    fn is_drained(&self, asked: usize, got: usize) -> bool {
+        // A stream socket returns less than asked only when its receive queue is empty.
+        got < asked && !self.read_closed_seen
+    }
+}
+
+/// A stream socket's write half as a direction's sink.
+struct SocketSink<'a> {
+    endpoint: &'a mut Endpoint,
+}
+
+impl Sink for SocketSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.endpoint.write(buf, None)
+    }
+
+    fn short_write_fills(&self) -> bool {
+        // A short write means the send buffer is full; its draining brings a new edge.
+        true
+    }
+}
+
+/// stdout as a direction's sink.
+struct StdoutSink<'a> {
+    stdout: &'a mut StdStream,
+    /// stdout is a pipe or socket: a short write means it is full.
+    short_write_fills: bool,
+}
+
+impl Sink for StdoutSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stdout.write(buf)
+    }
+
+    fn short_write_fills(&self) -> bool {
+        self.short_write_fills
     }
 }
 
