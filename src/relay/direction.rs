@@ -12,6 +12,7 @@ use std::io;
 
 use crate::relay::buffer::{ByteQueue, Fill};
 use crate::relay::crlf::CrlfEncoder;
+use crate::relay::zerocopy::{Step, StepError};
 
 /// Where a direction's bytes come from.
 pub(crate) trait Source {
@@ -128,6 +129,44 @@ impl Direction {
             }
         }
         Ok(filled)
+    }
+
+    /// Move bytes source → sink without copying (sendfile or splice, one `step` at a
+    /// time, `max_steps` at most), with the copy loops' readiness and EOF rules. `None`
+    /// when the kernel cannot do it for these fds: the copy path takes over for good.
+    pub(crate) fn splice(
+        &mut self,
+        max_steps: usize,
+        mut step: impl FnMut() -> Result<Step, StepError>,
+    ) -> Result<Option<Filled>, StepError> {
+        let mut moved = Filled::default();
+        for _ in 0..max_steps {
+            if !self.sink_ready {
+                break;
+            }
+            match step()? {
+                Step::Moved(n) => {
+                    moved.bytes += n;
+                    moved.largest_read = moved.largest_read.max(n);
+                    self.delivered |= n > 0;
+                }
+                Step::Eof => {
+                    self.source_eof = true;
+                    moved.eof = true;
+                    break;
+                }
+                Step::SourceEmpty => {
+                    self.source_ready = false;
+                    break;
+                }
+                Step::SinkFull => {
+                    self.sink_ready = false;
+                    break;
+                }
+                Step::Unsupported => return Ok(None),
+            }
+        }
+        Ok(Some(moved))
     }
 
     /// Write the queue to `sink` until it is empty or the sink is full; returns the bytes
@@ -312,6 +351,32 @@ mod tests {
         d.fill(&mut src, usize::MAX, usize::MAX).unwrap();
         d.drain(&mut sink).unwrap();
         assert_eq!(sink.got, b"0123456789");
+    }
+
+    #[test]
+    fn direction_splice_follows_what_each_step_reports() {
+        let run = |steps: &[Step]| {
+            let mut d = Direction::new(8);
+            let mut steps = steps.iter().copied();
+            let moved = d
+                .splice(16, || Ok(steps.next().unwrap_or(Step::Moved(0))))
+                .expect("no step fails");
+            (d, moved)
+        };
+        let (d, moved) = run(&[Step::Moved(3), Step::Moved(4), Step::SourceEmpty]);
+        assert_eq!(moved.map(|m| (m.bytes, m.eof)), Some((7, false)));
+        assert!(!d.source_ready && d.sink_ready && d.delivered);
+        let (d, _) = run(&[Step::Moved(1), Step::SinkFull]);
+        assert!(d.source_ready && !d.sink_ready);
+        let (d, moved) = run(&[Step::Eof]);
+        assert!(d.source_eof && moved.is_some_and(|m| m.eof));
+        let (_, moved) = run(&[Step::Moved(2), Step::Unsupported]);
+        assert!(moved.is_none(), "the copy path takes over");
+        let mut d = Direction::new(8);
+        let failed = d.splice(16, || {
+            Err(StepError::Sink(io::ErrorKind::BrokenPipe.into()))
+        });
+        assert!(matches!(failed, Err(StepError::Sink(_))));
     }
 
     #[test]

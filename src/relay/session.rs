@@ -20,7 +20,7 @@ use crate::notices::print_line;
 use crate::relay::crlf::CrlfEncoder;
 use crate::relay::direction::{CrlfSource, Direction, Sink, Source};
 use crate::relay::stdio::StdStream;
-use crate::relay::zerocopy::{FromPeer, Relay, Step, StepError, ToPeer};
+use crate::relay::zerocopy::{FromPeer, Relay, StepError, ToPeer};
 use crate::sys::{self, FdKind};
 use crate::tty::status::{ConnState, Rtt};
 use crate::tty::ui::{Ui, UserRequest};
@@ -603,7 +603,7 @@ impl Session {
         if self.to_peer_fast.is_none()
             || self.to_peer.source_eof
             || !self.to_peer.source_ready
-            || !self.to_peer.queue.is_empty()
+            || !self.to_peer.is_empty()
             || !self.can_send()
         {
             return Ok(false);
@@ -613,46 +613,25 @@ impl Session {
         else {
             return Ok(false);
         };
-        let mut progress = false;
-        for _ in 0..ZERO_COPY_STEPS {
-            if !self.to_peer.sink_ready {
-                break;
+        let socket = conn.endpoint.fd();
+        let moved = self
+            .to_peer
+            .splice(ZERO_COPY_STEPS, || path.step(stdin.as_fd(), socket));
+        match moved {
+            Ok(Some(moved)) => {
+                if moved.bytes > 0 {
+                    conn.bytes_sent += moved.bytes as u64;
+                    conn.last_activity = Instant::now();
+                }
+                Ok(moved.bytes > 0 || moved.eof)
             }
-            match path.step(stdin.as_fd(), conn.endpoint.fd()) {
-                Ok(Step::Moved(n)) => {
-                    if n > 0 {
-                        progress = true;
-                        self.to_peer.delivered = true;
-                        conn.bytes_sent += n as u64;
-                        conn.last_activity = Instant::now();
-                    }
-                }
-                Ok(Step::Eof) => {
-                    progress = true;
-                    self.to_peer.source_eof = true;
-                    break;
-                }
-                Ok(Step::SourceEmpty) => {
-                    self.to_peer.source_ready = false;
-                    break;
-                }
-                Ok(Step::SinkFull) => {
-                    self.to_peer.sink_ready = false;
-                    break;
-                }
-                Ok(Step::Unsupported) => {
-                    self.to_peer_fast = None;
-                    return Ok(true); // the copy path takes over in this same round
-                }
-                Err(StepError::Source(source)) => {
-                    return Err(stdin_error(source));
-                }
-                Err(StepError::Sink(source)) => {
-                    return Err(conn.error("send to", source));
-                }
+            Ok(None) => {
+                self.to_peer_fast = None;
+                Ok(true) // the copy path takes over in this same round
             }
+            Err(StepError::Source(source)) => Err(stdin_error(source)),
+            Err(StepError::Sink(source)) => Err(conn.error("send to", source)),
         }
-        Ok(progress)
     }
 
     /// socket → stdout without copying (splice, via a relay pipe for files), while that
@@ -665,53 +644,37 @@ impl Session {
         if self.from_peer.source_eof
             || !self.from_peer.source_ready
             || conn.ended_by.is_some()
-            || !self.from_peer.sink_ready
             || self.from_peer.sink_closed
-            || !self.from_peer.queue.is_empty()
+            || !self.from_peer.is_empty()
         {
             return Ok(false);
         }
-        let mut progress = false;
-        for _ in 0..ZERO_COPY_STEPS {
-            match path.step(conn.endpoint.fd(), self.stdout.as_fd()) {
-                Ok(Step::Moved(n)) => {
-                    if n > 0 {
-                        progress = true;
-                        conn.bytes_received += n as u64;
-                        conn.last_activity = Instant::now();
-                    }
+        let (socket, stdout) = (conn.endpoint.fd(), self.stdout.as_fd());
+        let moved = self
+            .from_peer
+            .splice(ZERO_COPY_STEPS, || path.step(socket, stdout));
+        match moved {
+            Ok(Some(moved)) => {
+                if moved.bytes > 0 {
+                    conn.bytes_received += moved.bytes as u64;
+                    conn.last_activity = Instant::now();
                 }
-                Ok(Step::Eof) => {
-                    progress = true;
-                    self.from_peer.source_eof = true;
+                if moved.eof {
                     note_peer_closed(verbose);
-                    break;
                 }
-                Ok(Step::SourceEmpty) => {
-                    self.from_peer.source_ready = false;
-                    break;
-                }
-                Ok(Step::SinkFull) => {
-                    self.from_peer.sink_ready = false;
-                    break;
-                }
-                Ok(Step::Unsupported) => {
-                    self.from_peer_fast = None;
-                    return Ok(true);
-                }
-                Err(StepError::Source(source)) => {
-                    return Err(conn.error("read from", source));
-                }
-                Err(StepError::Sink(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
-                    self.from_peer.sink_closed = true;
-                    return Ok(true);
-                }
-                Err(StepError::Sink(source)) => {
-                    return Err(stdout_error(source));
-                }
+                Ok(moved.bytes > 0 || moved.eof)
             }
+            Ok(None) => {
+                self.from_peer_fast = None;
+                Ok(true)
+            }
+            Err(StepError::Source(source)) => Err(conn.error("read from", source)),
+            Err(StepError::Sink(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.from_peer.sink_closed = true;
+                Ok(true)
+            }
+            Err(StepError::Sink(source)) => Err(stdout_error(source)),
         }
-        Ok(progress)
     }
 
     /// Interactive: terminal keys → line editor. Works before a connection exists too, so
