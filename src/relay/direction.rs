@@ -14,6 +14,9 @@ use crate::relay::buffer::{ByteQueue, Fill};
 use crate::relay::crlf::CrlfEncoder;
 use crate::relay::zerocopy::{Step, StepError};
 
+/// Capacity of each direction's queue.
+pub(crate) const QUEUE_BYTES: usize = 256 * 1024;
+
 /// Where a direction's bytes come from.
 pub(crate) trait Source {
     /// One read into `buf`: `Ok(0)` is EOF, `WouldBlock` is "nothing now".

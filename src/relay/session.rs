@@ -17,16 +17,18 @@ use mio::{Interest, Registry, Token};
 use crate::error::{Error, Result};
 use crate::net::endpoint::{Endpoint, PeerAddr};
 use crate::notices::print_line;
+use crate::relay::connection::{
+    Connection, DatagramPeer, TimerEnd, connection_state, receive_datagrams, send_datagram,
+};
 use crate::relay::crlf::CrlfEncoder;
-use crate::relay::direction::{CrlfSource, Direction, Sink, Source};
+use crate::relay::direction::{CrlfSource, Direction, QUEUE_BYTES};
+use crate::relay::ends::{SocketSink, SocketSource, StdinSource, StdoutSink};
 use crate::relay::stdio::StdStream;
 use crate::relay::zerocopy::{FromPeer, Relay, StepError, ToPeer};
-use crate::sys::{self, FdKind};
-use crate::tty::status::{ConnState, Rtt};
+use crate::sys::FdKind;
+use crate::tty::status::ConnState;
 use crate::tty::ui::{Ui, UserRequest};
 
-/// Capacity of each direction's queue.
-pub(crate) const QUEUE_BYTES: usize = 256 * 1024;
 /// The stdin → peer queue once a pipe stdin proves bulk into TCP: as big as the pipe rnc
 /// enlarges, so one read can empty it (docs/performance.md, "Zero-copy choices").
 const BULK_PIPE_QUEUE_BYTES: usize = 1 << 20;
@@ -36,8 +38,6 @@ pub(crate) const MAX_DATAGRAM_BYTES: usize = 65_507;
 /// as nc. Smaller datagrams lose less when a receiver falls behind (measured: 64 KiB ones
 /// lost 71% of a 256 MiB loopback burst, 16 KiB ones 42%, at the same goodput).
 const FILE_DATAGRAM_BYTES: usize = 16 * 1024;
-/// Room a UDP receive needs so that no datagram is ever truncated.
-const DATAGRAM_RECV_BYTES: usize = 65_536;
 /// How long a datagram client waits for replies after stdin ends (without `-q`).
 const DATAGRAM_LINGER: Duration = Duration::from_secs(1);
 /// Rounds `pump` makes before handing control back to the loop (fairness with signals
@@ -79,70 +79,6 @@ pub(crate) struct Options {
     pub(crate) keep_listening: bool,
     /// Use sendfile/splice where the fds allow (off in interactive mode).
     pub(crate) zero_copy: bool,
-}
-
-/// How the current connection's peer is addressed for datagrams.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum DatagramPeer {
-    /// A stream, or a connected datagram socket: no address needed.
-    Connected,
-    /// A datagram listener that has not heard from anyone yet.
-    Waiting,
-    /// A datagram listener locked onto (or, with `-k`, following) this sender.
-    Known(PeerAddr),
-}
-
-/// Why a connection ended without both directions closing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TimerEnd {
-    /// `-w`: nothing moved for that long.
-    Idle,
-    /// `-q` after stdin EOF, or a datagram client's linger.
-    Quit,
-}
-
-/// The state of one connection.
-struct Connection {
-    /// The socket.
-    endpoint: Endpoint,
-    /// Whether it is a datagram socket.
-    datagram: bool,
-    /// Datagram addressing.
-    peer: DatagramPeer,
-    /// The peer's address as text, taken at the start (a reset socket no longer has it).
-    peer_text: Option<String>,
-    /// An event reported the read side closed (FIN or error): read until EOF.
-    read_closed_seen: bool,
-    /// An event reported an error (EPOLLERR or EPOLLHUP) not yet looked at.
-    error_seen: bool,
-    /// Our side is finished: stdin ended, the queue drained, and the shutdown (if any)
-    /// was sent. Holds when that happened.
-    to_peer_done_at: Option<Instant>,
-    /// An ICMP "port unreachable" was reported and not yet followed by a good datagram.
-    refused_reported: bool,
-    /// A timer ended the connection; it finishes flushing to stdout, then stops.
-    ended_by: Option<TimerEnd>,
-    /// Bytes sent to the peer.
-    bytes_sent: u64,
-    /// Bytes received from the peer.
-    bytes_received: u64,
-    /// When the connection started.
-    started: Instant,
-    /// Last time a byte moved in either direction.
-    last_activity: Instant,
-    /// Last time a datagram arrived.
-    last_received: Option<Instant>,
-}
-
-impl Connection {
-    /// An error talking to the peer, naming it.
-    fn error(&self, op: &'static str, source: io::Error) -> Error {
-        Error::Peer {
-            op,
-            peer: peer_name(self),
-            source,
-        }
-    }
 }
 
 fn stdin_error(source: io::Error) -> Error {
@@ -1054,39 +990,6 @@ impl Session {
     }
 }
 
-/// The state to show for `conn`: the kernel's TCP state where it has one, else what the
-/// session knows.
-fn connection_state(conn: &Connection, peer_eof: bool) -> (ConnState, Option<Rtt>) {
-    match &conn.peer {
-        DatagramPeer::Waiting => return (ConnState::WaitingForDatagram, None),
-        DatagramPeer::Known(_) => return (ConnState::LockedTo, None),
-        DatagramPeer::Connected if conn.datagram => {
-            let state = if conn.refused_reported {
-                ConnState::PeerPortClosed
-            } else {
-                ConnState::Connected
-            };
-            return (state, None);
-        }
-        DatagramPeer::Connected => {}
-    }
-    if let Endpoint::Tcp(_) = conn.endpoint
-        && let Some(info) = sys::tcp_info(conn.endpoint.fd())
-    {
-        return (
-            ConnState::from_tcp(info.state),
-            Some(Rtt::from_tcp_info(&info)),
-        );
-    }
-    let state = match (peer_eof, conn.to_peer_done_at.is_some()) {
-        (true, true) => ConnState::Closed,
-        (true, false) => ConnState::PeerClosed,
-        (false, true) => ConnState::WeClosed,
-        (false, false) => ConnState::Connected,
-    };
-    (state, None)
-}
-
 /// `-v`: the peer sent its FIN.
 fn note_peer_closed(verbose: bool) {
     if verbose {
@@ -1101,221 +1004,6 @@ fn read_retrying(stdin: &mut StdStream, buf: &mut [u8]) -> io::Result<usize> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             other => return other,
         }
-    }
-}
-
-/// Decide whether a datagram from `from` belongs to the session, locking onto the
-/// first sender (or following the latest one under `-k`).
-fn accept_sender(
-    conn: &mut Connection,
-    from: PeerAddr,
-    follow_latest: bool,
-    verbose: bool,
-) -> bool {
-    match &conn.peer {
-        DatagramPeer::Waiting => {
-            if verbose {
-                print_line(&format!("connection from {from}"));
-            }
-            conn.peer = DatagramPeer::Known(from);
-            true
-        }
-        DatagramPeer::Known(current) if *current == from => true,
-        DatagramPeer::Known(_) if follow_latest => {
-            if verbose {
-                print_line(&format!("now replying to {from}"));
-            }
-            conn.peer = DatagramPeer::Known(from);
-            true
-        }
-        DatagramPeer::Known(_) => {
-            if verbose {
-                print_line(&format!("ignoring datagram from {from}"));
-            }
-            false
-        }
-        DatagramPeer::Connected => true,
-    }
-}
-
-/// Datagrams from the socket → the from-peer queue, one whole datagram each, while there
-/// is room for the largest one. A listener learns (or, with `-k`, follows) its peer from
-/// the senders; a refusal (ICMP port unreachable) is reported, not fatal.
-fn receive_datagrams(
-    conn: &mut Connection,
-    dir: &mut Direction,
-    follow_latest: bool,
-    verbose: bool,
-) -> Result<bool> {
-    let mut progress = false;
-    loop {
-        let need = if matches!(conn.endpoint, Endpoint::Udp(_)) {
-            DATAGRAM_RECV_BYTES
-        } else {
-            QUEUE_BYTES
-        };
-        if dir.queue.room() < need {
-            break;
-        }
-        let tail = dir.queue.tail_mut(need);
-        let received = if conn.peer == DatagramPeer::Connected {
-            conn.endpoint.read(tail).map(|n| (n, None))
-        } else {
-            conn.endpoint.recv_from(tail)
-        };
-        match received {
-            Ok((n, from)) => {
-                if let Some(from) = from
-                    && !accept_sender(conn, from, follow_latest, verbose)
-                {
-                    continue;
-                }
-                dir.queue.commit(n);
-                progress = true;
-                conn.bytes_received += n as u64;
-                let now = Instant::now();
-                conn.last_activity = now;
-                conn.last_received = Some(now);
-                conn.refused_reported = false;
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                dir.source_ready = false;
-                break;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                report_refused(conn, verbose);
-            }
-            Err(source) => {
-                return Err(conn.error("receive from", source));
-            }
-        }
-    }
-    Ok(progress)
-}
-
-/// A queued datagram → the socket, whole or not at all. A refusal reported now belongs to
-/// an earlier datagram: this one is tried once more, then dropped as the network would.
-fn send_datagram(conn: &mut Connection, dir: &mut Direction, verbose: bool) -> Result<bool> {
-    let mut retried_refusal = false;
-    loop {
-        let dest = match &conn.peer {
-            DatagramPeer::Known(addr) => Some(addr),
-            _ => None,
-        };
-        let endpoint = &mut conn.endpoint;
-        match dir.queue.drain_to(|buf| endpoint.write(buf, dest)) {
-            Ok(Some(n)) => {
-                conn.bytes_sent += n as u64;
-                conn.last_activity = Instant::now();
-                dir.queue.clear();
-                return Ok(true);
-            }
-            Ok(None) => {
-                dir.sink_ready = false;
-                return Ok(false);
-            }
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused && !retried_refusal => {
-                report_refused(conn, verbose);
-                retried_refusal = true;
-            }
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                dir.queue.clear();
-                return Ok(true);
-            }
-            Err(source) => return Err(conn.error("send to", source)),
-        }
-    }
-}
-
-/// stdin as a direction's source.
-struct StdinSource<'a> {
-    stdin: &'a mut StdStream,
-    /// stdin is a pipe: a short read means it is empty.
-    short_read_drains: bool,
-}
-
-impl Source for StdinSource<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.stdin.read(buf)
-    }
-
-    fn is_drained(&self, asked: usize, got: usize) -> bool {
-        self.short_read_drains && got < asked
-    }
-}
-
-/// A stream socket's read half as a direction's source.
-struct SocketSource<'a> {
-    endpoint: &'a mut Endpoint,
-    /// An event carried the peer's FIN or an error: read until EOF or `WouldBlock`, since
-    /// no new edge will come.
-    read_closed_seen: bool,
-}
-
-impl Source for SocketSource<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.endpoint.read(buf)
-    }
-
-    fn is_drained(&self, asked: usize, got: usize) -> bool {
-        // A stream socket returns less than asked only when its receive queue is empty.
-        got < asked && !self.read_closed_seen
-    }
-}
-
-/// A stream socket's write half as a direction's sink.
-struct SocketSink<'a> {
-    endpoint: &'a mut Endpoint,
-}
-
-impl Sink for SocketSink<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.endpoint.write(buf, None)
-    }
-
-    fn short_write_fills(&self) -> bool {
-        // A short write means the send buffer is full; its draining brings a new edge.
-        true
-    }
-}
-
-/// stdout as a direction's sink.
-struct StdoutSink<'a> {
-    stdout: &'a mut StdStream,
-    /// stdout is a pipe or socket: a short write means it is full.
-    short_write_fills: bool,
-}
-
-impl Sink for StdoutSink<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.stdout.write(buf)
-    }
-
-    fn short_write_fills(&self) -> bool {
-        self.short_write_fills
-    }
-}
-
-/// Tell the user, once per burst, that the datagram peer's port is closed.
-fn report_refused(conn: &mut Connection, verbose: bool) {
-    if !conn.refused_reported || verbose {
-        print_line(&format!(
-            "{}: peer port closed (connection refused)",
-            peer_name(conn)
-        ));
-    }
-    conn.refused_reported = true;
-}
-
-fn peer_name(conn: &Connection) -> String {
-    match &conn.peer {
-        DatagramPeer::Known(addr) => addr.to_string(),
-        _ => conn
-            .peer_text
-            .clone()
-            .or_else(|| conn.endpoint.peer_description())
-            .unwrap_or_else(|| "peer".to_string()),
     }
 }
 
