@@ -18,10 +18,17 @@ use signal_hook_mio::v1_0::Signals;
 use crate::busy_poll::BusyPoll;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::relay::session::{SOCKET, STDIN, STDOUT, Session};
+use crate::net::endpoint::Endpoint;
+use crate::relay::session::Session;
 
 /// Token for a stream listener.
 pub(crate) const LISTENER: Token = Token(3);
+/// Token for stdin.
+pub(crate) const STDIN: Token = Token(0);
+/// Token for stdout.
+pub(crate) const STDOUT: Token = Token(1);
+/// Token for the connection's socket (and for a socket that is connecting or probing).
+pub(crate) const SOCKET: Token = Token(2);
 /// Token for the signal pipe.
 const SIGNALS: Token = Token(4);
 /// Token for the resolver thread's wake-up.
@@ -95,6 +102,78 @@ impl Loop {
 
     pub(crate) fn registry(&self) -> &Registry {
         self.poll.registry()
+    }
+
+    /// Watch the session's stdin (readable) and stdout (writable), where epoll can.
+    /// Done once per process: they outlive each connection.
+    pub(crate) fn watch_stdio(&self, session: &mut Session) -> Result<()> {
+        let (stdin, stdout) = session.stdio_to_watch();
+        let refused =
+            |e: &io::Error| e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error());
+        if let Some(fd) = stdin {
+            match self
+                .registry()
+                .register(&mut mio::unix::SourceFd(&fd), STDIN, Interest::READABLE)
+            {
+                Ok(()) => session.on_stdin_readable(false),
+                // epoll refuses some fds (EPERM); they never block, so read them whenever.
+                Err(e) if refused(&e) => session.on_stdin_unwatchable(),
+                Err(source) => {
+                    return Err(Error::Poll {
+                        what: "register stdin",
+                        source,
+                    });
+                }
+            }
+        }
+        if let Some(fd) = stdout {
+            match self.registry().register(
+                &mut mio::unix::SourceFd(&fd),
+                STDOUT,
+                Interest::WRITABLE,
+            ) {
+                Ok(()) => {}
+                Err(e) if refused(&e) => {}
+                Err(source) => {
+                    return Err(Error::Poll {
+                        what: "register stdout",
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Give `session` a connection on `endpoint`, watched both ways on `SOCKET`.
+    /// `waiting_for_sender` marks a datagram listener that learns its peer from the first
+    /// datagram.
+    pub(crate) fn attach(
+        &self,
+        session: &mut Session,
+        mut endpoint: Endpoint,
+        waiting_for_sender: bool,
+    ) -> Result<()> {
+        self.registry()
+            .register(
+                endpoint.source(),
+                SOCKET,
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .map_err(|source| Error::Poll {
+                what: "register socket",
+                source,
+            })?;
+        session.attach(endpoint, waiting_for_sender);
+        Ok(())
+    }
+
+    /// End the session's connection: stop watching its socket and close it. Returns
+    /// `(bytes sent, bytes received, duration)` for the summary line.
+    pub(crate) fn detach(&self, session: &mut Session) -> Option<(u64, u64, Duration)> {
+        let (mut endpoint, stats) = session.detach()?;
+        let _ = self.registry().deregister(endpoint.source());
+        Some(stats)
     }
 
     /// Poll once, until an event or `deadline`. Signals are reported in the result; the

@@ -71,7 +71,7 @@ fn open_session(lp: &Loop, config: &Config) -> Result<Session> {
         stdout.as_fd(),
     );
     let mut session = Session::new(session_options(config), stdin, stdout, ui);
-    session.register_stdio(lp.registry())?;
+    lp.watch_stdio(&mut session)?;
     Ok(session)
 }
 
@@ -112,9 +112,9 @@ fn serve_one(
     waiting_for_sender: bool,
 ) -> Result<Outcome> {
     session.ui().new_connection(None);
-    session.attach(endpoint, waiting_for_sender, lp.registry())?;
+    lp.attach(session, endpoint, waiting_for_sender)?;
     let outcome = drive(lp, session, config);
-    let stats = session.detach(lp.registry());
+    let stats = lp.detach(session);
     print_summary(config, stats);
     outcome
 }
@@ -290,9 +290,9 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
                 ui.announce(&format!("client {served} connected from {from}"));
             }
         }
-        session.attach(endpoint, false, lp.registry())?;
+        lp.attach(session, endpoint, false)?;
         let outcome = drive(lp, session, config);
-        let stats = session.detach(lp.registry());
+        let stats = lp.detach(session);
         session
             .ui()
             .end_connection(stats.map_or(0, |(sent, _, _)| sent));

@@ -11,11 +11,11 @@ use mio::{Interest, Waker};
 
 use crate::config::{Config, Family, Host, Target, Transport};
 use crate::error::{Error, Result};
-use crate::event_loop::{Loop, Outcome, RESOLVER, Wait, wait_for};
+use crate::event_loop::{Loop, Outcome, RESOLVER, SOCKET, Wait, wait_for};
 use crate::net;
 use crate::net::endpoint::Endpoint;
 use crate::notices::print_line;
-use crate::relay::session::{SOCKET, Session};
+use crate::relay::session::Session;
 use crate::tty::status::ConnState;
 
 /// How long `-z -u` waits for a refusal when `-w` does not say.

@@ -9,10 +9,8 @@
 //! (`-k`), so a session is `attach`ed to each new endpoint in turn.
 
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, RawFd};
 use std::time::{Duration, Instant};
-
-use mio::{Interest, Registry, Token};
 
 use crate::error::{Error, Result};
 use crate::net::endpoint::{Endpoint, PeerAddr};
@@ -51,13 +49,6 @@ const ZERO_COPY_STEPS: usize = 16;
 const BULK_READ_BYTES: usize = 64 * 1024;
 /// Received bytes handed to the screen at a time (keeps each escape pass short).
 const SCREEN_CHUNK_BYTES: usize = 16 * 1024;
-
-/// Token for stdin.
-pub(crate) const STDIN: Token = Token(0);
-/// Token for stdout.
-pub(crate) const STDOUT: Token = Token(1);
-/// Token for the session's socket.
-pub(crate) const SOCKET: Token = Token(2);
 
 /// The session's knobs, from `Config`.
 #[derive(Debug, Clone)]
@@ -193,61 +184,29 @@ impl Session {
         }
     }
 
-    /// Register stdin and stdout (when epoll can watch them). Done once per process.
-    pub(crate) fn register_stdio(&mut self, registry: &Registry) -> Result<()> {
-        if let Some(stdin) = &self.stdin
-            && !self.stdin_always_ready
-        {
-            let fd = stdin.raw_fd();
-            match registry.register(&mut mio::unix::SourceFd(&fd), STDIN, Interest::READABLE) {
-                Ok(()) => self.to_peer.source_ready = true,
-                // epoll refuses some fds (EPERM); they never block, so read them whenever.
-                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {
-                    self.stdin_always_ready = true;
-                    self.to_peer.source_ready = true;
-                }
-                Err(source) => {
-                    return Err(Error::Poll {
-                        what: "register stdin",
-                        source,
-                    });
-                }
-            }
-        }
-        if self.stdout.is_pollable() {
-            let fd = self.stdout.raw_fd();
-            match registry.register(&mut mio::unix::SourceFd(&fd), STDOUT, Interest::WRITABLE) {
-                Ok(()) => {}
-                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {}
-                Err(source) => {
-                    return Err(Error::Poll {
-                        what: "register stdout",
-                        source,
-                    });
-                }
-            }
-        }
-        Ok(())
+    /// The stdin and stdout fds the loop should watch: stdin unless `-d` or always ready
+    /// (a file or device), stdout when epoll can watch it.
+    pub(crate) fn stdio_to_watch(&self) -> (Option<RawFd>, Option<RawFd>) {
+        let stdin = self
+            .stdin
+            .as_ref()
+            .filter(|_| !self.stdin_always_ready)
+            .map(StdStream::raw_fd);
+        let stdout = self.stdout.is_pollable().then(|| self.stdout.raw_fd());
+        (stdin, stdout)
+    }
+
+    /// epoll refused to watch stdin (`EPERM`, as for some devices): it never blocks, so
+    /// it is read whenever the queue has room.
+    pub(crate) fn on_stdin_unwatchable(&mut self) {
+        self.stdin_always_ready = true;
+        self.to_peer.source_ready = true;
     }
 
     /// Start a connection on `endpoint`. `waiting_for_sender` marks a datagram listener
     /// that learns its peer from the first datagram.
-    pub(crate) fn attach(
-        &mut self,
-        mut endpoint: Endpoint,
-        waiting_for_sender: bool,
-        registry: &Registry,
-    ) -> Result<()> {
-        registry
-            .register(
-                endpoint.source(),
-                SOCKET,
-                Interest::READABLE | Interest::WRITABLE,
-            )
-            .map_err(|source| Error::Poll {
-                what: "register socket",
-                source,
-            })?;
+    /// The loop has registered its socket.
+    pub(crate) fn attach(&mut self, endpoint: Endpoint, waiting_for_sender: bool) {
         self.choose_paths(endpoint.is_datagram(), endpoint.is_tcp());
         // The socket is the source of one direction and the sink of the other.
         self.from_peer.source_attached();
@@ -274,7 +233,6 @@ impl Session {
             last_activity: now,
             last_received: None,
         });
-        Ok(())
     }
 
     /// `(bytes sent, bytes received)` over the current connection so far.
@@ -284,12 +242,12 @@ impl Session {
             .map_or((0, 0), |conn| (conn.bytes_sent, conn.bytes_received))
     }
 
-    /// End the current connection: deregister and close its socket. Returns
-    /// `(bytes sent, bytes received, duration)` for the summary line.
-    pub(crate) fn detach(&mut self, registry: &Registry) -> Option<(u64, u64, Duration)> {
-        let mut conn = self.conn.take()?;
-        let _ = registry.deregister(conn.endpoint.source());
-        Some((conn.bytes_sent, conn.bytes_received, conn.started.elapsed()))
+    /// End the current connection: hand its socket back (for the loop to deregister and
+    /// close) with `(bytes sent, bytes received, duration)` for the summary line.
+    pub(crate) fn detach(&mut self) -> Option<(Endpoint, (u64, u64, Duration))> {
+        let conn = self.conn.take()?;
+        let stats = (conn.bytes_sent, conn.bytes_received, conn.started.elapsed());
+        Some((conn.endpoint, stats))
     }
 
     /// stdin may have data; `closed` when the event also says its writer is gone (then a
@@ -1017,7 +975,6 @@ mod tests {
     /// A session wired to pipes and a Unix socket pair, with the test holding the far ends.
     struct Rig {
         session: Session,
-        poll: mio::Poll,
         stdin_writer: Option<io::PipeWriter>,
         stdout_reader: Option<io::PipeReader>,
         peer: StdUnixStream,
@@ -1047,19 +1004,11 @@ mod tests {
         let (ours, peer) = StdUnixStream::pair().unwrap();
         ours.set_nonblocking(true).unwrap();
         peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let poll = mio::Poll::new().unwrap();
         let mut session = Session::new(options, stdin, stdout, Ui::plain());
-        session.register_stdio(poll.registry()).unwrap();
-        session
-            .attach(
-                Endpoint::Unix(mio::net::UnixStream::from_std(ours)),
-                false,
-                poll.registry(),
-            )
-            .unwrap();
+        // The tests report readiness themselves (`Rig::pump`): nothing is registered.
+        session.attach(Endpoint::Unix(mio::net::UnixStream::from_std(ours)), false);
         Rig {
             session,
-            poll,
             stdin_writer,
             stdout_reader: Some(stdout_reader),
             peer,
@@ -1178,7 +1127,7 @@ mod tests {
             std::thread::yield_now();
         }
         assert!(rig.session.is_done());
-        let _ = rig.session.detach(rig.poll.registry());
+        let _ = rig.session.detach();
         drop(rig.session);
         assert_eq!(reader.join().unwrap().len(), data.len());
     }
