@@ -1,31 +1,38 @@
-//! The session: stdin → socket ("to peer") and socket → stdout ("from peer"), their
-//! queues, readiness, EOF and half-close rules, timers, and `is_done()`, the one place
-//! that decides when a session is over.
+//! The session: one connection at a time joined to stdin and stdout through two
+//! `Direction`s ("to peer" and "from peer"), the EOF and half-close rules, and `is_done()`,
+//! the one place that decides when a session is over.
 //!
 //! It never calls `poll`: the loop tells it what became ready (`on_*` methods), then
 //! calls `pump()`, which moves bytes as far as they go without waiting. Readiness is
 //! cached: an event sets a flag, `WouldBlock` clears it, so sources are registered once
 //! (edge-triggered) and never re-registered. Stdin and stdout outlive one connection
-//! (`-k`), so a session is `attach`ed to each new endpoint in turn.
+//! (`-k`), so the loop `attach`es each new socket in turn. Its parts: `paths` (zero-copy
+//! choice and steps), `screen` (keys, typed lines, the screen, the status model),
+//! `timers` (`-w`, `-q`, datagram linger).
 
 use std::io;
-use std::os::fd::{AsFd, RawFd};
+use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::net::endpoint::{Endpoint, PeerAddr};
 use crate::notices::print_line;
 use crate::relay::connection::{
-    Connection, DatagramPeer, TimerEnd, connection_state, receive_datagrams, send_datagram,
+    Connection, DatagramPeer, TimerEnd, receive_datagrams, send_datagram,
 };
 use crate::relay::crlf::CrlfEncoder;
 use crate::relay::direction::{CrlfSource, Direction, QUEUE_BYTES};
 use crate::relay::ends::{SocketSink, SocketSource, StdinSource, StdoutSink};
 use crate::relay::stdio::StdStream;
-use crate::relay::zerocopy::{FromPeer, Relay, StepError, ToPeer};
+use crate::relay::zerocopy::{FromPeer, ToPeer};
 use crate::sys::FdKind;
-use crate::tty::status::ConnState;
-use crate::tty::ui::{Ui, UserRequest};
+use crate::tty::ui::Ui;
+
+mod paths;
+mod screen;
+mod timers;
+
+use paths::PipeBulk;
 
 /// The stdin → peer queue once a pipe stdin proves bulk into TCP: as big as the pipe rnc
 /// enlarges, so one read can empty it (docs/performance.md, "Zero-copy choices").
@@ -84,19 +91,6 @@ fn stdout_error(source: io::Error) -> Error {
         op: "write to stdout",
         source,
     }
-}
-
-/// The path a pipe stdin takes once a read proves a bulk transfer (docs/performance.md,
-/// "Zero-copy choices"). Into TCP, reading and sending measured faster than splicing: a
-/// splice holds the pipe's lock through the whole TCP send, so the writer (`cat`) waits
-/// on it, and the receiving side spent more CPU on what arrived. Into a Unix socket the
-/// kernel copies a spliced page once, where read/send copies twice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PipeBulk {
-    /// Keep reading and sending, from an enlarged pipe through a queue as big.
-    Copy,
-    /// Splice from an enlarged pipe.
-    Splice,
 }
 
 /// stdin and stdout joined to one connection at a time.
@@ -282,70 +276,6 @@ impl Session {
         }
     }
 
-    /// Pick the zero-copy path for each direction where the fds allow it.
-    fn choose_paths(&mut self, datagram: bool, tcp: bool) {
-        self.to_peer_fast = None;
-        self.from_peer_fast = None;
-        self.to_peer_bulk = None;
-        self.from_peer_bulk = false;
-        if datagram || !self.options.zero_copy || self.ui.is_interactive() {
-            return;
-        }
-        if !self.options.crlf {
-            match self.stdin.as_ref().map(|s| s.kind()) {
-                // sendfile moves a file in one call per chunk, small or large.
-                Some(FdKind::File) => self.to_peer_fast = Some(ToPeer::SendFile),
-                // A pipe may carry typing or a request: change only once it proves bulk.
-                Some(FdKind::Pipe) => {
-                    self.to_peer_bulk = Some(if tcp {
-                        PipeBulk::Copy
-                    } else {
-                        PipeBulk::Splice
-                    });
-                }
-                _ => {}
-            }
-        }
-        self.from_peer_bulk = !self.ui.shows_received()
-            && matches!(
-                self.stdout.kind(),
-                FdKind::Pipe | FdKind::File | FdKind::CharDevice
-            );
-    }
-
-    /// stdin gave a bulk read: enlarge its pipe, and switch stdin → socket to splice
-    /// (once the queue drains) where that is the faster path.
-    fn stdin_proved_bulk(&mut self) {
-        if let Some(plan) = self.to_peer_bulk.take() {
-            if let Some(stdin) = &self.stdin {
-                // A bigger pipe lets the writer run ahead: fewer sleeps on both sides, and
-                // each read or splice moves more.
-                crate::relay::zerocopy::enlarge_pipe(stdin);
-            }
-            match plan {
-                // One read can then empty the pipe, and TCP gets larger sends.
-                PipeBulk::Copy => self.to_peer.queue.grow(BULK_PIPE_QUEUE_BYTES),
-                PipeBulk::Splice => self.to_peer_fast = Some(ToPeer::Splice),
-            }
-        }
-    }
-
-    /// The socket gave a bulk read: switch socket → stdout to splice (once the queue
-    /// drains).
-    fn socket_proved_bulk(&mut self) {
-        if std::mem::take(&mut self.from_peer_bulk) {
-            self.from_peer_fast = match self.stdout.kind() {
-                FdKind::Pipe => {
-                    // One splice fills at most one pipe slot per page; a page-sized
-                    // slot each (as after sendfile) needs many slots to move much.
-                    crate::relay::zerocopy::enlarge_pipe(&self.stdout);
-                    Some(FromPeer::Splice)
-                }
-                _ => Relay::new().ok().map(FromPeer::Relay),
-            };
-        }
-    }
-
     /// Move bytes in both directions until nothing more can move now. Returns `true`
     /// when work may remain (the loop should poll without sleeping).
     pub(crate) fn pump(&mut self) -> Result<bool> {
@@ -424,62 +354,6 @@ impl Session {
         self.from_peer.sink_closed
     }
 
-    /// Which timer ended the connection, if one did.
-    #[cfg(test)]
-    pub(crate) fn timer_end(&self) -> Option<TimerEnd> {
-        self.conn.as_ref().and_then(|c| c.ended_by)
-    }
-
-    /// The nearest instant at which a timer needs attention.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        let conn = self.conn.as_ref()?;
-        if conn.ended_by.is_some() {
-            return None;
-        }
-        let idle = self
-            .options
-            .idle_timeout
-            .filter(|_| conn.peer != DatagramPeer::Waiting)
-            .map(|idle| conn.last_activity + idle);
-        let quit = conn.to_peer_done_at.and_then(|done_at| {
-            if let Some(quit) = self.options.quit_after_eof {
-                Some(done_at + quit)
-            } else if conn.datagram && conn.peer == DatagramPeer::Connected {
-                let since = conn.last_received.map_or(done_at, |r| r.max(done_at));
-                Some(since + DATAGRAM_LINGER)
-            } else {
-                None
-            }
-        });
-        idle.into_iter().chain(quit).min()
-    }
-
-    /// Let timers that are due end the connection.
-    pub(crate) fn on_timer(&mut self, now: Instant) {
-        let Some(deadline) = self.next_deadline() else {
-            return;
-        };
-        if now < deadline {
-            return;
-        }
-        let Some(conn) = &mut self.conn else { return };
-        let idle_due = self.options.idle_timeout.is_some_and(|idle| {
-            conn.peer != DatagramPeer::Waiting && now >= conn.last_activity + idle
-        });
-        conn.ended_by = Some(if idle_due {
-            TimerEnd::Idle
-        } else {
-            TimerEnd::Quit
-        });
-        if self.options.verbose {
-            print_line(if idle_due {
-                "idle timeout"
-            } else {
-                "quitting after stdin EOF"
-            });
-        }
-    }
-
     fn can_send(&self) -> bool {
         match &self.conn {
             None => false,
@@ -490,170 +364,6 @@ impl Session {
                     && !matches!(&conn.peer, DatagramPeer::Known(PeerAddr::Unix(None)))
             }
         }
-    }
-
-    /// stdin → socket without copying (sendfile or splice), while that path is on.
-    fn splice_to_peer(&mut self) -> Result<bool> {
-        if self.to_peer_fast.is_none()
-            || self.to_peer.source_eof
-            || !self.to_peer.source_ready
-            || !self.to_peer.is_empty()
-            || !self.can_send()
-        {
-            return Ok(false);
-        }
-        let (Some(path), Some(stdin), Some(conn)) =
-            (&self.to_peer_fast, &self.stdin, &mut self.conn)
-        else {
-            return Ok(false);
-        };
-        let socket = conn.endpoint.fd();
-        let moved = self
-            .to_peer
-            .splice(ZERO_COPY_STEPS, || path.step(stdin.as_fd(), socket));
-        match moved {
-            Ok(Some(moved)) => {
-                if moved.bytes > 0 {
-                    conn.bytes_sent += moved.bytes as u64;
-                    conn.last_activity = Instant::now();
-                }
-                Ok(moved.bytes > 0 || moved.eof)
-            }
-            Ok(None) => {
-                self.to_peer_fast = None;
-                Ok(true) // the copy path takes over in this same round
-            }
-            Err(StepError::Source(source)) => Err(stdin_error(source)),
-            Err(StepError::Sink(source)) => Err(conn.error("send to", source)),
-        }
-    }
-
-    /// socket → stdout without copying (splice, via a relay pipe for files), while that
-    /// path is on.
-    fn splice_from_peer(&mut self) -> Result<bool> {
-        let verbose = self.options.verbose;
-        let (Some(path), Some(conn)) = (&mut self.from_peer_fast, &mut self.conn) else {
-            return Ok(false);
-        };
-        if self.from_peer.source_eof
-            || !self.from_peer.source_ready
-            || conn.ended_by.is_some()
-            || self.from_peer.sink_closed
-            || !self.from_peer.is_empty()
-        {
-            return Ok(false);
-        }
-        let (socket, stdout) = (conn.endpoint.fd(), self.stdout.as_fd());
-        let moved = self
-            .from_peer
-            .splice(ZERO_COPY_STEPS, || path.step(socket, stdout));
-        match moved {
-            Ok(Some(moved)) => {
-                if moved.bytes > 0 {
-                    conn.bytes_received += moved.bytes as u64;
-                    conn.last_activity = Instant::now();
-                }
-                if moved.eof {
-                    note_peer_closed(verbose);
-                }
-                Ok(moved.bytes > 0 || moved.eof)
-            }
-            Ok(None) => {
-                self.from_peer_fast = None;
-                Ok(true)
-            }
-            Err(StepError::Source(source)) => Err(conn.error("read from", source)),
-            Err(StepError::Sink(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
-                self.from_peer.sink_closed = true;
-                Ok(true)
-            }
-            Err(StepError::Sink(source)) => Err(stdout_error(source)),
-        }
-    }
-
-    /// Interactive: terminal keys → line editor. Works before a connection exists too, so
-    /// Ctrl-C and typing ahead work while connecting or listening, and after Ctrl-D closed
-    /// our side: rnc owns the keyboard until it exits (raw mode has turned ISIG off, so
-    /// unread keys would reach the shell afterwards and Ctrl-C would do nothing).
-    fn read_keys(&mut self) -> Result<bool> {
-        if !self.ui.is_interactive()
-            || self.keys_closed
-            || !self.to_peer.source_ready
-            || !self.ui.wants_keys()
-        {
-            return Ok(false);
-        }
-        let Some(stdin) = &mut self.stdin else {
-            return Ok(false);
-        };
-        let mut keys = [0u8; 4096];
-        let mut progress = false;
-        while self.ui.wants_keys() {
-            match read_retrying(stdin, &mut keys) {
-                Ok(0) => {
-                    // The terminal hung up.
-                    self.keys_closed = true;
-                    self.to_peer.source_eof = true;
-                    return Ok(true);
-                }
-                Ok(n) => {
-                    progress = true;
-                    if self.ui.on_keys(&keys[..n]) == UserRequest::Quit {
-                        self.quit_requested = true;
-                        return Ok(true);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.to_peer.source_ready = false;
-                    break;
-                }
-                Err(source) => {
-                    return Err(stdin_error(source));
-                }
-            }
-        }
-        Ok(progress)
-    }
-
-    /// Interactive: typed lines → to-peer queue (a datagram each on UDP), then Ctrl-D's
-    /// EOF once every line before it is queued.
-    fn take_typed_lines(&mut self) -> bool {
-        if !self.ui.is_interactive() {
-            return false;
-        }
-        let mut progress = false;
-        while self.can_send() {
-            let datagram = self.conn.as_ref().is_some_and(|c| c.datagram);
-            let Some(line) = self.ui.next_line() else {
-                break;
-            };
-            // `-C` can double a line: leave room for that.
-            let most = if self.crlf.is_some() {
-                2 * line.len()
-            } else {
-                line.len()
-            };
-            if (datagram && !self.to_peer.queue.is_empty()) || most > self.to_peer.queue.room() {
-                break;
-            }
-            match &mut self.crlf {
-                // The same translation as for stdin, so `-C` lives in one place.
-                Some((encoder, _, encoded)) => {
-                    encoded.clear();
-                    encoder.encode(line, encoded);
-                    self.to_peer.queue.push(encoded);
-                }
-                None => self.to_peer.queue.push(line),
-            }
-            self.ui.line_taken();
-            self.to_peer.delivered = true;
-            progress = true;
-        }
-        if !self.to_peer.source_eof && self.ui.is_eof_requested() {
-            self.to_peer.source_eof = true;
-            progress = true;
-        }
-        progress
     }
 
     /// stdin → to-peer queue (through the `-C` layer when on).
@@ -789,111 +499,6 @@ impl Session {
                 Ok(true)
             }
             Err(source) => Err(stdout_error(source)),
-        }
-    }
-
-    /// stdout is a terminal: received bytes go through the UI (escaped, and into the
-    /// transcript when interactive), together with the screen's own drawing.
-    fn write_screen(&mut self) -> Result<bool> {
-        let mut progress = false;
-        while self.from_peer.sink_ready && !self.from_peer.sink_closed {
-            let pending = self.ui.pending_screen();
-            if pending.is_empty() {
-                if self.from_peer.queue.is_empty() || self.ui.is_resizing() {
-                    break;
-                }
-                let n = self.from_peer.queue.len().min(SCREEN_CHUNK_BYTES);
-                self.ui.on_received(&self.from_peer.queue.as_slice()[..n]);
-                self.from_peer.queue.consume(n);
-                progress = true;
-                continue;
-            }
-            match self.stdout.write(pending) {
-                Ok(0) => {
-                    return Err(Error::Stdio {
-                        op: "write to stdout",
-                        source: io::ErrorKind::WriteZero.into(),
-                    });
-                }
-                Ok(n) => {
-                    self.ui.screen_written(n);
-                    progress = true;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.from_peer.sink_ready = false
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                    self.from_peer.sink_closed = true;
-                    self.from_peer.queue.clear();
-                }
-                Err(source) => {
-                    return Err(stdout_error(source));
-                }
-            }
-        }
-        Ok(progress)
-    }
-
-    /// The UI, for the loop to report phases (resolving, listening, …).
-    pub(crate) fn ui(&mut self) -> &mut Ui {
-        &mut self.ui
-    }
-
-    /// Ctrl-C in interactive mode.
-    pub(crate) fn is_quit_requested(&self) -> bool {
-        self.quit_requested
-    }
-
-    /// SIGWINCH.
-    pub(crate) fn on_resize(&mut self) {
-        self.ui.on_resize();
-    }
-
-    /// When the UI next wants to redraw.
-    pub(crate) fn ui_deadline(&self) -> Option<Instant> {
-        self.ui.next_deadline()
-    }
-
-    /// Bring the status up to date and redraw it if due, then write what the screen
-    /// needs. Cheap when nothing is shown.
-    pub(crate) fn refresh_ui(&mut self, now: Instant) -> Result<()> {
-        if let Some(conn) = &self.conn {
-            self.ui.set_bytes(conn.bytes_sent, conn.bytes_received);
-        }
-        self.ui.show_notices();
-        // In interactive mode the kernel is asked for the state at every turn, so a change
-        // (Ctrl-D, the peer's FIN) shows at once; elsewhere only when a draw is due, so a
-        // bulk transfer pays no extra syscall.
-        if self.ui.is_interactive() || self.ui.is_draw_due(now) {
-            self.update_state();
-        }
-        if !self.ui.is_draw_due(now) {
-            // Screen bytes queued by keys or received text still go out at once.
-            self.write_stdout()?;
-            return Ok(());
-        }
-        self.ui.draw(now);
-        self.write_stdout()?;
-        Ok(())
-    }
-
-    /// Bring the status model's state, RTT and datagram peer up to date.
-    fn update_state(&mut self) {
-        if let Some(conn) = &self.conn {
-            let (state, rtt) = connection_state(conn, self.from_peer.source_eof);
-            // When the session waits for the user, say how to end it.
-            let waits_for_user = state == ConnState::PeerClosed
-                && self.ui.is_interactive()
-                && !self.to_peer.source_eof;
-            self.ui
-                .hint(waits_for_user.then_some("Ctrl-D ends, Ctrl-C quits"));
-            self.ui.set_state(state);
-            self.ui.set_rtt(rtt);
-            if let DatagramPeer::Known(addr) = &conn.peer {
-                let local = conn.endpoint.local_description();
-                self.ui.set_addresses(Some(&local), Some(&addr.to_string()));
-            }
         }
     }
 

@@ -1,0 +1,172 @@
+//! Which path each direction takes: the zero-copy choice when a connection starts, the
+//! switch once a pipe or the socket proves a bulk transfer (docs/performance.md,
+//! "Zero-copy choices"), and the zero-copy steps themselves through `Direction::splice`.
+
+use std::io;
+use std::os::fd::AsFd;
+use std::time::Instant;
+
+use super::{
+    BULK_PIPE_QUEUE_BYTES, Session, ZERO_COPY_STEPS, note_peer_closed, stdin_error, stdout_error,
+};
+use crate::error::Result;
+use crate::relay::zerocopy::{FromPeer, Relay, StepError, ToPeer};
+use crate::sys::FdKind;
+
+/// The path a pipe stdin takes once a read proves a bulk transfer (docs/performance.md,
+/// "Zero-copy choices"). Into TCP, reading and sending measured faster than splicing: a
+/// splice holds the pipe's lock through the whole TCP send, so the writer (`cat`) waits
+/// on it, and the receiving side spent more CPU on what arrived. Into a Unix socket the
+/// kernel copies a spliced page once, where read/send copies twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PipeBulk {
+    /// Keep reading and sending, from an enlarged pipe through a queue as big.
+    Copy,
+    /// Splice from an enlarged pipe.
+    Splice,
+}
+
+impl Session {
+    /// Pick the zero-copy path for each direction where the fds allow it.
+    pub(super) fn choose_paths(&mut self, datagram: bool, tcp: bool) {
+        self.to_peer_fast = None;
+        self.from_peer_fast = None;
+        self.to_peer_bulk = None;
+        self.from_peer_bulk = false;
+        if datagram || !self.options.zero_copy || self.ui.is_interactive() {
+            return;
+        }
+        if !self.options.crlf {
+            match self.stdin.as_ref().map(|s| s.kind()) {
+                // sendfile moves a file in one call per chunk, small or large.
+                Some(FdKind::File) => self.to_peer_fast = Some(ToPeer::SendFile),
+                // A pipe may carry typing or a request: change only once it proves bulk.
+                Some(FdKind::Pipe) => {
+                    self.to_peer_bulk = Some(if tcp {
+                        PipeBulk::Copy
+                    } else {
+                        PipeBulk::Splice
+                    });
+                }
+                _ => {}
+            }
+        }
+        self.from_peer_bulk = !self.ui.shows_received()
+            && matches!(
+                self.stdout.kind(),
+                FdKind::Pipe | FdKind::File | FdKind::CharDevice
+            );
+    }
+
+    /// stdin gave a bulk read: enlarge its pipe, and switch stdin → socket to splice
+    /// (once the queue drains) where that is the faster path.
+    pub(super) fn stdin_proved_bulk(&mut self) {
+        if let Some(plan) = self.to_peer_bulk.take() {
+            if let Some(stdin) = &self.stdin {
+                // A bigger pipe lets the writer run ahead: fewer sleeps on both sides, and
+                // each read or splice moves more.
+                crate::relay::zerocopy::enlarge_pipe(stdin);
+            }
+            match plan {
+                // One read can then empty the pipe, and TCP gets larger sends.
+                PipeBulk::Copy => self.to_peer.queue.grow(BULK_PIPE_QUEUE_BYTES),
+                PipeBulk::Splice => self.to_peer_fast = Some(ToPeer::Splice),
+            }
+        }
+    }
+
+    /// The socket gave a bulk read: switch socket → stdout to splice (once the queue
+    /// drains).
+    pub(super) fn socket_proved_bulk(&mut self) {
+        if std::mem::take(&mut self.from_peer_bulk) {
+            self.from_peer_fast = match self.stdout.kind() {
+                FdKind::Pipe => {
+                    // One splice fills at most one pipe slot per page; a page-sized
+                    // slot each (as after sendfile) needs many slots to move much.
+                    crate::relay::zerocopy::enlarge_pipe(&self.stdout);
+                    Some(FromPeer::Splice)
+                }
+                _ => Relay::new().ok().map(FromPeer::Relay),
+            };
+        }
+    }
+
+    /// stdin → socket without copying (sendfile or splice), while that path is on.
+    pub(super) fn splice_to_peer(&mut self) -> Result<bool> {
+        if self.to_peer_fast.is_none()
+            || self.to_peer.source_eof
+            || !self.to_peer.source_ready
+            || !self.to_peer.is_empty()
+            || !self.can_send()
+        {
+            return Ok(false);
+        }
+        let (Some(path), Some(stdin), Some(conn)) =
+            (&self.to_peer_fast, &self.stdin, &mut self.conn)
+        else {
+            return Ok(false);
+        };
+        let socket = conn.endpoint.fd();
+        let moved = self
+            .to_peer
+            .splice(ZERO_COPY_STEPS, || path.step(stdin.as_fd(), socket));
+        match moved {
+            Ok(Some(moved)) => {
+                if moved.bytes > 0 {
+                    conn.bytes_sent += moved.bytes as u64;
+                    conn.last_activity = Instant::now();
+                }
+                Ok(moved.bytes > 0 || moved.eof)
+            }
+            Ok(None) => {
+                self.to_peer_fast = None;
+                Ok(true) // the copy path takes over in this same round
+            }
+            Err(StepError::Source(source)) => Err(stdin_error(source)),
+            Err(StepError::Sink(source)) => Err(conn.error("send to", source)),
+        }
+    }
+
+    /// socket → stdout without copying (splice, via a relay pipe for files), while that
+    /// path is on.
+    pub(super) fn splice_from_peer(&mut self) -> Result<bool> {
+        let verbose = self.options.verbose;
+        let (Some(path), Some(conn)) = (&mut self.from_peer_fast, &mut self.conn) else {
+            return Ok(false);
+        };
+        if self.from_peer.source_eof
+            || !self.from_peer.source_ready
+            || conn.ended_by.is_some()
+            || self.from_peer.sink_closed
+            || !self.from_peer.is_empty()
+        {
+            return Ok(false);
+        }
+        let (socket, stdout) = (conn.endpoint.fd(), self.stdout.as_fd());
+        let moved = self
+            .from_peer
+            .splice(ZERO_COPY_STEPS, || path.step(socket, stdout));
+        match moved {
+            Ok(Some(moved)) => {
+                if moved.bytes > 0 {
+                    conn.bytes_received += moved.bytes as u64;
+                    conn.last_activity = Instant::now();
+                }
+                if moved.eof {
+                    note_peer_closed(verbose);
+                }
+                Ok(moved.bytes > 0 || moved.eof)
+            }
+            Ok(None) => {
+                self.from_peer_fast = None;
+                Ok(true)
+            }
+            Err(StepError::Source(source)) => Err(conn.error("read from", source)),
+            Err(StepError::Sink(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.from_peer.sink_closed = true;
+                Ok(true)
+            }
+            Err(StepError::Sink(source)) => Err(stdout_error(source)),
+        }
+    }
+}

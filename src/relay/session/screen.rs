@@ -1,0 +1,205 @@
+//! The session's terminal side: keys read into the line editor, typed lines queued for
+//! the peer (through the `-C` translator), received bytes handed to the screen with its
+//! own drawing, and the status model kept up to date. Only in use when the UI shows
+//! something; the relay itself never draws.
+
+use std::io;
+use std::time::Instant;
+
+use super::{SCREEN_CHUNK_BYTES, Session, read_retrying, stdin_error, stdout_error};
+use crate::error::{Error, Result};
+use crate::relay::connection::{DatagramPeer, connection_state};
+use crate::tty::status::ConnState;
+use crate::tty::ui::{Ui, UserRequest};
+
+impl Session {
+    /// Interactive: terminal keys → line editor. Works before a connection exists too, so
+    /// Ctrl-C and typing ahead work while connecting or listening, and after Ctrl-D closed
+    /// our side: rnc owns the keyboard until it exits (raw mode has turned ISIG off, so
+    /// unread keys would reach the shell afterwards and Ctrl-C would do nothing).
+    pub(super) fn read_keys(&mut self) -> Result<bool> {
+        if !self.ui.is_interactive()
+            || self.keys_closed
+            || !self.to_peer.source_ready
+            || !self.ui.wants_keys()
+        {
+            return Ok(false);
+        }
+        let Some(stdin) = &mut self.stdin else {
+            return Ok(false);
+        };
+        let mut keys = [0u8; 4096];
+        let mut progress = false;
+        while self.ui.wants_keys() {
+            match read_retrying(stdin, &mut keys) {
+                Ok(0) => {
+                    // The terminal hung up.
+                    self.keys_closed = true;
+                    self.to_peer.source_eof = true;
+                    return Ok(true);
+                }
+                Ok(n) => {
+                    progress = true;
+                    if self.ui.on_keys(&keys[..n]) == UserRequest::Quit {
+                        self.quit_requested = true;
+                        return Ok(true);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.to_peer.source_ready = false;
+                    break;
+                }
+                Err(source) => {
+                    return Err(stdin_error(source));
+                }
+            }
+        }
+        Ok(progress)
+    }
+
+    /// Interactive: typed lines → to-peer queue (a datagram each on UDP), then Ctrl-D's
+    /// EOF once every line before it is queued.
+    pub(super) fn take_typed_lines(&mut self) -> bool {
+        if !self.ui.is_interactive() {
+            return false;
+        }
+        let mut progress = false;
+        while self.can_send() {
+            let datagram = self.conn.as_ref().is_some_and(|c| c.datagram);
+            let Some(line) = self.ui.next_line() else {
+                break;
+            };
+            // `-C` can double a line: leave room for that.
+            let most = if self.crlf.is_some() {
+                2 * line.len()
+            } else {
+                line.len()
+            };
+            if (datagram && !self.to_peer.queue.is_empty()) || most > self.to_peer.queue.room() {
+                break;
+            }
+            match &mut self.crlf {
+                // The same translation as for stdin, so `-C` lives in one place.
+                Some((encoder, _, encoded)) => {
+                    encoded.clear();
+                    encoder.encode(line, encoded);
+                    self.to_peer.queue.push(encoded);
+                }
+                None => self.to_peer.queue.push(line),
+            }
+            self.ui.line_taken();
+            self.to_peer.delivered = true;
+            progress = true;
+        }
+        if !self.to_peer.source_eof && self.ui.is_eof_requested() {
+            self.to_peer.source_eof = true;
+            progress = true;
+        }
+        progress
+    }
+
+    /// stdout is a terminal: received bytes go through the UI (escaped, and into the
+    /// transcript when interactive), together with the screen's own drawing.
+    pub(super) fn write_screen(&mut self) -> Result<bool> {
+        let mut progress = false;
+        while self.from_peer.sink_ready && !self.from_peer.sink_closed {
+            let pending = self.ui.pending_screen();
+            if pending.is_empty() {
+                if self.from_peer.queue.is_empty() || self.ui.is_resizing() {
+                    break;
+                }
+                let n = self.from_peer.queue.len().min(SCREEN_CHUNK_BYTES);
+                self.ui.on_received(&self.from_peer.queue.as_slice()[..n]);
+                self.from_peer.queue.consume(n);
+                progress = true;
+                continue;
+            }
+            match self.stdout.write(pending) {
+                Ok(0) => {
+                    return Err(Error::Stdio {
+                        op: "write to stdout",
+                        source: io::ErrorKind::WriteZero.into(),
+                    });
+                }
+                Ok(n) => {
+                    self.ui.screen_written(n);
+                    progress = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.from_peer.sink_ready = false
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                    self.from_peer.sink_closed = true;
+                    self.from_peer.queue.clear();
+                }
+                Err(source) => {
+                    return Err(stdout_error(source));
+                }
+            }
+        }
+        Ok(progress)
+    }
+
+    /// The UI, for the loop to report phases (resolving, listening, …).
+    pub(crate) fn ui(&mut self) -> &mut Ui {
+        &mut self.ui
+    }
+
+    /// Ctrl-C in interactive mode.
+    pub(crate) fn is_quit_requested(&self) -> bool {
+        self.quit_requested
+    }
+
+    /// SIGWINCH.
+    pub(crate) fn on_resize(&mut self) {
+        self.ui.on_resize();
+    }
+
+    /// When the UI next wants to redraw.
+    pub(crate) fn ui_deadline(&self) -> Option<Instant> {
+        self.ui.next_deadline()
+    }
+
+    /// Bring the status up to date and redraw it if due, then write what the screen
+    /// needs. Cheap when nothing is shown.
+    pub(crate) fn refresh_ui(&mut self, now: Instant) -> Result<()> {
+        if let Some(conn) = &self.conn {
+            self.ui.set_bytes(conn.bytes_sent, conn.bytes_received);
+        }
+        self.ui.show_notices();
+        // In interactive mode the kernel is asked for the state at every turn, so a change
+        // (Ctrl-D, the peer's FIN) shows at once; elsewhere only when a draw is due, so a
+        // bulk transfer pays no extra syscall.
+        if self.ui.is_interactive() || self.ui.is_draw_due(now) {
+            self.update_state();
+        }
+        if !self.ui.is_draw_due(now) {
+            // Screen bytes queued by keys or received text still go out at once.
+            self.write_stdout()?;
+            return Ok(());
+        }
+        self.ui.draw(now);
+        self.write_stdout()?;
+        Ok(())
+    }
+
+    /// Bring the status model's state, RTT and datagram peer up to date.
+    pub(super) fn update_state(&mut self) {
+        if let Some(conn) = &self.conn {
+            let (state, rtt) = connection_state(conn, self.from_peer.source_eof);
+            // When the session waits for the user, say how to end it.
+            let waits_for_user = state == ConnState::PeerClosed
+                && self.ui.is_interactive()
+                && !self.to_peer.source_eof;
+            self.ui
+                .hint(waits_for_user.then_some("Ctrl-D ends, Ctrl-C quits"));
+            self.ui.set_state(state);
+            self.ui.set_rtt(rtt);
+            if let DatagramPeer::Known(addr) = &conn.peer {
+                let local = conn.endpoint.local_description();
+                self.ui.set_addresses(Some(&local), Some(&addr.to_string()));
+            }
+        }
+    }
+}

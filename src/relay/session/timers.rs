@@ -1,0 +1,67 @@
+//! The session's timers: `-w` (nothing moved for that long), `-q` (after stdin EOF),
+//! and a datagram client's linger after stdin EOF, each ending the connection through
+//! `ended_by`, never by dropping what was received.
+
+use std::time::Instant;
+
+use super::{DATAGRAM_LINGER, Session, TimerEnd};
+use crate::notices::print_line;
+use crate::relay::connection::DatagramPeer;
+
+impl Session {
+    /// Which timer ended the connection, if one did.
+    #[cfg(test)]
+    pub(crate) fn timer_end(&self) -> Option<TimerEnd> {
+        self.conn.as_ref().and_then(|c| c.ended_by)
+    }
+
+    /// The nearest instant at which a timer needs attention.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let conn = self.conn.as_ref()?;
+        if conn.ended_by.is_some() {
+            return None;
+        }
+        let idle = self
+            .options
+            .idle_timeout
+            .filter(|_| conn.peer != DatagramPeer::Waiting)
+            .map(|idle| conn.last_activity + idle);
+        let quit = conn.to_peer_done_at.and_then(|done_at| {
+            if let Some(quit) = self.options.quit_after_eof {
+                Some(done_at + quit)
+            } else if conn.datagram && conn.peer == DatagramPeer::Connected {
+                let since = conn.last_received.map_or(done_at, |r| r.max(done_at));
+                Some(since + DATAGRAM_LINGER)
+            } else {
+                None
+            }
+        });
+        idle.into_iter().chain(quit).min()
+    }
+
+    /// Let timers that are due end the connection.
+    pub(crate) fn on_timer(&mut self, now: Instant) {
+        let Some(deadline) = self.next_deadline() else {
+            return;
+        };
+        if now < deadline {
+            return;
+        }
+        let Some(conn) = &mut self.conn else { return };
+        let idle_due = self.options.idle_timeout.is_some_and(|idle| {
+            conn.peer != DatagramPeer::Waiting && now >= conn.last_activity + idle
+        });
+        conn.ended_by = Some(if idle_due {
+            TimerEnd::Idle
+        } else {
+            TimerEnd::Quit
+        });
+        if self.options.verbose {
+            print_line(if idle_due {
+                "idle timeout"
+            } else {
+                "quitting after stdin EOF"
+            });
+        }
+    }
+}
