@@ -14,6 +14,7 @@ use signal_hook::consts::signal::{
     SIGALRM, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP, SIGUSR1, SIGUSR2, SIGWINCH,
 };
 use signal_hook_mio::v1_0::Signals;
+use slab::Slab;
 
 use crate::busy_poll::BusyPoll;
 use crate::config::Config;
@@ -21,18 +22,20 @@ use crate::error::{Error, Result};
 use crate::net::endpoint::Endpoint;
 use crate::relay::session::Session;
 
-/// Token for a stream listener.
-pub(crate) const LISTENER: Token = Token(3);
+// Fixed tokens, one each per process.
 /// Token for stdin.
-pub(crate) const STDIN: Token = Token(0);
+const STDIN: Token = Token(0);
 /// Token for stdout.
-pub(crate) const STDOUT: Token = Token(1);
-/// Token for the connection's socket (and for a socket that is connecting or probing).
-pub(crate) const SOCKET: Token = Token(2);
+const STDOUT: Token = Token(1);
 /// Token for the signal pipe.
-const SIGNALS: Token = Token(4);
+const SIGNALS: Token = Token(2);
 /// Token for the resolver thread's wake-up.
-pub(crate) const RESOLVER: Token = Token(5);
+pub(crate) const RESOLVER: Token = Token(3);
+/// Token for a stream listener.
+pub(crate) const LISTENER: Token = Token(4);
+/// Sockets (connecting, probing, connected) get tokens from a slab, starting here, so
+/// the loop can hold any number of them.
+const FIRST_SOCKET_TOKEN: usize = 16;
 
 /// Signals that end rnc cleanly (exit 128+n).
 const ENDING_SIGNALS: [i32; 7] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM];
@@ -56,11 +59,15 @@ impl Outcome {
     }
 }
 
-/// `Poll`, its events and the signal source.
+/// `Poll`, its events, the signal source, and the sockets' tokens.
 pub(crate) struct Loop {
     poll: Poll,
     events: Events,
     signals: Signals,
+    /// The sockets being watched, keyed by their token minus `FIRST_SOCKET_TOKEN`.
+    sockets: Slab<()>,
+    /// The token of the session's connection, while it has one.
+    attached: Option<Token>,
 }
 
 /// What a `Loop::wait` saw besides socket and stdio events.
@@ -97,6 +104,8 @@ impl Loop {
             poll,
             events: Events::with_capacity(64),
             signals,
+            sockets: Slab::new(),
+            attached: None,
         })
     }
 
@@ -145,34 +154,56 @@ impl Loop {
         Ok(())
     }
 
-    /// Give `session` a connection on `endpoint`, watched both ways on `SOCKET`.
+    /// Watch a socket for `interest` under a token of its own.
+    pub(crate) fn watch(
+        &mut self,
+        socket: &mut dyn mio::event::Source,
+        interest: Interest,
+    ) -> Result<Token> {
+        let key = self.sockets.insert(());
+        let token = Token(FIRST_SOCKET_TOKEN + key);
+        match self.poll.registry().register(socket, token, interest) {
+            Ok(()) => Ok(token),
+            Err(source) => {
+                self.sockets.remove(key);
+                Err(Error::Poll {
+                    what: "register socket",
+                    source,
+                })
+            }
+        }
+    }
+
+    /// Stop watching a socket and free its token.
+    pub(crate) fn unwatch(&mut self, socket: &mut dyn mio::event::Source, token: Token) {
+        let _ = self.poll.registry().deregister(socket);
+        if let Some(key) = token.0.checked_sub(FIRST_SOCKET_TOKEN) {
+            self.sockets.try_remove(key);
+        }
+    }
+
+    /// Give `session` a connection on `endpoint`, watched both ways.
     /// `waiting_for_sender` marks a datagram listener that learns its peer from the first
     /// datagram.
     pub(crate) fn attach(
-        &self,
+        &mut self,
         session: &mut Session,
         mut endpoint: Endpoint,
         waiting_for_sender: bool,
     ) -> Result<()> {
-        self.registry()
-            .register(
-                endpoint.source(),
-                SOCKET,
-                Interest::READABLE | Interest::WRITABLE,
-            )
-            .map_err(|source| Error::Poll {
-                what: "register socket",
-                source,
-            })?;
+        let token = self.watch(endpoint.source(), Interest::READABLE | Interest::WRITABLE)?;
+        self.attached = Some(token);
         session.attach(endpoint, waiting_for_sender);
         Ok(())
     }
 
     /// End the session's connection: stop watching its socket and close it. Returns
     /// `(bytes sent, bytes received, duration)` for the summary line.
-    pub(crate) fn detach(&self, session: &mut Session) -> Option<(u64, u64, Duration)> {
+    pub(crate) fn detach(&mut self, session: &mut Session) -> Option<(u64, u64, Duration)> {
         let (mut endpoint, stats) = session.detach()?;
-        let _ = self.registry().deregister(endpoint.source());
+        if let Some(token) = self.attached.take() {
+            self.unwatch(endpoint.source(), token);
+        }
         Some(stats)
     }
 
@@ -246,14 +277,15 @@ impl Loop {
             match event.token() {
                 STDIN => session.on_stdin_readable(event.is_read_closed() || event.is_error()),
                 STDOUT => session.on_stdout_writable(),
-                SOCKET => session.on_socket_event(
+                token if Some(token) == self.attached => session.on_socket_event(
                     event.is_readable() || event.is_read_closed() || event.is_error(),
                     event.is_writable() || event.is_write_closed() || event.is_error(),
                     event.is_read_closed() || event.is_error(),
                     event.is_error() || (event.is_read_closed() && event.is_write_closed()),
                 ),
                 // LISTENER: the next `-k` connection waits in the backlog (or the accept
-                // phase looks at it). SIGNALS: handled in `wait`. Others: spurious.
+                // phase looks at it). SIGNALS: handled in `wait`. A connecting socket: its
+                // phase looks at it (`wait_for`). Others: spurious, ignored.
                 _ => {}
             }
         }

@@ -7,11 +7,11 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use mio::{Interest, Waker};
+use mio::{Interest, Token, Waker};
 
 use crate::config::{Config, Family, Host, Target, Transport};
 use crate::error::{Error, Result};
-use crate::event_loop::{Loop, Outcome, RESOLVER, SOCKET, Wait, wait_for};
+use crate::event_loop::{Loop, Outcome, RESOLVER, Wait, wait_for};
 use crate::net;
 use crate::net::endpoint::Endpoint;
 use crate::notices::print_line;
@@ -64,24 +64,19 @@ pub(crate) fn scan_ports(
     }
 }
 
-/// Register a socket that is connecting (or probing) `addr` on `SOCKET`, and say so in
-/// the status row.
+/// Watch a socket that is connecting (or probing) `addr`, and say so in the status row.
+/// Returns its token, for `wait_for` and `Loop::unwatch`.
 fn watch_connecting(
-    lp: &Loop,
+    lp: &mut Loop,
     session: &mut Session,
     socket: &mut impl mio::event::Source,
     interest: Interest,
     addr: SocketAddr,
-) -> Result<()> {
-    lp.registry()
-        .register(socket, SOCKET, interest)
-        .map_err(|source| Error::Poll {
-            what: "register socket",
-            source,
-        })?;
+) -> Result<Token> {
+    let token = lp.watch(socket, interest)?;
     session.ui().set_state(ConnState::Connecting);
     session.ui().set_addresses(None, Some(&addr.to_string()));
-    Ok(())
+    Ok(token)
 }
 
 /// `-z -u` over every address a name gave, in order, until one is not refused (as a TCP
@@ -121,7 +116,7 @@ fn probe_udp(
     };
     let source = source_addr(config, &addr)?;
     let mut socket = net::udp_connect(addr, source)?;
-    watch_connecting(lp, session, &mut socket, Interest::READABLE, addr)?;
+    let token = watch_connecting(lp, session, &mut socket, Interest::READABLE, addr)?;
     let deadline = Instant::now() + config.wait.unwrap_or(UDP_PROBE_WAIT);
     let result = match socket.send(&[]) {
         Err(e) => Err(refused(e)),
@@ -133,14 +128,14 @@ fn probe_udp(
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => break Err(refused(e)),
             }
-            match wait_for(lp, session, Some(SOCKET), Some(deadline))? {
+            match wait_for(lp, session, Some(token), Some(deadline))? {
                 Wait::Ended(outcome) => break Ok(Err(outcome)),
                 Wait::TimedOut => break Ok(Ok(())),
                 Wait::Ready => {}
             }
         },
     };
-    let _ = lp.registry().deregister(&mut socket);
+    lp.unwatch(&mut socket, token);
     result
 }
 
@@ -260,12 +255,12 @@ pub(crate) fn connect_tcp(
                 continue;
             }
         };
-        watch_connecting(lp, session, &mut stream, Interest::WRITABLE, *addr)?;
+        let token = watch_connecting(lp, session, &mut stream, Interest::WRITABLE, *addr)?;
         let deadline = config.wait.map(|w| Instant::now() + w);
         let result = loop {
-            match wait_for(lp, session, Some(SOCKET), deadline)? {
+            match wait_for(lp, session, Some(token), deadline)? {
                 Wait::Ended(outcome) => {
-                    let _ = lp.registry().deregister(&mut stream);
+                    lp.unwatch(&mut stream, token);
                     return Ok(Err(outcome));
                 }
                 Wait::TimedOut => {
@@ -286,7 +281,7 @@ pub(crate) fn connect_tcp(
                 Err(e) => break Err(failed(e)),
             }
         };
-        let _ = lp.registry().deregister(&mut stream);
+        lp.unwatch(&mut stream, token);
         match result {
             Ok(()) => return Ok(Ok(Endpoint::Tcp(stream))),
             Err(e) => {
