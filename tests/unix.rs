@@ -164,8 +164,10 @@ fn assert_second_listener_refused(args: &[&str]) {
 /// A real client of the first listener, after the second failed: 256 KiB each way, byte
 /// for byte, while the socket file stays; it is gone once the listener has exited.
 fn assert_stream_listener_still_serves(mut first: Rnc, path: &Path) {
-    let mut client = connect_unix(path);
+    // Checked before connecting: a one-client listener stops listening, and removes its
+    // file, once it has accepted.
     assert!(is_socket(path), "the live listener's socket file is gone");
+    let mut client = connect_unix(path);
     let to_client = pseudo_random(256 * 1024, 90);
     let to_listener = pseudo_random(256 * 1024, 91);
     let feeding = first.feed_stdin_and_close(to_client.clone());
