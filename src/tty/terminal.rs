@@ -615,213 +615,102 @@ fn write_all_retrying(out: &mut dyn Write, mut bytes: &[u8]) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use std::num::NonZeroU16;
+
     use super::*;
 
-    /// A tiny VT100 model: just the sequences this module emits, enough to check what the
-    /// screen shows.
-    struct Screen {
-        grid: Vec<Vec<char>>,
-        scrollback: Vec<String>,
-        row: usize,
-        col: usize,
-        top: usize,
-        bottom: usize,
-        saved: (usize, usize),
-        wrap_pending: bool,
-        autowrap: bool,
-        cursor_visible: bool,
-        paste: bool,
+    /// Rows the emulator keeps above the screen, more than any test scrolls away.
+    const SCROLLBACK_ROWS: usize = 1000;
+
+    /// What a user sees of the bytes this module writes: the `vt100` emulator (as in the
+    /// pty tests), read back as text.
+    struct Emulator(vt100::Parser);
+
+    fn nonzero(n: u16) -> NonZeroU16 {
+        NonZeroU16::new(n).expect("terminal sizes are positive")
     }
 
-    impl Screen {
-        fn new(rows: usize, cols: usize) -> Self {
-            Self {
-                grid: vec![vec![' '; cols]; rows],
-                scrollback: Vec::new(),
-                row: 0,
-                col: 0,
-                top: 0,
-                bottom: rows - 1,
-                saved: (0, 0),
-                wrap_pending: false,
-                autowrap: true,
-                cursor_visible: true,
-                paste: false,
-            }
+    impl Emulator {
+        fn new(rows: u16, cols: u16) -> Self {
+            Self(vt100::Parser::new(
+                nonzero(rows),
+                nonzero(cols),
+                SCROLLBACK_ROWS,
+            ))
         }
 
-        fn rows(&self) -> usize {
-            self.grid.len()
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.process(bytes);
         }
 
-        fn cols(&self) -> usize {
-            self.grid[0].len()
+        fn screen(&self) -> &vt100::Screen {
+            self.0.screen()
         }
 
-        fn line(&self, row: usize) -> String {
-            self.grid[row]
-                .iter()
-                .collect::<String>()
-                .trim_end()
-                .to_string()
-        }
-
+        /// The visible rows, trailing blanks trimmed.
         fn lines(&self) -> Vec<String> {
-            (0..self.rows()).map(|r| self.line(r)).collect()
+            let cols = self.screen().size().1.get();
+            self.screen()
+                .rows(0, cols)
+                .map(|row| row.trim_end().to_string())
+                .collect()
         }
 
-        fn line_feed(&mut self) {
-            self.wrap_pending = false;
-            if self.row == self.bottom {
-                let cols = self.cols();
-                let gone = self.grid.remove(self.top);
-                if self.top == 0 {
-                    self.scrollback
-                        .push(gone.iter().collect::<String>().trim_end().into());
-                }
-                self.grid.insert(self.bottom, vec![' '; cols]);
-            } else if self.row + 1 < self.rows() {
-                self.row += 1;
-            }
+        /// Visible row `row` (0-based), trailing blanks trimmed.
+        fn line(&self, row: u16) -> String {
+            self.lines()[usize::from(row)].clone()
         }
 
-        fn print(&mut self, c: char) {
-            if self.wrap_pending {
-                self.col = 0;
-                self.line_feed();
-            }
-            self.grid[self.row][self.col] = c;
-            if self.col + 1 < self.cols() {
-                self.col += 1;
-            } else {
-                self.wrap_pending = self.autowrap;
-            }
+        /// The cursor as (row, column), 0-based.
+        fn cursor(&self) -> (u16, u16) {
+            self.screen().cursor_position()
         }
 
-        fn write(&mut self, bytes: &[u8]) -> &mut Self {
-            let text = std::str::from_utf8(bytes).expect("UTF-8 output");
-            let mut chars = text.chars().peekable();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\r' => {
-                        self.col = 0;
-                        self.wrap_pending = false;
-                    }
-                    '\n' => self.line_feed(),
-                    '\x1b' => match chars.next() {
-                        Some('7') => self.saved = (self.row, self.col),
-                        Some('8') => {
-                            (self.row, self.col) = self.saved;
-                            self.wrap_pending = false;
-                        }
-                        Some('[') => {
-                            let mut params = String::new();
-                            let final_char = loop {
-                                let c = chars.next().expect("complete CSI");
-                                if c.is_ascii_digit() || c == ';' || c == '?' {
-                                    params.push(c);
-                                } else {
-                                    break c;
-                                }
-                            };
-                            self.csi(&params, final_char);
-                        }
-                        other => panic!("unexpected escape {other:?}"),
-                    },
-                    c if (c as u32) < 0x20 => panic!("unexpected control {c:?}"),
-                    c => self.print(c),
-                }
-            }
-            self
+        /// The rows scrolled off the top, oldest first, trailing blanks trimmed: what the
+        /// user finds scrolling back.
+        fn scrollback(&self) -> Vec<String> {
+            let mut screen = self.screen().clone();
+            let cols = screen.size().1.get();
+            let len = screen.scrollback_len();
+            (0..len)
+                .map(|i| {
+                    // Scrolled back by `len - i` rows, the top row is the i-th oldest.
+                    screen.set_scrollback(len - i);
+                    let top = screen.rows(0, cols).next().unwrap_or_default();
+                    top.trim_end().to_string()
+                })
+                .collect()
         }
 
-        fn csi(&mut self, params: &str, final_char: char) {
-            let private = params.starts_with('?');
-            let nums: Vec<usize> = params
-                .trim_start_matches('?')
-                .split(';')
-                .map(|p| p.parse().unwrap_or(0))
-                .collect();
-            let arg = |i: usize| nums.get(i).copied().filter(|&n| n > 0).unwrap_or(1);
-            self.wrap_pending = false;
-            match (private, final_char) {
-                (false, 'H') => {
-                    self.row = (arg(0) - 1).min(self.rows() - 1);
-                    self.col = (arg(1) - 1).min(self.cols() - 1);
-                }
-                (false, 'A') => {
-                    let limit = if self.row >= self.top { self.top } else { 0 };
-                    self.row = self.row.saturating_sub(arg(0)).max(limit);
-                }
-                (false, 'J') => {
-                    assert_eq!(nums[0], 0, "only ED 0");
-                    let (row, col) = (self.row, self.col);
-                    self.grid[row][col..].fill(' ');
-                    for r in row + 1..self.rows() {
-                        self.grid[r].fill(' ');
-                    }
-                }
-                (false, 'K') => {
-                    assert_eq!(nums[0], 2, "only EL 2");
-                    self.grid[self.row].fill(' ');
-                }
-                (false, 'r') => {
-                    if params.is_empty() {
-                        (self.top, self.bottom) = (0, self.rows() - 1);
-                    } else if arg(0) < arg(1) && arg(1) <= self.rows() {
-                        (self.top, self.bottom) = (arg(0) - 1, arg(1) - 1);
-                    } else {
-                        return; // invalid: ignored, cursor not moved
-                    }
-                    (self.row, self.col) = (0, 0);
-                }
-                (false, 'm') => {}
-                (true, 'h' | 'l') => {
-                    let on = final_char == 'h';
-                    match nums[0] {
-                        25 => self.cursor_visible = on,
-                        7 => self.autowrap = on,
-                        2004 => self.paste = on,
-                        n => panic!("unexpected mode {n}"),
-                    }
-                }
-                other => panic!("unexpected CSI {params:?} {other:?}"),
-            }
+        /// The terminal resized as vt100 (after xterm) does it: shrinking first drops the
+        /// rows under the cursor, then pushes top rows into the scrollback; growing pulls
+        /// them back. The cursor and the saved cursor move with the text.
+        fn resize(&mut self, rows: u16, cols: u16) {
+            self.0.set_size(nonzero(rows), nonzero(cols));
         }
+    }
 
-        /// The same screen at a new size, as xterm and tmux do it: shrinking pushes the
-        /// top rows into the scrollback, growing pulls them back.
-        fn resized(&self, rows: usize, cols: usize) -> Self {
-            let mut lines: Vec<Vec<char>> = self.grid.clone();
-            let mut scrollback = self.scrollback.clone();
-            let mut shift = 0isize;
-            while lines.len() > rows {
-                let gone = lines.remove(0);
-                scrollback.push(gone.iter().collect::<String>().trim_end().into());
-                shift -= 1;
-            }
-            while lines.len() < rows {
-                match scrollback.pop() {
-                    Some(line) => {
-                        lines.insert(0, line.chars().collect());
-                        shift += 1;
-                    }
-                    None => lines.push(Vec::new()),
-                }
-            }
-            let mut new = Screen::new(rows, cols);
-            for (r, line) in lines.iter().enumerate() {
-                for (c, &ch) in line.iter().take(cols).enumerate() {
-                    new.grid[r][c] = ch;
-                }
-            }
-            let moved = |row: usize| (row as isize + shift).clamp(0, rows as isize - 1) as usize;
-            new.scrollback = scrollback;
-            new.saved = (moved(self.saved.0), self.saved.1.min(cols - 1));
-            (new.row, new.col) = (moved(self.row), self.col.min(cols - 1));
-            new.paste = self.paste;
-            new
-        }
+    /// Where `needle` last occurs in `bytes`.
+    fn rfind(bytes: &[u8], needle: &[u8]) -> Option<usize> {
+        bytes.windows(needle.len()).rposition(|w| w == needle)
+    }
+
+    /// Whether `bytes` end with autowrap on: a DECSET 7 after the last DECRST 7, if any.
+    /// vt100 does not implement DECAWM (it always wraps), so this is read off the bytes.
+    fn leaves_autowrap_on(bytes: &[u8]) -> bool {
+        let on = rfind(bytes, b"\x1b[?7h");
+        on.is_some() && on > rfind(bytes, b"\x1b[?7l")
+    }
+
+    /// Whether `text` is drawn with autowrap off: after a DECRST 7 that no DECSET 7
+    /// undoes first. Read off the bytes for the same reason as `leaves_autowrap_on`.
+    fn drawn_without_autowrap(bytes: &[u8], text: &str) -> bool {
+        let Some(at) = rfind(bytes, text.as_bytes()) else {
+            return false;
+        };
+        let before = &bytes[..at];
+        let off = rfind(before, b"\x1b[?7l");
+        off.is_some() && off > rfind(before, b"\x1b[?7h")
     }
 
     /// The rows `term` draws under the transcript, as `restore()` knows them.
@@ -830,9 +719,9 @@ mod tests {
         (layout.reserved() > 0).then(|| (layout.region_bottom() + 1, layout.rows))
     }
 
-    /// A 10×20 screen with a shell command on its first row, in rnc's layout.
-    fn entered(rows: u16, cols: u16) -> (Screen, TerminalGuard) {
-        let mut screen = Screen::new(usize::from(rows), usize::from(cols));
+    /// A `rows`×`cols` screen with a shell command on its first row, in rnc's layout.
+    fn entered(rows: u16, cols: u16) -> (Emulator, TerminalGuard) {
+        let mut screen = Emulator::new(rows, cols);
         screen.write(b"$ rnc host 5000\r\n");
         screen.write(&enter_sequence(Layout::new(rows, true)));
         let mut term = TerminalGuard::with_size(rows, cols, true);
@@ -842,28 +731,56 @@ mod tests {
 
     #[test]
     fn terminal_enter_sets_layout_below_the_command() {
-        let (screen, _term) = entered(10, 20);
+        let (mut screen, mut term) = entered(10, 20);
         assert_eq!(screen.line(0), "$ rnc host 5000");
         assert_eq!(screen.line(8), ">");
         assert_eq!(screen.line(9), "tcp connected");
-        assert_eq!((screen.top, screen.bottom), (0, 7));
-        assert_eq!((screen.row, screen.col), (8, 2), "cursor after the prompt");
-        assert_eq!(screen.saved, (1, 0), "transcript starts under the command");
-        assert!(screen.paste && screen.cursor_visible && screen.autowrap);
+        assert_eq!(screen.cursor(), (8, 2), "cursor after the prompt");
+        assert!(screen.screen().bracketed_paste() && !screen.screen().hide_cursor());
+        screen.write(&term.print_above(b"first\r\n"));
+        assert_eq!(
+            screen.lines()[..3],
+            ["$ rnc host 5000", "first", ""],
+            "transcript starts under the command"
+        );
+        // The scroll region is rows 1..8: the transcript scrolls into the scrollback,
+        // the input and status rows stay put.
+        for i in 0..6 {
+            screen.write(&term.print_above(format!("line {i}\r\n").as_bytes()));
+        }
+        assert_eq!(screen.scrollback(), ["$ rnc host 5000"]);
+        assert_eq!(
+            screen.lines(),
+            [
+                "first",
+                "line 0",
+                "line 1",
+                "line 2",
+                "line 3",
+                "line 4",
+                "line 5",
+                "",
+                ">",
+                "tcp connected"
+            ]
+        );
     }
 
     #[test]
     fn terminal_enter_at_bottom_scrolls_screen_up() {
-        let mut screen = Screen::new(6, 20);
+        let mut screen = Emulator::new(6, 20);
         for i in 0..6 {
             screen.write(format!("old {i}\r\n").as_bytes());
         }
-        assert_eq!(screen.row, 5);
+        assert_eq!(screen.cursor(), (5, 0));
         screen.write(&enter_sequence(Layout::new(6, true)));
-        assert_eq!(screen.saved, (3, 0));
         assert_eq!(screen.line(2), "old 5", "nothing is overwritten");
-        assert_eq!(screen.scrollback.last().map(String::as_str), Some("old 2"));
+        assert_eq!(screen.scrollback(), ["old 0", "old 1", "old 2"]);
         assert!(screen.line(3).is_empty() && screen.line(4).is_empty());
+        // The transcript goes on on the first free row, the region's last.
+        let mut term = TerminalGuard::with_size(6, 20, true);
+        screen.write(&term.print_above(b"new"));
+        assert_eq!(screen.lines()[..4], ["old 3", "old 4", "old 5", "new"]);
     }
 
     #[test]
@@ -872,15 +789,14 @@ mod tests {
         screen.write(&term.print_above(b"hello\r\nlogin: "));
         assert_eq!(screen.line(1), "hello");
         assert_eq!(screen.line(2), "login:");
-        assert_eq!(
-            (screen.row, screen.col),
-            (8, 2),
-            "cursor back on the input row"
-        );
+        assert_eq!(screen.cursor(), (8, 2), "cursor back on the input row");
+        assert!(!screen.screen().hide_cursor());
         screen.write(&term.print_above(b"root\r\n"));
+        assert_eq!(screen.line(1), "hello");
         assert_eq!(screen.line(2), "login: root");
         assert_eq!(screen.line(8), ">");
         assert_eq!(screen.line(9), "tcp connected");
+        assert_eq!(screen.cursor(), (8, 2));
         assert!(term.print_above(b"").is_empty());
     }
 
@@ -891,6 +807,7 @@ mod tests {
         for i in 0..20 {
             screen.write(&term.print_above(format!("line {i}\r\n").as_bytes()));
         }
+        assert_eq!(screen.line(0), "line 13");
         assert_eq!(screen.line(6), "line 19");
         assert_eq!(
             screen.line(7),
@@ -899,9 +816,14 @@ mod tests {
         );
         assert_eq!(screen.line(8), "> typing", "the typed line survives");
         assert_eq!(screen.line(9), "tcp connected ↑ 1 B");
-        assert_eq!((screen.row, screen.col), (8, 8));
-        assert!(screen.scrollback.contains(&"$ rnc host 5000".to_string()));
-        assert!(screen.scrollback.contains(&"line 0".to_string()));
+        assert_eq!(screen.cursor(), (8, 8));
+        let mut scrolled = vec!["$ rnc host 5000".to_string()];
+        scrolled.extend((0..13).map(|i| format!("line {i}")));
+        assert_eq!(
+            screen.scrollback(),
+            scrolled,
+            "every line reached the scrollback"
+        );
     }
 
     #[test]
@@ -912,6 +834,8 @@ mod tests {
         assert_eq!(screen.line(2), "abcdefghij");
         assert_eq!(screen.line(3), "é");
         assert_eq!(screen.line(4), ">");
+        screen.write(&term.print_above(b"!"));
+        assert_eq!(screen.line(3), "é!", "the wrapped line goes on");
     }
 
     #[test]
@@ -923,26 +847,42 @@ mod tests {
         assert_eq!(screen.line(1), "login:");
         assert_eq!(screen.line(2), "> root");
         assert_eq!(screen.line(3), "ok");
-        let colored = term.print_sent("x\x1b[2J", true);
-        let text = String::from_utf8(colored).unwrap();
-        assert!(text.contains("\x1b[36m> x^[[2J\x1b[0m\r\n"), "{text:?}");
+        screen.write(&term.print_sent("x\x1b[2J", true));
+        screen.write(&term.print_above(b"plain\r\n"));
+        assert_eq!(
+            screen.line(4),
+            "> x^[[2J",
+            "the escape is shown, not obeyed"
+        );
+        assert_eq!(screen.line(1), "login:", "the screen was not cleared");
+        let color = |row, col| screen.screen().cell(row, col).expect("cell").fgcolor();
+        assert_eq!(color(4, 0), vt100::Color::Idx(6), "the marker in cyan");
+        assert_eq!(color(4, 7), vt100::Color::Idx(6), "the line in cyan");
+        assert_eq!(
+            color(5, 0),
+            vt100::Color::Default,
+            "the colour ends with it"
+        );
     }
 
     #[test]
     fn terminal_draw_rows_places_cursor_and_clips() {
         let (mut screen, mut term) = entered(5, 10);
-        screen.write(&term.draw_rows(("> abc", 3), "a status that is too long"));
+        let before = screen.lines()[..3].to_vec();
+        let bytes = term.draw_rows(("> abc", 3), "a status that is too long");
+        screen.write(&bytes);
         assert_eq!(screen.line(3), "> abc");
-        assert_eq!(
-            screen.line(4),
-            "a status g",
-            "autowrap off: the last column is reused"
-        );
-        assert_eq!(screen.rows(), 5);
-        assert_eq!((screen.row, screen.col), (3, 3));
-        assert!(screen.autowrap);
+        assert_eq!(screen.cursor(), (3, 3));
+        // vt100 always wraps, so it shows the overlong status row wrapped onto itself;
+        // that it is drawn with autowrap off (clipped on a real terminal) is on the bytes.
+        assert!(drawn_without_autowrap(&bytes, "a status that is too long"));
+        assert!(leaves_autowrap_on(&bytes));
+        assert_eq!(screen.lines()[..3], before, "nothing scrolled");
+        assert!(screen.scrollback().is_empty(), "nothing scrolled");
+        assert!(!screen.screen().hide_cursor());
         screen.write(&term.draw_rows(("> x", 99), ""));
-        assert_eq!((screen.row, screen.col), (3, 9), "cursor stays on screen");
+        assert_eq!(screen.cursor(), (3, 9), "cursor stays on screen");
+        assert_eq!(screen.line(3), "> x");
         assert_eq!(screen.line(4), "");
     }
 
@@ -950,16 +890,19 @@ mod tests {
     fn terminal_restore_sequence_leaves_prompt_after_transcript() {
         let (mut screen, mut term) = entered(10, 20);
         screen.write(&term.print_above(b"hello\r\n"));
-        screen.write(&teardown_sequence(
-            true,
-            term.partial_line,
-            drawn_rows(&term),
-        ));
-        assert_eq!((screen.top, screen.bottom), (0, 9));
-        assert_eq!((screen.row, screen.col), (2, 0));
+        let bytes = teardown_sequence(true, term.partial_line, drawn_rows(&term));
+        screen.write(&bytes);
+        assert_eq!(screen.cursor(), (2, 0));
         assert_eq!(screen.lines()[..3], ["$ rnc host 5000", "hello", ""]);
         assert!(screen.lines()[3..].iter().all(String::is_empty));
-        assert!(screen.cursor_visible && !screen.paste && screen.autowrap);
+        assert!(!screen.screen().hide_cursor() && !screen.screen().bracketed_paste());
+        assert!(leaves_autowrap_on(&bytes));
+        // The scroll region is gone: what the shell prints scrolls the whole screen.
+        for i in 0..12 {
+            screen.write(format!("out {i}\r\n").as_bytes());
+        }
+        assert_eq!(screen.line(8), "out 11");
+        assert_eq!(screen.cursor(), (9, 0));
 
         let (mut screen, mut term) = entered(10, 20);
         screen.write(&term.print_above(b"login: "));
@@ -969,7 +912,7 @@ mod tests {
             drawn_rows(&term),
         ));
         assert_eq!(screen.line(1), "login:");
-        assert_eq!((screen.row, screen.col), (2, 0), "a partial line is ended");
+        assert_eq!(screen.cursor(), (2, 0), "a partial line is ended");
         assert!(screen.lines()[2..].iter().all(String::is_empty));
     }
 
@@ -983,16 +926,18 @@ mod tests {
             drawn_rows(&term),
         ));
         assert_eq!(screen.lines(), ["3", "4", "5", "prompt>", "", ""]);
-        assert_eq!((screen.row, screen.col), (4, 0));
+        assert_eq!(screen.cursor(), (4, 0));
+        assert_eq!(screen.scrollback(), ["$ rnc host 5000", "1", "2"]);
     }
 
     #[test]
     fn terminal_teardown_without_layout_keeps_cursor() {
-        let mut screen = Screen::new(5, 10);
+        let mut screen = Emulator::new(5, 10);
         screen.write(b"abc");
         screen.write(&teardown_sequence(false, false, None));
-        assert_eq!((screen.row, screen.col), (0, 3));
+        assert_eq!(screen.cursor(), (0, 3));
         assert_eq!(screen.line(0), "abc");
+        assert!(screen.lines()[1..].iter().all(String::is_empty));
     }
 
     #[test]
@@ -1000,18 +945,22 @@ mod tests {
         let (mut screen, mut term) = entered(10, 20);
         screen.write(&term.print_above(b"a\r\nb\r\nc\r\nd\r\ne\r\nf\r\ng\r\nh\r\n"));
         screen.write(&term.draw_rows(("> typed", 7), "status"));
-        // Shrink: the terminal keeps the bottom rows. The transcript goes on on a fresh
-        // bottom line, so nothing the terminal moved there is overwritten.
-        let mut screen = screen.resized(6, 20);
+        // Shrink: the terminal drops the status row under the cursor and pushes the top
+        // rows into the scrollback. The transcript goes on on a fresh bottom line, so
+        // nothing the terminal moved there is overwritten.
+        screen.resize(6, 20);
         screen.write(&term.resize(6, 20));
         screen.write(&term.draw_rows(("> typed", 7), "status"));
-        assert_eq!((screen.top, screen.bottom), (0, 3));
-        assert_eq!(screen.lines(), ["g", "h", "", "", "> typed", "status"]);
+        assert_eq!(screen.lines(), ["f", "g", "h", "", "> typed", "status"]);
         screen.write(&term.print_above(b"i\r\n"));
-        assert_eq!(screen.lines(), ["h", "", "i", "", "> typed", "status"]);
+        assert_eq!(screen.lines(), ["g", "h", "i", "", "> typed", "status"]);
+        assert_eq!(
+            screen.scrollback(),
+            ["$ rnc host 5000", "a", "b", "c", "d", "e", "f"]
+        );
         // Grow, mid-line.
         screen.write(&term.print_above(b"part"));
-        let mut screen = screen.resized(8, 30);
+        screen.resize(8, 30);
         screen.write(&term.resize(8, 30));
         screen.write(&term.draw_rows(("> typed", 7), "status"));
         screen.write(&term.print_above(b"j\r\n"));
@@ -1035,32 +984,24 @@ mod tests {
         screen.write(&term.print_above(b"a\r\nb\r\nc\r\nd\r\ne\r\nf\r\ng\r\nh\r\n"));
         screen.write(&term.draw_rows(("> typed", 7), "status"));
         // Shrink, then tell the guard where the cursor (the old input row) went.
-        let mut screen = screen.resized(6, 20);
-        let reported = u16::try_from(screen.row + 1).unwrap();
-        screen.write(&term.resize_at(6, 20, reported));
+        screen.resize(6, 20);
+        screen.write(&term.resize_at(6, 20, screen.cursor().0 + 1));
         screen.write(&term.draw_rows(("> typed", 7), "status"));
         screen.write(&term.print_above(b"i\r\n"));
         assert_eq!(screen.lines(), ["g", "h", "i", "", "> typed", "status"]);
         // Grow mid-line: the partial line is finished on a fresh line.
         screen.write(&term.print_above(b"part"));
-        let mut screen = screen.resized(8, 30);
-        let reported = u16::try_from(screen.row + 1).unwrap();
-        screen.write(&term.resize_at(8, 30, reported));
+        screen.resize(8, 30);
+        screen.write(&term.resize_at(8, 30, screen.cursor().0 + 1));
         screen.write(&term.draw_rows(("> typed", 7), "status"));
         screen.write(&term.print_above(b"j\r\n"));
-        let lines = screen.lines();
-        let part = lines
-            .iter()
-            .position(|l| l == "part")
-            .expect("the partial line stays");
-        assert_eq!(lines[part - 1], "i", "{lines:?}");
-        assert_eq!(lines[part + 1], "j", "{lines:?}");
-        assert_eq!(screen.line(6), "> typed");
-        assert_eq!(screen.line(7), "status");
         assert_eq!(
-            lines.iter().filter(|l| l.starts_with('>')).count(),
-            1,
-            "{lines:?}"
+            screen.lines(),
+            ["g", "h", "i", "part", "j", "", "> typed", "status"]
+        );
+        assert_eq!(
+            screen.scrollback(),
+            ["$ rnc host 5000", "a", "b", "c", "d", "e", "f"]
         );
     }
 
@@ -1071,9 +1012,11 @@ mod tests {
         screen.write(&term.draw_rows(("> ab", 4), "status"));
         screen.write(&term.clear_transcript());
         assert_eq!(screen.lines(), ["", "", "", "", "> ab", "status"]);
-        assert_eq!((screen.row, screen.col), (4, 4));
-        let tail = &screen.scrollback[screen.scrollback.len() - 4..];
-        assert_eq!(tail, ["$ rnc host 5000", "one", "two", "login:"]);
+        assert_eq!(screen.cursor(), (4, 4));
+        assert_eq!(
+            screen.scrollback(),
+            ["$ rnc host 5000", "one", "two", "login:"]
+        );
         screen.write(&term.print_above(b"next\r\n"));
         assert_eq!(screen.line(0), "next");
         assert!(!term.partial_line);
@@ -1082,18 +1025,25 @@ mod tests {
     #[test]
     fn terminal_tiny_screens_do_not_break() {
         for rows in 1..=4 {
-            let mut screen = Screen::new(usize::from(rows), 5);
+            let mut screen = Emulator::new(rows, 5);
             screen.write(&enter_sequence(Layout::new(rows, true)));
             let mut term = TerminalGuard::with_size(rows, 5, true);
             screen.write(&term.draw_rows(("> ab", 4), "st"));
             screen.write(&term.print_above(b"hello world\r\n"));
+            screen.resize(rows, 4);
             screen.write(&term.resize(rows, 4));
             screen.write(&teardown_sequence(
                 true,
                 term.partial_line,
                 drawn_rows(&term),
             ));
-            assert!(screen.cursor_visible);
+            let text = [screen.scrollback(), screen.lines()].concat().concat();
+            assert_eq!(
+                text, "hell word",
+                "{rows} rows: the transcript, cut to 4 columns"
+            );
+            assert!(!screen.screen().hide_cursor(), "{rows} rows");
+            assert!(!screen.screen().bracketed_paste(), "{rows} rows");
         }
     }
 
