@@ -192,84 +192,59 @@ impl LineEditor {
         if self.search.is_some() && self.apply_search(key, actions) {
             return;
         }
-        let before = (self.line.len(), self.cursor);
-        let mut edited = false;
-        let mut browsed = false;
         match key {
-            Key::Char(c) => {
-                self.insert(c, actions);
-                return;
-            }
-            Key::Enter => {
-                self.send_line(actions);
-                return;
-            }
-            Key::PasteStart => {
-                self.in_paste = true;
-                return;
-            }
-            Key::PasteEnd | Key::CursorReport(..) | Key::CtrlG => return,
-            Key::CtrlC => {
-                actions.push(EditAction::Interrupt);
-                return;
-            }
-            Key::CtrlL => {
-                actions.push(EditAction::Redraw);
-                return;
-            }
-            Key::CtrlZ => {
-                actions.push(EditAction::Suspend);
-                return;
-            }
+            Key::Char(c) => self.insert(c, actions),
+            Key::Enter => self.send_line(actions),
+            Key::PasteStart => self.in_paste = true,
+            Key::PasteEnd | Key::CursorReport(..) | Key::CtrlG => {}
+            Key::CtrlC => actions.push(EditAction::Interrupt),
+            Key::CtrlL => actions.push(EditAction::Redraw),
+            Key::CtrlZ => actions.push(EditAction::Suspend),
             Key::CtrlR => {
                 self.search = Some(Search::default());
                 push_changed(actions);
-                return;
             }
-            Key::CtrlD if self.line.is_empty() => {
-                actions.push(EditAction::Eof);
-                return;
-            }
+            Key::CtrlD if self.line.is_empty() => actions.push(EditAction::Eof),
             Key::CtrlD | Key::Delete => {
-                let end = next_boundary(&self.line, self.cursor);
-                edited = self.line.drain(self.cursor..end).count() > 0;
+                self.delete(self.cursor..next_boundary(&self.line, self.cursor), actions);
             }
             Key::Backspace => {
-                let start = prev_boundary(&self.line, self.cursor);
-                edited = self.line.drain(start..self.cursor).count() > 0;
-                self.cursor = start;
+                self.delete(prev_boundary(&self.line, self.cursor)..self.cursor, actions);
             }
-            Key::Left => self.cursor = prev_boundary(&self.line, self.cursor),
-            Key::Right => self.cursor = next_boundary(&self.line, self.cursor),
-            Key::WordLeft => self.cursor = word_left(&self.line, self.cursor),
-            Key::WordRight => self.cursor = word_right(&self.line, self.cursor),
-            Key::Home => self.cursor = 0,
-            Key::End => self.cursor = self.line.len(),
-            Key::Up => browsed = self.history_up(),
-            Key::Down => browsed = self.history_down(),
-            Key::CtrlK => edited = self.kill(self.cursor..self.line.len()),
-            Key::CtrlU => edited = self.kill(0..self.cursor),
-            Key::CtrlW => edited = self.kill(unix_word_start(&self.line, self.cursor)..self.cursor),
+            Key::Left => self.move_to(prev_boundary(&self.line, self.cursor), actions),
+            Key::Right => self.move_to(next_boundary(&self.line, self.cursor), actions),
+            Key::WordLeft => self.move_to(word_left(&self.line, self.cursor), actions),
+            Key::WordRight => self.move_to(word_right(&self.line, self.cursor), actions),
+            Key::Home => self.move_to(0, actions),
+            Key::End => self.move_to(self.line.len(), actions),
+            Key::Up => {
+                if self.history_up() {
+                    push_changed(actions);
+                }
+            }
+            Key::Down => {
+                if self.history_down() {
+                    push_changed(actions);
+                }
+            }
+            Key::CtrlK => self.kill(self.cursor..self.line.len(), actions),
+            Key::CtrlU => self.kill(0..self.cursor, actions),
+            Key::CtrlW => self.kill(
+                unix_word_start(&self.line, self.cursor)..self.cursor,
+                actions,
+            ),
             Key::KillWordLeft => {
-                edited = self.kill(word_left(&self.line, self.cursor)..self.cursor)
+                self.kill(word_left(&self.line, self.cursor)..self.cursor, actions)
             }
             Key::KillWordRight => {
-                edited = self.kill(self.cursor..word_right(&self.line, self.cursor))
+                self.kill(self.cursor..word_right(&self.line, self.cursor), actions);
             }
             Key::CtrlY => {
                 let yanked = self.killed.clone();
                 for c in yanked.chars() {
                     self.insert(c, actions);
                 }
-                return;
             }
-        }
-        if edited {
-            // An edited history entry becomes the draft, so Up/Down never lose the edit.
-            self.history_pos = None;
-        }
-        if edited || browsed || before != (self.line.len(), self.cursor) {
-            push_changed(actions);
         }
     }
 
@@ -300,7 +275,7 @@ impl LineEditor {
         };
         match key {
             Key::Char(c) => {
-                if needs_escape(c) && c != '\t' {
+                if !is_typeable(c) {
                     self.search = Some(search);
                     return true;
                 }
@@ -310,11 +285,7 @@ impl LineEditor {
                 self.find_older(&mut search, below);
             }
             Key::Backspace => {
-                let end = search
-                    .query
-                    .grapheme_indices(true)
-                    .next_back()
-                    .map_or(0, |(at, _)| at);
+                let end = prev_boundary(&search.query, search.query.len());
                 search.query.truncate(end);
                 self.find_older(&mut search, self.history.len());
             }
@@ -372,16 +343,13 @@ impl LineEditor {
         let Some((pos, at)) = search.found else {
             return;
         };
-        if self.history_pos.is_none() {
-            self.draft = std::mem::take(&mut self.line);
-        }
-        self.show_history(Some(pos));
+        self.browse_to(pos);
         self.cursor = floor_boundary(&self.line, at);
     }
 
     /// Insert one character at the cursor; controls other than tab never enter the line.
     fn insert(&mut self, c: char, actions: &mut Vec<EditAction>) {
-        if needs_escape(c) && c != '\t' {
+        if !is_typeable(c) {
             return;
         }
         self.line.insert(self.cursor, c);
@@ -390,15 +358,34 @@ impl LineEditor {
         push_changed(actions);
     }
 
-    /// Cut `range` (which starts or ends at the cursor) out of the line and keep it for
-    /// Ctrl-Y; the cursor goes to where it was. Says whether anything was removed.
-    fn kill(&mut self, range: Range<usize>) -> bool {
+    /// Put the cursor at byte `at` of the line.
+    fn move_to(&mut self, at: usize, actions: &mut Vec<EditAction>) {
+        if at != self.cursor {
+            self.cursor = at;
+            push_changed(actions);
+        }
+    }
+
+    /// Remove `range` (which starts or ends at the cursor) from the line; the cursor goes
+    /// to where it was. An edited history entry becomes the draft, so Up/Down never lose
+    /// the edit. Gives what was removed, if anything was.
+    fn delete(&mut self, range: Range<usize>, actions: &mut Vec<EditAction>) -> Option<String> {
         if range.is_empty() {
-            return false;
+            return None;
         }
         self.cursor = range.start;
-        self.killed = self.line.drain(range).collect();
-        true
+        let removed = self.line.drain(range).collect();
+        self.history_pos = None;
+        push_changed(actions);
+        Some(removed)
+    }
+
+    /// Cut `range` (which starts or ends at the cursor) out of the line and keep it for
+    /// Ctrl-Y.
+    fn kill(&mut self, range: Range<usize>, actions: &mut Vec<EditAction>) {
+        if let Some(removed) = self.delete(range, actions) {
+            self.killed = removed;
+        }
     }
 
     /// Send the whole line, record it in the history and start an empty line.
@@ -422,14 +409,11 @@ impl LineEditor {
     fn history_up(&mut self) -> bool {
         let pos = match self.history_pos {
             None if self.history.is_empty() => return false,
-            None => {
-                self.draft = std::mem::take(&mut self.line);
-                self.history.len() - 1
-            }
+            None => self.history.len() - 1,
             Some(0) => return false,
             Some(pos) => pos - 1,
         };
-        self.show_history(Some(pos));
+        self.browse_to(pos);
         true
     }
 
@@ -442,6 +426,15 @@ impl LineEditor {
             Some(_) => self.show_history(None),
         }
         true
+    }
+
+    /// Show history entry `pos`, keeping the line being edited as the draft when browsing
+    /// starts.
+    fn browse_to(&mut self, pos: usize) {
+        if self.history_pos.is_none() {
+            self.draft = std::mem::take(&mut self.line);
+        }
+        self.show_history(Some(pos));
     }
 
     /// Load history entry `pos` (or the draft) into the line, cursor at the end.
@@ -589,6 +582,12 @@ fn suffix_within(text: &str, cols: usize) -> &str {
         start = at;
     }
     &text[start..]
+}
+
+/// Whether a typed character may enter the line or a search query: tab, and anything
+/// else the terminal would show rather than obey.
+fn is_typeable(c: char) -> bool {
+    c == '\t' || !needs_escape(c)
 }
 
 /// Add `Changed` unless the previous action already is one.

@@ -266,10 +266,10 @@ impl KeyParser {
 fn csi_key(params: &[u8], final_byte: u8) -> Option<Key> {
     let mut fields = params.split(|&b| b == b';');
     let first = fields.next().unwrap_or(&[]);
+    let second = fields.next();
     // xterm's modifier parameter is 1 + (1 for Shift, 2 for Alt, 4 for Ctrl).
-    let by_word = fields
-        .next()
-        .and_then(|m| std::str::from_utf8(m).ok()?.parse::<u8>().ok())
+    let by_word = second
+        .and_then(decimal::<u8>)
         .is_some_and(|m| m.saturating_sub(1) & 0b110 != 0);
     match final_byte {
         b'A' => Some(Key::Up),
@@ -280,12 +280,7 @@ fn csi_key(params: &[u8], final_byte: u8) -> Option<Key> {
         b'D' => Some(Key::Left),
         b'H' => Some(Key::Home),
         b'F' => Some(Key::End),
-        b'R' => {
-            let mut parts = params.split(|&b| b == b';');
-            let row = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
-            let col = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
-            Some(Key::CursorReport(row, col))
-        }
+        b'R' => Some(Key::CursorReport(decimal(first)?, decimal(second?)?)),
         b'~' => match first {
             b"1" | b"7" => Some(Key::Home),
             b"4" | b"8" => Some(Key::End),
@@ -296,6 +291,11 @@ fn csi_key(params: &[u8], final_byte: u8) -> Option<Key> {
         },
         _ => None,
     }
+}
+
+/// A CSI parameter as a number, if it is one that fits in `T`.
+fn decimal<T: std::str::FromStr>(field: &[u8]) -> Option<T> {
+    std::str::from_utf8(field).ok()?.parse().ok()
 }
 
 #[cfg(test)]
