@@ -4,6 +4,7 @@
 //! `width`). Nothing here reads or writes a socket.
 
 pub(crate) mod editor;
+pub(crate) mod keys;
 pub(crate) mod sanitize;
 pub(crate) mod status;
 pub(crate) mod terminal;
