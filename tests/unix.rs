@@ -167,10 +167,14 @@ fn assert_stream_listener_still_serves(mut first: Rnc, path: &Path) {
     // Checked before connecting: a one-client listener stops listening, and removes its
     // file, once it has accepted.
     assert!(is_socket(path), "the live listener's socket file is gone");
-    let mut client = connect_unix(path);
     let to_client = pseudo_random(256 * 1024, 90);
     let to_listener = pseudo_random(256 * 1024, 91);
-    let feeding = first.feed_stdin_and_close(to_client.clone());
+    // stdin has bytes waiting before the client comes: a stdin that has given nothing
+    // when the peer closes is receive-only use, and that session ends at the peer's EOF
+    // (docs/usage.md, "How a session ends").
+    first.write_stdin(&to_client[..4096]);
+    let mut client = connect_unix(path);
+    let feeding = first.feed_stdin_and_close(to_client[4096..].to_vec());
     let mut writer = client.try_clone().expect("clone client");
     let sent = to_listener.clone();
     let sending = thread::spawn(move || {
