@@ -32,32 +32,21 @@ pub(crate) enum Liveness {
     Unknown,
 }
 
-/// How many times the table is read before a file is taken as not listed.
-const DUMPS: usize = 3;
-
 /// Whether the socket file at `path`, whose metadata is `file`, is served.
-///
-/// A netlink dump walks the kernel's socket table in pieces, and a socket created or
-/// closed meanwhile can shift the others, so one dump may skip a live listener (seen
-/// when many sockets come and go, as in a parallel test run). Not being listed is only
-/// believed after `DUMPS` dumps and `/proc/net/unix` all agree.
 pub(crate) fn liveness(path: &Path, file: &std::fs::Metadata) -> Liveness {
     let file_id = (file.dev(), file.ino());
-    let mut dumped = false;
-    for _ in 0..DUMPS {
-        match sock_diag_dump() {
-            Ok(sockets) if sockets.iter().any(|s| s.serves(file_id)) => return Liveness::Served,
-            Ok(_) => dumped = true,
-            Err(_) => break,
+    match sock_diag_dump() {
+        Ok(sockets) => {
+            if sockets.iter().any(|s| s.serves(file_id)) {
+                Liveness::Served
+            } else {
+                Liveness::NotListed
+            }
         }
-    }
-    match std::fs::read("/proc/net/unix") {
-        Ok(table) => match proc_net_unix_liveness(&table, path, file_id) {
-            Liveness::Unknown if dumped => Liveness::NotListed,
-            answer => answer,
+        Err(_) => match std::fs::read("/proc/net/unix") {
+            Ok(table) => proc_net_unix_liveness(&table, path, file_id),
+            Err(_) => Liveness::Unknown,
         },
-        Err(_) if dumped => Liveness::NotListed,
-        Err(_) => Liveness::Unknown,
     }
 }
 
