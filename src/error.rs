@@ -86,6 +86,16 @@ pub(crate) enum Error {
         #[source]
         source: io::Error,
     },
+    /// Loading or making TLS certificates and keys failed.
+    #[error("{what}: {reason}")]
+    TlsSetup { what: String, reason: String },
+    /// The TLS handshake failed.
+    #[error("TLS handshake with {peer}")]
+    TlsHandshake {
+        peer: String,
+        #[source]
+        source: io::Error,
+    },
     /// Reading stdin or writing stdout failed.
     #[error("{op}")]
     Stdio {
