@@ -175,6 +175,10 @@ pub(crate) fn describe_io(err: &io::Error) -> String {
         Some(at) => &text[..at],
         None => &text[..],
     };
+    // An acronym stays as it is (`TLS stream truncated`).
+    if text.chars().take(2).all(|c| c.is_ascii_uppercase()) {
+        return text.to_string();
+    }
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_lowercase().chain(chars).collect(),

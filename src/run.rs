@@ -350,7 +350,7 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
     };
     let local = listener.local_description();
     announce(session, &local, ConnState::Listening);
-    let tls = listener_tls(config)?;
+    let tls = listener_tls(config, &local)?;
     lp.registry()
         .register(listener.source(), LISTENER, Interest::READABLE)
         .map_err(|source| Error::Poll {
@@ -433,7 +433,7 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
 /// A listener's TLS side: its certificate, or one made now for `localhost`, the listen
 /// address and the host name; a made one's fingerprint and the client command that pins
 /// it are printed.
-fn listener_tls(config: &Config) -> Result<TlsSide> {
+fn listener_tls(config: &Config, local: &str) -> Result<TlsSide> {
     let Some(opts) = &config.tls else {
         return Ok(TlsSide {
             client: None,
@@ -460,7 +460,9 @@ fn listener_tls(config: &Config) -> Result<TlsSide> {
         ));
         let target = match &config.target {
             Target::Unix(path) => format!("-U {}", path.display()),
-            Target::Inet { port, .. } => {
+            Target::Inet { .. } => {
+                // The bound port: `-l 0` asked the kernel for one.
+                let port = local.rsplit_once(':').map_or("PORT", |(_, port)| port);
                 format!("{} {port}", listen_host.as_deref().unwrap_or("HOST"))
             }
         };
