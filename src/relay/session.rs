@@ -24,7 +24,7 @@ use crate::relay::crlf::CrlfEncoder;
 use crate::relay::direction::{CrlfSource, Direction, QUEUE_BYTES};
 use crate::relay::ends::{SocketSink, SocketSource, StdinSource, StdoutSink};
 use crate::relay::stdio::StdStream;
-use crate::relay::tls::{TlsLayer, TlsSink, TlsSource};
+use crate::relay::tls::{TlsLayer, TlsSink, TlsSource, truncated_error};
 use crate::relay::zerocopy::{FromPeer, ToPeer};
 use crate::sys::FdKind;
 use crate::tty::ui::Ui;
@@ -502,6 +502,12 @@ impl Session {
         if filled.bytes > 0 {
             conn.bytes_received += filled.bytes as u64;
             conn.last_activity = Instant::now();
+        }
+        if filled.eof && conn.tls.as_ref().is_some_and(|tls| tls.truncated) {
+            // What came before the bare FIN is delivered, then the session fails.
+            let err = conn.error("read from", truncated_error());
+            let _ = self.write_stdout();
+            return Err(err);
         }
         if filled.eof {
             note_peer_closed(verbose);

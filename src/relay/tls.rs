@@ -24,6 +24,9 @@ pub(crate) struct TlsLayer {
     pub(crate) conn: rustls::Connection,
     /// Our close_notify has been queued (at stdin EOF).
     pub(crate) close_notify_sent: bool,
+    /// The socket ended without the peer's close_notify: the EOF the source gave is an
+    /// error, reported once the bytes before it are delivered.
+    pub(crate) truncated: bool,
 }
 
 /// The socket as `Read`/`Write` for rustls's `read_tls`/`write_tls`.
@@ -51,6 +54,7 @@ impl TlsLayer {
         TlsLayer {
             conn: conn.into(),
             close_notify_sent: false,
+            truncated: false,
         }
     }
 
@@ -117,7 +121,8 @@ impl Source for TlsSource<'_> {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, TRUNCATED));
+                    self.tls.truncated = true;
+                    return Ok(0);
                 }
                 Err(e) => return Err(e),
             }
@@ -161,6 +166,11 @@ impl Sink for TlsSink<'_> {
     fn short_write_fills(&self) -> bool {
         false
     }
+}
+
+/// The error for a TCP FIN that came without the peer's close_notify.
+pub(crate) fn truncated_error() -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, TRUNCATED)
 }
 
 /// A rustls error as an `io::Error` in plain words. `handshaking`: the error came before
