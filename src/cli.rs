@@ -141,6 +141,50 @@ pub(crate) struct Cli {
     )]
     pub(crate) raw_output: bool,
 
+    /// Speak TLS over the stream (client, or with -l a server)
+    #[arg(
+        long = "tls",
+        visible_alias = "ssl",
+        long_help = "Speak TLS over the TCP or Unix stream.\n\
+                     A client verifies the server's certificate against the system's trust \
+                     store and checks its name (see --tls-ca, --pin, --insecure, --sni). A \
+                     listener serves --tls-cert/--tls-key, or a self-signed certificate made \
+                     at start, whose fingerprint it prints with the client command that pins it."
+    )]
+    pub(crate) tls: bool,
+
+    /// Trust the CA certificates in FILE (PEM) instead of the system's
+    #[arg(long = "tls-ca", visible_alias = "ssl-trustfile", value_name = "FILE")]
+    pub(crate) tls_ca: Option<std::path::PathBuf>,
+
+    /// Trust exactly the certificate with this SHA-256 (sha256:HEX); no CA or name check
+    #[arg(long = "pin", value_name = "sha256:HEX")]
+    pub(crate) pin: Option<String>,
+
+    /// Do not verify the server's certificate (encrypts, but anyone can be the server)
+    #[arg(long = "insecure")]
+    pub(crate) insecure: bool,
+
+    /// Name to send as SNI and check the certificate against (default: the host)
+    #[arg(long = "sni", visible_alias = "ssl-servername", value_name = "NAME")]
+    pub(crate) sni: Option<String>,
+
+    /// Offer these ALPN protocols (comma-separated, e.g. h2,http/1.1)
+    #[arg(long = "alpn", visible_alias = "ssl-alpn", value_name = "LIST")]
+    pub(crate) alpn: Option<String>,
+
+    /// Verify the server's certificate (the default; accepted for ncat compatibility)
+    #[arg(long = "ssl-verify", hide = true)]
+    pub(crate) ssl_verify: bool,
+
+    /// The listener's certificate chain (PEM)
+    #[arg(long = "tls-cert", visible_alias = "ssl-cert", value_name = "FILE")]
+    pub(crate) tls_cert: Option<std::path::PathBuf>,
+
+    /// The listener's private key (PEM)
+    #[arg(long = "tls-key", visible_alias = "ssl-key", value_name = "FILE")]
+    pub(crate) tls_key: Option<std::path::PathBuf>,
+
     /// Always copy through user space (no sendfile/splice); for benchmarks and tests
     #[arg(long = "no-zero-copy", hide = true)]
     pub(crate) no_zero_copy: bool,

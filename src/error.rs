@@ -86,6 +86,16 @@ pub(crate) enum Error {
         #[source]
         source: io::Error,
     },
+    /// Loading or making TLS certificates and keys failed.
+    #[error("{what}: {reason}")]
+    TlsSetup { what: String, reason: String },
+    /// The TLS handshake failed.
+    #[error("TLS handshake with {peer}")]
+    TlsHandshake {
+        peer: String,
+        #[source]
+        source: io::Error,
+    },
     /// Reading stdin or writing stdout failed.
     #[error("{op}")]
     Stdio {
@@ -165,6 +175,10 @@ pub(crate) fn describe_io(err: &io::Error) -> String {
         Some(at) => &text[..at],
         None => &text[..],
     };
+    // An acronym stays as it is (`TLS stream truncated`).
+    if text.chars().take(2).all(|c| c.is_ascii_uppercase()) {
+        return text.to_string();
+    }
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_lowercase().chain(chars).collect(),

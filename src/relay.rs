@@ -10,4 +10,5 @@ pub(crate) mod direction;
 pub(crate) mod ends;
 pub(crate) mod session;
 pub(crate) mod stdio;
+pub(crate) mod tls;
 pub(crate) mod zerocopy;

@@ -17,22 +17,96 @@ use crate::net::connect::{
 };
 use crate::net::endpoint::Endpoint;
 use crate::net::listen::{StreamListener, accept_next};
+use crate::net::tls;
 use crate::notices::print_line;
 use crate::relay::session::{Options, Session};
 use crate::relay::stdio::StdStream;
+use crate::relay::tls::TlsLayer;
 use crate::tty::status::ConnState;
 use crate::tty::ui::{Ui, UiWish};
 
 /// Run rnc as `config` says.
 pub(crate) fn run(config: &Config) -> Result<Outcome> {
     let mut lp = Loop::new()?;
+    // A bad `--tls-ca` or an empty trust store is reported before any connection.
+    let tls_client = match (&config.tls, config.mode) {
+        (Some(opts), Mode::Connect | Mode::Probe) => Some(tls::client_config(opts)?),
+        _ => None,
+    };
     let mut session = open_session(&lp, config)?;
+    let tls = TlsSide {
+        client: tls_client,
+        server: None,
+    };
     match config.mode {
-        Mode::Connect => run_client(&mut lp, &mut session, config),
-        Mode::Probe => run_probe(&mut lp, &mut session, config),
+        Mode::Connect => run_client(&mut lp, &mut session, config, &tls),
+        Mode::Probe => run_probe(&mut lp, &mut session, config, &tls),
         Mode::Scan { last } => run_scan(&mut lp, &mut session, config, last),
         Mode::Listen => run_listener(&mut lp, &mut session, config),
     }
+}
+
+/// The TLS configuration of this run, if `--tls`.
+struct TlsSide {
+    /// A client's.
+    client: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// A listener's.
+    server: Option<std::sync::Arc<rustls::ServerConfig>>,
+}
+
+impl TlsSide {
+    /// A fresh TLS state for one connection, if `--tls`.
+    fn new_layer(&self, config: &Config) -> Result<Option<TlsLayer>> {
+        let failed = |e: rustls::Error| Error::TlsSetup {
+            what: "tls".into(),
+            reason: e.to_string(),
+        };
+        if let (Some(client), Some(opts)) = (&self.client, &config.tls) {
+            let host = match &config.target {
+                Target::Inet {
+                    host: Some(Host::Name(name)),
+                    ..
+                } => Some(name.clone()),
+                Target::Inet {
+                    host: Some(Host::Literal { ip, .. }),
+                    ..
+                } => Some(ip.to_string()),
+                _ => None,
+            };
+            let name = tls::server_name(opts, host.as_deref())?;
+            let conn = rustls::ClientConnection::new(std::sync::Arc::clone(client), name)
+                .map_err(failed)?;
+            return Ok(Some(TlsLayer::new(conn)));
+        }
+        if let Some(server) = &self.server {
+            let conn =
+                rustls::ServerConnection::new(std::sync::Arc::clone(server)).map_err(failed)?;
+            return Ok(Some(TlsLayer::new(conn)));
+        }
+        Ok(None)
+    }
+}
+
+/// With `--tls`, run the handshake on `endpoint` (bounded by `-w`); `-v` says what was
+/// agreed. `Ok(Err(outcome))` when a signal ended rnc meanwhile.
+fn secure(
+    lp: &mut Loop,
+    session: &mut Session,
+    config: &Config,
+    tls: &TlsSide,
+    endpoint: &mut Endpoint,
+) -> Result<std::result::Result<Option<TlsLayer>, Outcome>> {
+    let Some(mut layer) = tls.new_layer(config)? else {
+        return Ok(Ok(None));
+    };
+    let deadline = config.wait.map(|w| Instant::now() + w);
+    if let Err(outcome) = tls::handshake(lp, session, endpoint, &mut layer, deadline)? {
+        return Ok(Err(outcome));
+    }
+    if config.verbose {
+        print_line(&tls::describe_session(&layer));
+    }
+    Ok(Ok(Some(layer)))
 }
 
 fn session_options(config: &Config) -> Options {
@@ -86,8 +160,13 @@ fn print_summary(config: &Config, stats: Option<(u64, u64, Duration)>) {
 }
 
 /// `rnc HOST PORT` (or `-U PATH`): connect, then relay until the session ends.
-fn run_client(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<Outcome> {
-    let endpoint = match connect(lp, session, config)? {
+fn run_client(
+    lp: &mut Loop,
+    session: &mut Session,
+    config: &Config,
+    tls: &TlsSide,
+) -> Result<Outcome> {
+    let mut endpoint = match connect(lp, session, config)? {
         Ok(endpoint) => endpoint,
         Err(outcome) => return Ok(outcome),
     };
@@ -99,7 +178,11 @@ fn run_client(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<O
         print_line(&format!("connected to {peer} (from {local})"));
     }
     session.ui().set_addresses(Some(&local), Some(&peer));
-    serve_one(lp, session, config, endpoint, false)
+    let layer = match secure(lp, session, config, tls, &mut endpoint)? {
+        Ok(layer) => layer,
+        Err(outcome) => return Ok(outcome),
+    };
+    serve_one(lp, session, config, endpoint, false, layer)
 }
 
 /// One connection (or a datagram listener's whole life): attach it, drive it to its end,
@@ -110,9 +193,13 @@ fn serve_one(
     config: &Config,
     endpoint: Endpoint,
     waiting_for_sender: bool,
+    tls: Option<TlsLayer>,
 ) -> Result<Outcome> {
     session.ui().new_connection(None);
     lp.attach(session, endpoint, waiting_for_sender)?;
+    if let Some(layer) = tls {
+        session.start_tls(layer);
+    }
     let outcome = drive(lp, session, config);
     let stats = lp.detach(session);
     print_summary(config, stats);
@@ -120,7 +207,12 @@ fn serve_one(
 }
 
 /// `-z HOST PORT`: connect and close (UDP: probe for a refusal); `-v` says it is open.
-fn run_probe(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<Outcome> {
+fn run_probe(
+    lp: &mut Loop,
+    session: &mut Session,
+    config: &Config,
+    tls: &TlsSide,
+) -> Result<Outcome> {
     if let (Target::Inet { host, port }, Transport::Udp) = (&config.target, config.transport) {
         let host = inet_host(host)?;
         announce_resolving(session, config, host)?;
@@ -139,7 +231,11 @@ fn run_probe(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<Ou
         };
     }
     match connect(lp, session, config)? {
-        Ok(endpoint) => {
+        Ok(mut endpoint) => {
+            // `-z --tls`: open means the handshake succeeds.
+            if let Err(outcome) = secure(lp, session, config, tls, &mut endpoint)? {
+                return Ok(outcome);
+            }
             if config.verbose {
                 print_line(&zero_io_success(config, &endpoint));
             }
@@ -254,6 +350,7 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
     };
     let local = listener.local_description();
     announce(session, &local, ConnState::Listening);
+    let tls = listener_tls(config, &local)?;
     lp.registry()
         .register(listener.source(), LISTENER, Interest::READABLE)
         .map_err(|source| Error::Poll {
@@ -266,7 +363,7 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
         let Some(active) = listener.as_mut() else {
             return Ok(Outcome::Finished);
         };
-        let (endpoint, from) = match accept_next(lp, session, active)? {
+        let (mut endpoint, from) = match accept_next(lp, session, active)? {
             Ok(accepted) => accepted,
             Err(outcome) => return Ok(outcome),
         };
@@ -290,7 +387,21 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
                 ui.announce(&format!("client {served} connected from {from}"));
             }
         }
+        let layer = match secure(lp, session, config, &tls, &mut endpoint) {
+            Ok(Ok(layer)) => layer,
+            Ok(Err(outcome)) => return Ok(outcome),
+            Err(e) if config.keep_open => {
+                // A client that fails its handshake does not end a `-k` listener.
+                print_line(&e.one_line());
+                session.ui().set_state(ConnState::Listening);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         lp.attach(session, endpoint, false)?;
+        if let Some(layer) = layer {
+            session.start_tls(layer);
+        }
         let outcome = drive(lp, session, config);
         let stats = lp.detach(session);
         session
@@ -319,11 +430,57 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
     }
 }
 
+/// A listener's TLS side: its certificate, or one made now for `localhost`, the listen
+/// address and the host name; a made one's fingerprint and the client command that pins
+/// it are printed.
+fn listener_tls(config: &Config, local: &str) -> Result<TlsSide> {
+    let Some(opts) = &config.tls else {
+        return Ok(TlsSide {
+            client: None,
+            server: None,
+        });
+    };
+    let mut names = vec!["localhost".to_string()];
+    let listen_host = match &config.target {
+        Target::Inet {
+            host: Some(Host::Literal { ip, .. }),
+            ..
+        } if !ip.is_unspecified() => Some(ip.to_string()),
+        Target::Inet {
+            host: Some(Host::Name(name)),
+            ..
+        } => Some(name.clone()),
+        _ => None,
+    };
+    names.extend(listen_host.clone());
+    let identity = tls::server_identity(opts, names)?;
+    if let Some(print) = &identity.generated {
+        print_line(&format!(
+            "TLS certificate {print} (generated, new at every start)"
+        ));
+        let target = match &config.target {
+            Target::Unix(path) => format!("-U {}", path.display()),
+            Target::Inet { .. } => {
+                // The bound port: `-l 0` asked the kernel for one.
+                let port = local.rsplit_once(':').map_or("PORT", |(_, port)| port);
+                format!("{} {port}", listen_host.as_deref().unwrap_or("HOST"))
+            }
+        };
+        print_line(&format!(
+            "clients connect with: rnc --tls --pin {print} {target}"
+        ));
+    }
+    Ok(TlsSide {
+        client: None,
+        server: Some(identity.config),
+    })
+}
+
 fn run_datagram_listener(
     lp: &mut Loop,
     session: &mut Session,
     config: &Config,
     endpoint: Endpoint,
 ) -> Result<Outcome> {
-    serve_one(lp, session, config, endpoint, true)
+    serve_one(lp, session, config, endpoint, true, None)
 }

@@ -13,6 +13,7 @@ mod integrity;
 mod interop;
 mod limits;
 mod tcp;
+mod tls;
 mod tty;
 mod udp;
 mod unix;

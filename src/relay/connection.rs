@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::net::endpoint::{Endpoint, PeerAddr};
 use crate::notices::print_line;
 use crate::relay::direction::{Direction, QUEUE_BYTES};
+use crate::relay::tls::TlsLayer;
 use crate::sys;
 use crate::tty::status::{ConnState, Rtt};
 
@@ -67,6 +68,8 @@ pub(crate) struct Connection {
     pub(crate) last_activity: Instant,
     /// Last time a datagram arrived.
     pub(crate) last_received: Option<Instant>,
+    /// The TLS layer between the socket and the directions (`--tls`).
+    pub(crate) tls: Option<TlsLayer>,
 }
 
 impl Connection {

@@ -24,6 +24,7 @@ use crate::relay::crlf::CrlfEncoder;
 use crate::relay::direction::{CrlfSource, Direction, QUEUE_BYTES};
 use crate::relay::ends::{SocketSink, SocketSource, StdinSource, StdoutSink};
 use crate::relay::stdio::StdStream;
+use crate::relay::tls::{TlsLayer, TlsSink, TlsSource, truncated_error};
 use crate::relay::zerocopy::{FromPeer, ToPeer};
 use crate::sys::FdKind;
 use crate::tty::ui::Ui;
@@ -226,7 +227,22 @@ impl Session {
             started: now,
             last_activity: now,
             last_received: None,
+            tls: None,
         });
+    }
+
+    /// Put the TLS layer (handshake done) between the current connection's socket and
+    /// the directions. The zero-copy paths are off: every byte goes through rustls.
+    pub(crate) fn start_tls(&mut self, tls: TlsLayer) {
+        if let Some(conn) = &mut self.conn {
+            conn.tls = Some(tls);
+            self.to_peer_fast = None;
+            self.from_peer_fast = None;
+            self.from_peer_bulk = false;
+            if self.to_peer_bulk.is_some() {
+                self.to_peer_bulk = Some(PipeBulk::Copy);
+            }
+        }
     }
 
     /// `(bytes sent, bytes received)` over the current connection so far.
@@ -286,6 +302,7 @@ impl Session {
             progress |= self.take_typed_lines();
             progress |= self.read_stdin()?;
             progress |= self.send_to_peer()?;
+            progress |= self.flush_tls()?;
             progress |= self.splice_from_peer()?;
             progress |= self.receive_from_peer()?;
             progress |= self.write_stdout()?;
@@ -423,10 +440,16 @@ impl Session {
         if conn.datagram {
             return send_datagram(conn, &mut self.to_peer, self.options.verbose);
         }
-        let mut sink = SocketSink {
-            endpoint: &mut conn.endpoint,
+        let written = match &mut conn.tls {
+            Some(tls) => self.to_peer.drain(&mut TlsSink {
+                tls,
+                endpoint: &mut conn.endpoint,
+            }),
+            None => self.to_peer.drain(&mut SocketSink {
+                endpoint: &mut conn.endpoint,
+            }),
         };
-        let written = match self.to_peer.drain(&mut sink) {
+        let written = match written {
             Ok(n) => n,
             Err(source) => return Err(conn.error("send to", source)),
         };
@@ -454,17 +477,37 @@ impl Session {
             let follow_latest = self.options.follow_latest_sender;
             return receive_datagrams(conn, &mut self.from_peer, follow_latest, verbose);
         }
-        let mut source = SocketSource {
-            endpoint: &mut conn.endpoint,
-            read_closed_seen: conn.read_closed_seen,
+        let filled = match &mut conn.tls {
+            Some(tls) => self.from_peer.fill(
+                &mut TlsSource {
+                    tls,
+                    endpoint: &mut conn.endpoint,
+                },
+                usize::MAX,
+                usize::MAX,
+            ),
+            None => self.from_peer.fill(
+                &mut SocketSource {
+                    endpoint: &mut conn.endpoint,
+                    read_closed_seen: conn.read_closed_seen,
+                },
+                usize::MAX,
+                usize::MAX,
+            ),
         };
-        let filled = match self.from_peer.fill(&mut source, usize::MAX, usize::MAX) {
+        let filled = match filled {
             Ok(filled) => filled,
             Err(source) => return Err(conn.error("read from", source)),
         };
         if filled.bytes > 0 {
             conn.bytes_received += filled.bytes as u64;
             conn.last_activity = Instant::now();
+        }
+        if filled.eof && conn.tls.as_ref().is_some_and(|tls| tls.truncated) {
+            // What came before the bare FIN is delivered, then the session fails.
+            let err = conn.error("read from", truncated_error());
+            let _ = self.write_stdout();
+            return Err(err);
         }
         if filled.eof {
             note_peer_closed(verbose);
@@ -535,6 +578,21 @@ impl Session {
         {
             return Ok(false);
         }
+        if let Some(tls) = &mut conn.tls {
+            // close_notify first, and the half-close only once it has gone out.
+            tls.send_close_notify();
+            if !self.to_peer.sink_ready {
+                return Ok(false);
+            }
+            match tls.flush(&mut conn.endpoint) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.to_peer.sink_ready = false;
+                    return Ok(false);
+                }
+                Err(source) => return Err(conn.error("send to", source)),
+            }
+        }
         if !conn.datagram && shutdown {
             match conn.endpoint.shutdown_write() {
                 Ok(()) => {}
@@ -550,6 +608,29 @@ impl Session {
         }
         conn.to_peer_done_at = Some(Instant::now());
         Ok(true)
+    }
+}
+
+impl Session {
+    /// Write what the TLS layer has pending (handshake messages, tickets, alerts) while
+    /// the socket takes it.
+    fn flush_tls(&mut self) -> Result<bool> {
+        let Some(conn) = &mut self.conn else {
+            return Ok(false);
+        };
+        let Some(tls) = &mut conn.tls else {
+            return Ok(false);
+        };
+        if !self.to_peer.sink_ready || !tls.conn.wants_write() {
+            return Ok(false);
+        }
+        match tls.flush(&mut conn.endpoint) {
+            Ok(done) => {
+                self.to_peer.sink_ready = done;
+                Ok(true)
+            }
+            Err(source) => Err(conn.error("send to", source)),
+        }
     }
 }
 

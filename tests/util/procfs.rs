@@ -108,6 +108,22 @@ pub fn tcp_listen_port_of(pid: u32) -> u16 {
     }
 }
 
+/// Like `tcp_listen_port_of`, for a tool that may not have called listen(2) yet: waits
+/// (bounded) until it has.
+pub fn wait_tcp_listen_port_of(pid: u32) -> u16 {
+    let deadline = Deadline::new();
+    loop {
+        if let Some((_, port)) = tcp_sockets_of(pid)
+            .into_iter()
+            .find(|(state, _)| state == "0A")
+        {
+            return port;
+        }
+        assert!(!deadline.expired(), "process {pid} never listened on TCP");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// Peak resident set size (`VmHWM`) of process `pid` in KiB, from `/proc/PID/status`.
 pub fn peak_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))

@@ -1,0 +1,356 @@
+//! TLS before bytes flow (`--tls`): the rustls client and server configurations (system
+//! trust store or `--tls-ca`, `--pin`, `--insecure`, SNI, ALPN; `--tls-cert`/`--tls-key`
+//! or a self-signed certificate made at start), certificate fingerprints, and the
+//! handshake as a phase of its own that waits through the loop (`wait_for`), bounded by
+//! `-w`, like a connect.
+//!
+//! Moving application bytes through TLS is the relay's layer (`relay/tls.rs`); this file
+//! never touches the directions.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use mio::Interest;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
+
+use crate::config::TlsOptions;
+use crate::error::{Error, Result};
+use crate::event_loop::{Loop, Outcome, Wait, wait_for};
+use crate::net::endpoint::Endpoint;
+use crate::notices::print_line;
+use crate::relay::session::Session;
+use crate::relay::tls::TlsLayer;
+
+/// The one crypto provider rnc uses (ring).
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn setup_error(what: impl Into<String>, reason: impl std::fmt::Display) -> Error {
+    Error::TlsSetup {
+        what: what.into(),
+        reason: reason.to_string(),
+    }
+}
+
+/// `sha256:HEX` of a certificate's DER bytes, as `--pin` takes it.
+pub(crate) fn fingerprint(der: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, der);
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// `--pin sha256:HEX` → the 32 digest bytes (colons between bytes allowed, any case).
+pub(crate) fn parse_pin(text: &str) -> Option<[u8; 32]> {
+    let hex: String = text
+        .strip_prefix("sha256:")?
+        .chars()
+        .filter(|&c| c != ':')
+        .collect();
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The client's configuration: who is trusted and what is offered.
+pub(crate) fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>> {
+    let provider = provider();
+    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| setup_error("tls", e))?;
+    let mut config = if let Some(pin) = opts.pin {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(LooseVerifier {
+                pin: Some(pin),
+                provider,
+            }))
+            .with_no_client_auth()
+    } else if opts.insecure {
+        print_line("--insecure: the server's certificate is not verified");
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(LooseVerifier {
+                pin: None,
+                provider,
+            }))
+            .with_no_client_auth()
+    } else {
+        builder
+            .with_root_certificates(trust_roots(opts.ca_file.as_deref())?)
+            .with_no_client_auth()
+    };
+    config.alpn_protocols = opts.alpn.clone();
+    Ok(Arc::new(config))
+}
+
+/// `--tls-ca FILE`'s certificates, or the system's trust store.
+fn trust_roots(ca_file: Option<&Path>) -> Result<RootCertStore> {
+    let mut roots = RootCertStore::empty();
+    let certs: Vec<CertificateDer<'static>> = match ca_file {
+        Some(path) => {
+            let what = format!("--tls-ca `{}`", path.display());
+            CertificateDer::pem_file_iter(path)
+                .map_err(|e| setup_error(&what, pem_words(&e)))?
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| setup_error(&what, pem_words(&e)))?
+        }
+        None => rustls_native_certs::load_native_certs().certs,
+    };
+    let (added, _ignored) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        let what = match ca_file {
+            Some(path) => format!("--tls-ca `{}`", path.display()),
+            None => "the system trust store".to_string(),
+        };
+        return Err(setup_error(
+            what,
+            "no usable certificate (install ca-certificates, or give `--tls-ca FILE`)",
+        ));
+    }
+    Ok(roots)
+}
+
+fn pem_words(err: &rustls::pki_types::pem::Error) -> String {
+    match err {
+        rustls::pki_types::pem::Error::Io(e) => crate::error::describe_io(e),
+        rustls::pki_types::pem::Error::NoItemsFound => "no PEM item found".to_string(),
+        other => format!("not valid PEM ({other:?})"),
+    }
+}
+
+/// The name the client checks the certificate against and sends as SNI: `--sni`, else
+/// the host as given (an IP address is checked as such and sends no SNI), else
+/// `localhost` (a Unix socket).
+pub(crate) fn server_name(opts: &TlsOptions, host: Option<&str>) -> Result<ServerName<'static>> {
+    let name = opts.sni.as_deref().or(host).unwrap_or("localhost");
+    let unbracketed = name
+        .strip_prefix('[')
+        .and_then(|n| n.strip_suffix(']'))
+        .unwrap_or(name);
+    let unscoped = unbracketed.split('%').next().unwrap_or(unbracketed);
+    ServerName::try_from(unscoped.to_string())
+        .map_err(|_| Error::Usage(format!("invalid TLS server name `{name}`")))
+}
+
+/// A listener's configuration, and the fingerprint of the certificate when rnc made it.
+pub(crate) struct ServerIdentity {
+    /// What rustls serves with.
+    pub(crate) config: Arc<ServerConfig>,
+    /// `sha256:HEX` of a certificate generated at start.
+    pub(crate) generated: Option<String>,
+}
+
+/// The listener's certificate: `--tls-cert`/`--tls-key`, or one made now for `names`.
+pub(crate) fn server_identity(opts: &TlsOptions, names: Vec<String>) -> Result<ServerIdentity> {
+    let (chain, key, generated) = match (&opts.cert_file, &opts.key_file) {
+        (Some(cert), Some(key)) => {
+            let what = format!("--tls-cert `{}`", cert.display());
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+                .map_err(|e| setup_error(&what, pem_words(&e)))?
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| setup_error(&what, pem_words(&e)))?;
+            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+                setup_error(format!("--tls-key `{}`", key.display()), pem_words(&e))
+            })?;
+            (chain, key, None)
+        }
+        _ => {
+            let made = rcgen::generate_simple_self_signed(names)
+                .map_err(|e| setup_error("generate a certificate", e))?;
+            let der = made.cert.der().clone();
+            let print = fingerprint(&der);
+            let key = PrivateKeyDer::try_from(made.signing_key.serialize_der())
+                .map_err(|e| setup_error("generate a certificate", e))?;
+            (vec![der], key, Some(print))
+        }
+    };
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| setup_error("tls", e))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| setup_error("--tls-cert/--tls-key", e))?;
+    Ok(ServerIdentity {
+        config: Arc::new(config),
+        generated,
+    })
+}
+
+/// `--pin` (exactly the certificate with that SHA-256) or `--insecure` (any
+/// certificate). Either way the handshake's signatures are still checked, so the peer
+/// holds the key of the certificate it showed.
+#[derive(Debug)]
+struct LooseVerifier {
+    /// The pinned digest, or `None` for `--insecure`.
+    pin: Option<[u8; 32]>,
+    /// For the signature checks.
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for LooseVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        match self.pin {
+            Some(pin)
+                if ring::digest::digest(&ring::digest::SHA256, end_entity).as_ref() != pin =>
+            {
+                Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::ApplicationVerificationFailure,
+                ))
+            }
+            _ => Ok(ServerCertVerified::assertion()),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// Run the handshake on `endpoint` until it completes, fails, `deadline` passes or a
+/// signal ends rnc. The socket is watched only for this phase; the session attaches it
+/// afterwards as usual.
+pub(crate) fn handshake(
+    lp: &mut Loop,
+    session: &mut Session,
+    endpoint: &mut Endpoint,
+    tls: &mut TlsLayer,
+    deadline: Option<Instant>,
+) -> Result<std::result::Result<(), Outcome>> {
+    let peer = endpoint
+        .peer_description()
+        .unwrap_or_else(|| "peer".to_string());
+    let failed = |source: io::Error| Error::TlsHandshake {
+        peer: peer.clone(),
+        source,
+    };
+    let token = lp.watch(endpoint.source(), Interest::READABLE | Interest::WRITABLE)?;
+    let result = loop {
+        let step = (|| -> io::Result<()> {
+            loop {
+                tls.flush(endpoint)?;
+                if !tls.conn.is_handshaking() {
+                    return Ok(());
+                }
+                if !tls.conn.wants_read() {
+                    // Waiting to write only: the flush above said `WouldBlock`.
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                if !tls.read_and_process(endpoint)? {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the connection closed during the TLS handshake",
+                    ));
+                }
+            }
+        })();
+        match step {
+            Ok(()) => break Ok(Ok(())),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => break Err(failed(e)),
+        }
+        match wait_for(lp, session, Some(token), deadline) {
+            Ok(Wait::Ready) => {}
+            Ok(Wait::TimedOut) => {
+                break Err(failed(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the TLS handshake timed out",
+                )));
+            }
+            Ok(Wait::Ended(outcome)) => break Ok(Err(outcome)),
+            Err(e) => break Err(e),
+        }
+    };
+    lp.unwatch(endpoint.source(), token);
+    result
+}
+
+/// `-v`: what was agreed.
+pub(crate) fn describe_session(tls: &TlsLayer) -> String {
+    let version = tls
+        .conn
+        .protocol_version()
+        .map_or_else(|| "?".to_string(), |v| format!("{v:?}").replace('_', "."));
+    let suite = tls
+        .conn
+        .negotiated_cipher_suite()
+        .map_or_else(|| "?".to_string(), |s| format!("{:?}", s.suite()));
+    let alpn = tls
+        .conn
+        .alpn_protocol()
+        .map(|p| format!(", alpn {}", String::from_utf8_lossy(p)))
+        .unwrap_or_default();
+    format!("TLS handshake done: {version}, {suite}{alpn}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_pin_parses_hex_with_or_without_colons() {
+        let hex = "ab".repeat(32);
+        assert_eq!(parse_pin(&format!("sha256:{hex}")), Some([0xab; 32]));
+        let colons = vec!["AB"; 32].join(":");
+        assert_eq!(parse_pin(&format!("sha256:{colons}")), Some([0xab; 32]));
+        assert_eq!(parse_pin(&hex), None, "the algorithm is required");
+        assert_eq!(parse_pin("sha256:abcd"), None);
+        assert_eq!(parse_pin(&format!("sha256:{}", "zz".repeat(32))), None);
+    }
+
+    #[test]
+    fn tls_fingerprint_is_sha256_hex() {
+        assert_eq!(
+            fingerprint(b""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+}

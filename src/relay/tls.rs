@@ -1,0 +1,323 @@
+//! The TLS layer on a stream socket (`--tls`): rustls's state machine between the socket
+//! and the two directions. The from-peer direction's source reads ciphertext from the
+//! socket into rustls and hands out plaintext (`TlsSource`); the to-peer direction's sink
+//! takes plaintext and writes ciphertext (`TlsSink`); `TlsLayer::flush` writes what rustls
+//! has pending (handshake messages, tickets, alerts, close_notify) whenever the socket
+//! takes it. It also puts rustls's errors in plain words.
+//!
+//! It never builds a configuration or loads a certificate (that is `net/tls.rs`) and never
+//! waits: every call returns `WouldBlock` where the socket would block, like the socket.
+
+use std::io::{self, Read, Write};
+
+use rustls::{AlertDescription, CertificateError, Error as RustlsError, InvalidMessage};
+
+use crate::net::endpoint::Endpoint;
+use crate::relay::direction::{Sink, Source};
+
+/// The words for a TCP FIN that came without the peer's close_notify.
+const TRUNCATED: &str = "TLS stream truncated (no close_notify): data may be missing";
+
+/// One connection's TLS state.
+pub(crate) struct TlsLayer {
+    /// rustls's client or server connection.
+    pub(crate) conn: rustls::Connection,
+    /// Our close_notify has been queued (at stdin EOF).
+    pub(crate) close_notify_sent: bool,
+    /// The socket ended without the peer's close_notify: the EOF the source gave is an
+    /// error, reported once the bytes before it are delivered.
+    pub(crate) truncated: bool,
+}
+
+/// The socket as `Read`/`Write` for rustls's `read_tls`/`write_tls`.
+struct SocketIo<'a>(&'a mut Endpoint);
+
+impl Read for SocketIo<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for SocketIo<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf, None)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl TlsLayer {
+    /// A layer over a connection whose handshake has not started.
+    pub(crate) fn new(conn: impl Into<rustls::Connection>) -> TlsLayer {
+        TlsLayer {
+            conn: conn.into(),
+            close_notify_sent: false,
+            truncated: false,
+        }
+    }
+
+    /// Whether we are the client.
+    fn is_client(&self) -> bool {
+        matches!(self.conn, rustls::Connection::Client(_))
+    }
+
+    /// Write pending ciphertext to the socket until none is left (`Ok(true)`) or the
+    /// socket is full (`Ok(false)`).
+    pub(crate) fn flush(&mut self, endpoint: &mut Endpoint) -> io::Result<bool> {
+        while self.conn.wants_write() {
+            match self.conn.write_tls(&mut SocketIo(endpoint)) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Read ciphertext from the socket once and process it. `Ok(false)` at the socket's
+    /// EOF; `WouldBlock` when it has nothing; a TLS error in words (after sending our
+    /// alert, best effort).
+    pub(crate) fn read_and_process(&mut self, endpoint: &mut Endpoint) -> io::Result<bool> {
+        let n = loop {
+            match self.conn.read_tls(&mut SocketIo(endpoint)) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => break other?,
+            }
+        };
+        let handshaking = self.conn.is_handshaking();
+        if let Err(e) = self.conn.process_new_packets() {
+            let _ = self.flush(endpoint);
+            return Err(tls_io_error(&e, self.is_client(), handshaking));
+        }
+        Ok(n > 0)
+    }
+
+    /// Queue our close_notify (once).
+    pub(crate) fn send_close_notify(&mut self) {
+        if !self.close_notify_sent {
+            self.conn.send_close_notify();
+            self.close_notify_sent = true;
+        }
+    }
+}
+
+/// The TLS layer's plaintext as the from-peer direction's source.
+pub(crate) struct TlsSource<'a> {
+    /// The layer.
+    pub(crate) tls: &'a mut TlsLayer,
+    /// Its socket.
+    pub(crate) endpoint: &'a mut Endpoint,
+}
+
+impl Source for TlsSource<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.tls.conn.reader().read(buf) {
+                // 0: the peer's close_notify, a clean EOF.
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    self.tls.truncated = true;
+                    return Ok(0);
+                }
+                Err(e) => return Err(e),
+            }
+            // No plaintext buffered: more ciphertext is needed. At the socket's EOF the
+            // reader above says which EOF it was.
+            self.tls.read_and_process(self.endpoint)?;
+        }
+    }
+
+    fn is_drained(&self, _asked: usize, _got: usize) -> bool {
+        // A short read says only that rustls's plaintext ran out; the socket may hold
+        // more ciphertext, so read until `WouldBlock`.
+        false
+    }
+}
+
+/// The TLS layer as the to-peer direction's sink: plaintext in, ciphertext to the socket.
+pub(crate) struct TlsSink<'a> {
+    /// The layer.
+    pub(crate) tls: &'a mut TlsLayer,
+    /// Its socket.
+    pub(crate) endpoint: &'a mut Endpoint,
+}
+
+impl Sink for TlsSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // Take new plaintext only once earlier ciphertext has gone, so rustls's buffer
+        // stays bounded and `Ok(0)` (its buffer full) cannot happen.
+        if !self.tls.flush(self.endpoint)? {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = self.tls.conn.writer().write(buf)?;
+        if n == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        // What the socket does not take now goes at the next write or writable event.
+        self.tls.flush(self.endpoint)?;
+        Ok(n)
+    }
+
+    fn short_write_fills(&self) -> bool {
+        false
+    }
+}
+
+/// The error for a TCP FIN that came without the peer's close_notify.
+pub(crate) fn truncated_error() -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, TRUNCATED)
+}
+
+/// A rustls error as an `io::Error` in plain words. `handshaking`: the error came before
+/// the handshake finished (garbage then is a peer that does not speak TLS).
+pub(crate) fn tls_io_error(err: &RustlsError, we_are_client: bool, handshaking: bool) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        describe_tls_error(err, we_are_client, handshaking),
+    )
+}
+
+/// rustls's error in words a user acts on.
+pub(crate) fn describe_tls_error(
+    err: &RustlsError,
+    we_are_client: bool,
+    handshaking: bool,
+) -> String {
+    let peer = if we_are_client { "server" } else { "client" };
+    match err {
+        RustlsError::InvalidCertificate(cert) => describe_certificate_error(cert, peer),
+        RustlsError::AlertReceived(alert) => {
+            format!("the {peer} sent the TLS alert `{}`", alert_name(*alert))
+        }
+        RustlsError::InvalidMessage(InvalidMessage::InvalidContentType)
+        | RustlsError::InvalidMessage(InvalidMessage::UnknownProtocolVersion)
+            if handshaking =>
+        {
+            if we_are_client {
+                "the server answered in plain text: is this a TLS port?".to_string()
+            } else {
+                "the client spoke plain text, not TLS".to_string()
+            }
+        }
+        RustlsError::NoCertificatesPresented => format!("the {peer} presented no certificate"),
+        RustlsError::PeerIncompatible(why) => {
+            format!("the {peer} is incompatible: {}", debug_words(why))
+        }
+        RustlsError::NoApplicationProtocol => {
+            format!("the {peer} accepted none of the `--alpn` protocols")
+        }
+        other => lowercase_first(&other.to_string()),
+    }
+}
+
+/// A certificate problem, with the way out where there is one.
+fn describe_certificate_error(err: &CertificateError, peer: &str) -> String {
+    const HINT: &str = "use `--tls-ca FILE`, `--pin sha256:HEX` or `--insecure`";
+    let what = match err {
+        CertificateError::UnknownIssuer => {
+            return format!(
+                "the {peer}'s certificate is not trusted: self-signed or issued by an unknown authority ({HINT})"
+            );
+        }
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            return format!(
+                "the {peer}'s certificate is not valid for this name (`--sni NAME` checks another name; {HINT})"
+            );
+        }
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => "has expired",
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            "is not valid yet (check the clock)"
+        }
+        CertificateError::Revoked => "has been revoked",
+        CertificateError::BadSignature => "has a bad signature",
+        CertificateError::BadEncoding => "is malformed",
+        CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+        | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "uses an unsupported signature algorithm"
+        }
+        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+            "is not for TLS servers"
+        }
+        CertificateError::ApplicationVerificationFailure => {
+            return format!("the {peer}'s certificate does not match `--pin`");
+        }
+        other => {
+            return format!(
+                "the {peer}'s certificate is invalid: {}",
+                debug_words(other)
+            );
+        }
+    };
+    format!("the {peer}'s certificate {what}")
+}
+
+/// An alert's name as the RFC spells it: `handshake_failure`.
+fn alert_name(alert: AlertDescription) -> String {
+    camel_words(&format!("{alert:?}"), '_')
+}
+
+/// A rustls enum variant's name as lowercase words: `NoCipherSuitesInCommon` → `no
+/// cipher suites in common`.
+fn debug_words(value: &impl std::fmt::Debug) -> String {
+    camel_words(&format!("{value:?}"), ' ')
+}
+
+/// `CamelCase` (any payload after it dropped) → lowercase words joined by `sep`.
+fn camel_words(camel: &str, sep: char) -> String {
+    let camel = camel.split(['(', ' ', '{']).next().unwrap_or(camel);
+    let mut out = String::new();
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push(sep);
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_errors_are_plain_words() {
+        let unknown = RustlsError::InvalidCertificate(CertificateError::UnknownIssuer);
+        let text = describe_tls_error(&unknown, true, true);
+        assert!(
+            text.contains("not trusted") && text.contains("--insecure"),
+            "{text}"
+        );
+        let expired = RustlsError::InvalidCertificate(CertificateError::Expired);
+        assert_eq!(
+            describe_tls_error(&expired, true, true),
+            "the server's certificate has expired"
+        );
+        let alert = RustlsError::AlertReceived(AlertDescription::HandshakeFailure);
+        assert_eq!(
+            describe_tls_error(&alert, true, true),
+            "the server sent the TLS alert `handshake_failure`"
+        );
+        let plain = RustlsError::InvalidMessage(InvalidMessage::InvalidContentType);
+        assert_eq!(
+            describe_tls_error(&plain, true, true),
+            "the server answered in plain text: is this a TLS port?"
+        );
+    }
+}

@@ -1,0 +1,353 @@
+//! `--tls`: rnc as a TLS client of `openssl s_server` and of small rustls servers run by
+//! the test, as a TLS listener for `openssl s_client` and for rnc, and the errors a user
+//! meets (untrusted certificate, wrong pin, plain-text server, truncation, UDP).
+//!
+//! Certificates are made by each test with rcgen (a CA and a leaf for `localhost` and
+//! 127.0.0.1) in its own temp dir; no key is committed.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread;
+
+use crate::util::{
+    Input, Rnc, TIMEOUT, assert_same_bytes, installed_tool, pseudo_random, temp_dir,
+    wait_tcp_listen_port_of, write_file,
+};
+
+/// A test CA and a leaf it signed for `localhost` and 127.0.0.1, as PEM files.
+struct Pki {
+    _dir: tempfile::TempDir,
+    ca: PathBuf,
+    leaf_cert: PathBuf,
+    leaf_key: PathBuf,
+    leaf_der: Vec<u8>,
+    leaf_key_der: Vec<u8>,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let dir = temp_dir();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "rnc test CA");
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
+            .unwrap()
+            .signed_by(&leaf_key, &issuer)
+            .unwrap();
+        Pki {
+            ca: write_file(dir.path(), "ca.pem", ca_cert.pem().as_bytes()),
+            leaf_cert: write_file(dir.path(), "leaf.pem", leaf.pem().as_bytes()),
+            leaf_key: write_file(dir.path(), "leaf.key", leaf_key.serialize_pem().as_bytes()),
+            leaf_der: leaf.der().to_vec(),
+            leaf_key_der: leaf_key.serialize_der(),
+            _dir: dir,
+        }
+    }
+
+    /// `sha256:HEX` of the leaf, as `--pin` takes it.
+    fn leaf_pin(&self) -> String {
+        let digest = ring::digest::digest(&ring::digest::SHA256, &self.leaf_der);
+        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
+    }
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("temp paths are UTF-8")
+}
+
+/// A one-connection rustls server on 127.0.0.1 serving the leaf: after the handshake it
+/// sends `reply`, then ends with a close_notify, or (`truncate`) with a bare FIN. A failed
+/// handshake just ends the thread.
+fn rustls_server(pki: &Pki, reply: &'static [u8], truncate: bool) -> (u16, thread::JoinHandle<()>) {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = rustls::pki_types::PrivateKeyDer::try_from(pki.leaf_key_der.clone()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![pki.leaf_der.clone().into()], key)
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
+        tcp.set_write_timeout(Some(TIMEOUT)).unwrap();
+        let mut conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+        while conn.is_handshaking() {
+            if conn.complete_io(&mut tcp).is_err() {
+                return;
+            }
+        }
+        conn.writer().write_all(reply).unwrap();
+        if !truncate {
+            conn.send_close_notify();
+        }
+        while conn.wants_write() {
+            if conn.write_tls(&mut tcp).is_err() {
+                return;
+            }
+        }
+        let _ = tcp.shutdown(Shutdown::Write);
+        // Wait for the client to go, so the FIN is all it sees.
+        let mut sink = [0u8; 4096];
+        while matches!(tcp.read(&mut sink), Ok(n) if n > 0) {}
+    });
+    (port, handle)
+}
+
+#[test]
+fn tls_client_and_openssl_server_exchange_bytes_verified_with_tls_ca() {
+    let Some(openssl) = installed_tool("openssl") else {
+        return;
+    };
+    let pki = Pki::new();
+    let mut server = Rnc::tool(
+        &openssl,
+        &[
+            "s_server",
+            "-quiet",
+            "-naccept",
+            "1",
+            "-accept",
+            "127.0.0.1:0",
+            "-cert",
+            path(&pki.leaf_cert),
+            "-key",
+            path(&pki.leaf_key),
+        ],
+    )
+    .spawn();
+    let port = wait_tcp_listen_port_of(server.pid()).to_string();
+    // Less than a pipe holds: s_server reads its stdin only once a client is there.
+    let from_server = pseudo_random(60_000, 7);
+    let from_client = pseudo_random(150_000, 8);
+    server.write_stdin(&from_server);
+    let mut client = Rnc::spawn(&["--tls", "--tls-ca", path(&pki.ca), "localhost", &port]);
+    let feeder = client.feed_stdin_and_close(from_client.clone());
+    assert_same_bytes(&client.stdout_exact(from_server.len()), &from_server);
+    assert_same_bytes(&server.stdout_exact(from_client.len()), &from_client);
+    feeder.join().unwrap().unwrap();
+    server.close_stdin();
+    let exit = client.finish();
+    exit.assert_code(0);
+}
+
+#[test]
+fn tls_client_unknown_issuer_fails_with_the_hint() {
+    let pki = Pki::new();
+    let (port, server) = rustls_server(&pki, b"never", false);
+    let exit = Rnc::run(&["--tls", "127.0.0.1", &port.to_string()]);
+    exit.assert_code(1);
+    assert!(
+        exit.stderr.contains("not trusted")
+            && exit.stderr.contains("--tls-ca")
+            && exit.stderr.contains("--pin")
+            && exit.stderr.contains("--insecure"),
+        "{}",
+        exit.stderr
+    );
+    assert_eq!(exit.stderr.lines().count(), 1, "{}", exit.stderr);
+    server.join().unwrap();
+}
+
+#[test]
+fn tls_client_pin_of_the_right_certificate_succeeds_and_a_wrong_one_fails() {
+    let pki = Pki::new();
+    let (port, server) = rustls_server(&pki, b"pinned\n", false);
+    let pin = pki.leaf_pin();
+    let exit = Rnc::run(&["--tls", "--pin", &pin, "127.0.0.1", &port.to_string()]);
+    exit.assert_code(0);
+    assert_eq!(exit.stdout, b"pinned\n");
+    server.join().unwrap();
+
+    let (port, server) = rustls_server(&pki, b"never", false);
+    let wrong = format!("sha256:{}", "00".repeat(32));
+    let exit = Rnc::run(&["--tls", "--pin", &wrong, "127.0.0.1", &port.to_string()]);
+    exit.assert_code(1);
+    assert!(
+        exit.stderr.contains("does not match `--pin`"),
+        "{}",
+        exit.stderr
+    );
+    server.join().unwrap();
+}
+
+#[test]
+fn tls_client_insecure_connects_and_warns() {
+    let pki = Pki::new();
+    let (port, server) = rustls_server(&pki, b"anyone\n", false);
+    let exit = Rnc::run(&["--tls", "--insecure", "127.0.0.1", &port.to_string()]);
+    exit.assert_code(0);
+    assert_eq!(exit.stdout, b"anyone\n");
+    assert!(
+        exit.stderr
+            .contains("rnc: --insecure: the server's certificate is not verified"),
+        "{}",
+        exit.stderr
+    );
+    server.join().unwrap();
+}
+
+#[test]
+fn tls_client_zero_io_reports_whether_the_handshake_succeeds() {
+    let pki = Pki::new();
+    let (port, server) = rustls_server(&pki, b"", false);
+    let port = port.to_string();
+    let exit = Rnc::run(&["-z", "--tls", "--tls-ca", path(&pki.ca), "127.0.0.1", &port]);
+    exit.assert_code(0);
+    server.join().unwrap();
+    let (port, server) = rustls_server(&pki, b"", false);
+    let exit = Rnc::run(&["-z", "--tls", "127.0.0.1", &port.to_string()]);
+    exit.assert_code(1);
+    server.join().unwrap();
+}
+
+#[test]
+fn tls_client_fin_without_close_notify_is_truncation() {
+    let pki = Pki::new();
+    let (port, server) = rustls_server(&pki, b"partial", true);
+    let mut client = Rnc::spawn(&[
+        "--tls",
+        "--tls-ca",
+        path(&pki.ca),
+        "localhost",
+        &port.to_string(),
+    ]);
+    assert_eq!(client.stdout_exact(7), b"partial");
+    let exit = client.finish();
+    exit.assert_code(1);
+    assert!(
+        exit.stderr.contains(&format!(
+            "rnc: read from 127.0.0.1:{port}: TLS stream truncated (no close_notify): data may be missing"
+        )),
+        "{}",
+        exit.stderr
+    );
+    server.join().unwrap();
+}
+
+#[test]
+fn tls_client_of_a_plain_text_server_says_so() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let mut hello = [0u8; 512];
+        let _ = tcp.read(&mut hello);
+        let _ = tcp.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+    });
+    let exit = Rnc::run(&["--tls", "127.0.0.1", &port.to_string()]);
+    exit.assert_code(1);
+    assert!(
+        exit.stderr
+            .contains("the server answered in plain text: is this a TLS port?"),
+        "{}",
+        exit.stderr
+    );
+    server.join().unwrap();
+}
+
+#[test]
+fn tls_udp_is_a_usage_error() {
+    let exit = Rnc::run(&["-u", "--tls", "127.0.0.1", "9"]);
+    exit.assert_code(2);
+    assert_eq!(
+        exit.stderr.trim_end(),
+        "rnc: --tls needs a stream socket: DTLS is not supported"
+    );
+}
+
+/// `rnc -l --tls 127.0.0.1 0`: its port, and the client arguments it printed.
+fn tls_listener(stdin: Input) -> (Rnc, u16, Vec<String>) {
+    let mut listener = Rnc::with(&["-l", "--tls", "127.0.0.1", "0"])
+        .stdin(stdin)
+        .spawn();
+    let port = listener.listening_port();
+    let print = listener.wait_stderr("rnc: TLS certificate sha256:");
+    assert!(
+        print.ends_with("(generated, new at every start)"),
+        "{print}"
+    );
+    let line = listener.wait_stderr("rnc: clients connect with: rnc ");
+    let command = line
+        .split_once("clients connect with: rnc ")
+        .expect("matched above")
+        .1;
+    let args: Vec<String> = command.split_whitespace().map(String::from).collect();
+    assert_eq!(args[..2], ["--tls", "--pin"]);
+    assert_eq!(args[3..], ["127.0.0.1".to_string(), port.to_string()]);
+    (listener, port, args)
+}
+
+#[test]
+fn tls_rnc_client_and_rnc_listener_with_the_printed_pin() {
+    let (mut listener, _port, args) = tls_listener(Input::Piped);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let from_listener = pseudo_random(300_000, 21);
+    let from_client = pseudo_random(200_000, 22);
+    let listener_feed = listener.feed_stdin_and_close(from_listener.clone());
+    let mut client = Rnc::spawn(&args);
+    let client_feed = client.feed_stdin_and_close(from_client.clone());
+    assert_same_bytes(&client.stdout_exact(from_listener.len()), &from_listener);
+    assert_same_bytes(&listener.stdout_exact(from_client.len()), &from_client);
+    listener_feed.join().unwrap().unwrap();
+    client_feed.join().unwrap().unwrap();
+    client.finish().assert_code(0);
+    listener.finish().assert_code(0);
+}
+
+#[test]
+fn tls_openssl_client_and_rnc_listener_exchange_bytes() {
+    let Some(openssl) = installed_tool("openssl") else {
+        return;
+    };
+    let (mut listener, port, _) = tls_listener(Input::Piped);
+    let from_listener = pseudo_random(50_000, 31);
+    let from_client = pseudo_random(80_000, 32);
+    let connect = format!("127.0.0.1:{port}");
+    let mut client = Rnc::tool(&openssl, &["s_client", "-quiet", "-connect", &connect]).spawn();
+    client.write_stdin(&from_client);
+    assert_same_bytes(&listener.stdout_exact(from_client.len()), &from_client);
+    listener.write_stdin(&from_listener);
+    listener.close_stdin();
+    assert_same_bytes(&client.stdout_exact(from_listener.len()), &from_listener);
+    client.close_stdin();
+    listener.finish().assert_code(0);
+    let _ = client.finish();
+}
+
+#[test]
+fn tls_unix_client_and_listener() {
+    let dir = temp_dir();
+    let sock = dir.path().join("tls.sock");
+    let mut listener = Rnc::spawn(&["-l", "-U", "--tls", path(&sock)]);
+    let line = listener.wait_stderr("clients connect with: rnc ");
+    let args: Vec<&str> = line
+        .split_once("clients connect with: rnc ")
+        .expect("matched above")
+        .1
+        .split_whitespace()
+        .collect();
+    assert_eq!(args[3..], ["-U", path(&sock)]);
+    let mut client = Rnc::spawn(&args);
+    client.write_stdin(b"over unix\n");
+    assert_eq!(listener.stdout_exact(10), b"over unix\n");
+    listener.write_stdin(b"and back\n");
+    assert_eq!(client.stdout_exact(9), b"and back\n");
+    client.close_stdin();
+    listener.close_stdin();
+    client.finish().assert_code(0);
+    listener.finish().assert_code(0);
+    assert!(!sock.exists());
+}
