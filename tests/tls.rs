@@ -351,3 +351,22 @@ fn tls_unix_client_and_listener() {
     listener.finish().assert_code(0);
     assert!(!sock.exists());
 }
+
+/// `rnc -l --tls > out` from an idle stdin (a pipe that gives nothing) and `rnc --tls …
+/// < file`: the listener's session ends at the client's close_notify, and it closes TLS
+/// properly too, so the client exits 0 instead of reporting a truncated stream.
+#[test]
+fn tls_receive_only_listener_closes_with_close_notify() {
+    let (mut listener, _port, args) = tls_listener(Input::Piped);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let data = pseudo_random(2 * 1024 * 1024, 23);
+    let mut client = Rnc::spawn(&args);
+    let feeding = client.feed_stdin_and_close(data.clone());
+    assert_same_bytes(&listener.stdout_exact(data.len()), &data);
+    feeding.join().unwrap().unwrap();
+    let exit = client.finish();
+    exit.assert_code(0);
+    assert!(!exit.stderr.contains("truncated"), "{}", exit.stderr);
+    // The listener's stdin never gave a byte: receive-only use, over at the client's end.
+    listener.finish().assert_code(0);
+}

@@ -255,7 +255,15 @@ impl Session {
     /// End the current connection: hand its socket back (for the loop to deregister and
     /// close) with `(bytes sent, bytes received, duration)` for the summary line.
     pub(crate) fn detach(&mut self) -> Option<(Endpoint, (u64, u64, Duration))> {
-        let conn = self.conn.take()?;
+        let mut conn = self.conn.take()?;
+        if let Some(tls) = &mut conn.tls {
+            // A session that ends before our side did (the peer closed and stdin had given
+            // nothing, a timer, a signal) still closes TLS properly, so the peer does not
+            // take it for a truncated stream. Best effort: the alert is a few bytes, and a
+            // socket that cannot take them now is being closed anyway.
+            tls.send_close_notify();
+            let _ = tls.flush(&mut conn.endpoint);
+        }
         let stats = (conn.bytes_sent, conn.bytes_received, conn.started.elapsed());
         Some((conn.endpoint, stats))
     }

@@ -246,6 +246,18 @@ fn describe_certificate_error(err: &CertificateError, peer: &str) -> String {
         CertificateError::ApplicationVerificationFailure => {
             return format!("the {peer}'s certificate does not match `--pin`");
         }
+        // webpki's own reasons arrive wrapped; the common one is a certificate made with
+        // `openssl req -x509`, which marks it as a CA by default.
+        CertificateError::Other(other) if other.to_string() == "CaUsedAsEndEntity" => {
+            "is a CA certificate (`CA:TRUE`), not one for a server: make it with \
+             `basicConstraints=CA:FALSE`"
+        }
+        CertificateError::Other(other) => {
+            return format!(
+                "the {peer}'s certificate is invalid: {}",
+                camel_words(&other.to_string(), ' ')
+            );
+        }
         other => {
             return format!(
                 "the {peer}'s certificate is invalid: {}",
