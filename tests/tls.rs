@@ -28,12 +28,18 @@ struct Pki {
 
 impl Pki {
     fn new() -> Pki {
+        Pki::with_ca_name("rnc test CA")
+    }
+
+    /// A PKI whose CA has this common name (another name: another CA, as far as a
+    /// verifier can tell).
+    fn with_ca_name(ca_name: &str) -> Pki {
         let dir = temp_dir();
         let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         ca_params
             .distinguished_name
-            .push(rcgen::DnType::CommonName, "rnc test CA");
+            .push(rcgen::DnType::CommonName, ca_name);
         let ca_key = rcgen::KeyPair::generate().unwrap();
         let ca_cert = ca_params.self_signed(&ca_key).unwrap();
         let issuer = rcgen::Issuer::new(ca_params, ca_key);
@@ -350,4 +356,315 @@ fn tls_unix_client_and_listener() {
     client.finish().assert_code(0);
     listener.finish().assert_code(0);
     assert!(!sock.exists());
+}
+
+/// `openssl s_server` on 127.0.0.1 serving `pki`'s leaf with `extra` arguments, for one
+/// client; its port.
+fn openssl_server(openssl: &Path, pki: &Pki, extra: &[&str]) -> (Rnc, String) {
+    let mut args = vec![
+        "s_server",
+        "-quiet",
+        "-naccept",
+        "1",
+        "-accept",
+        "127.0.0.1:0",
+        "-cert",
+        path(&pki.leaf_cert),
+        "-key",
+        path(&pki.leaf_key),
+    ];
+    args.extend_from_slice(extra);
+    let server = Rnc::tool(openssl, &args).spawn();
+    let port = wait_tcp_listen_port_of(server.pid()).to_string();
+    (server, port)
+}
+
+#[test]
+fn tls_client_writes_sslkeylogfile() {
+    let pki = Pki::new();
+    let dir = temp_dir();
+    let log = dir.path().join("keys.log");
+    let (port, server) = rustls_server(&pki, b"logged\n", false);
+    let exit = Rnc::with(&[
+        "--tls",
+        "--tls-ca",
+        path(&pki.ca),
+        "localhost",
+        &port.to_string(),
+    ])
+    .env("SSLKEYLOGFILE", log.as_os_str())
+    .spawn()
+    .finish();
+    exit.assert_code(0);
+    assert_eq!(exit.stdout, b"logged\n");
+    server.join().unwrap();
+    let text = std::fs::read_to_string(&log).expect("the key log was written");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("CLIENT_TRAFFIC_SECRET_0 ") && l.split(' ').count() == 3),
+        "{text}"
+    );
+}
+
+#[test]
+fn tls_listener_writes_sslkeylogfile_for_tls12() {
+    let dir = temp_dir();
+    let log = dir.path().join("keys.log");
+    let mut listener = Rnc::with(&["-l", "--tls", "127.0.0.1", "0"])
+        .env("SSLKEYLOGFILE", log.as_os_str())
+        .spawn();
+    let line = listener.wait_stderr("clients connect with: rnc ");
+    let mut args: Vec<&str> = line
+        .split_once("clients connect with: rnc ")
+        .expect("matched above")
+        .1
+        .split_whitespace()
+        .collect();
+    // TLS 1.2 logs `CLIENT_RANDOM`, the line older Wireshark versions read.
+    args.splice(0..0, ["--tls-ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256"]);
+    let mut client = Rnc::spawn(&args);
+    client.write_stdin(b"tls12\n");
+    assert_eq!(listener.stdout_exact(6), b"tls12\n");
+    client.close_stdin();
+    listener.close_stdin();
+    client.finish().assert_code(0);
+    listener.finish().assert_code(0);
+    let text = std::fs::read_to_string(&log).expect("the key log was written");
+    assert!(
+        text.lines().any(|l| l.starts_with("CLIENT_RANDOM ")),
+        "{text}"
+    );
+}
+
+#[test]
+fn tls_ciphers_limit_the_suite_openssl_agrees_on() {
+    let Some(openssl) = installed_tool("openssl") else {
+        return;
+    };
+    let pki = Pki::new();
+    let cases = [
+        // rustls's spelling, then OpenSSL's, any case.
+        (
+            "TLS13_CHACHA20_POLY1305_SHA256",
+            "TLS13_CHACHA20_POLY1305_SHA256",
+        ),
+        ("tls_aes_128_gcm_sha256", "TLS13_AES_128_GCM_SHA256"),
+    ];
+    for (asked, agreed) in cases {
+        let (mut server, port) = openssl_server(
+            &openssl,
+            &pki,
+            &[
+                "-ciphersuites",
+                "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384",
+            ],
+        );
+        server.write_stdin(b"suite\n");
+        let mut client = Rnc::spawn(&[
+            "-v",
+            "--tls",
+            "--tls-ca",
+            path(&pki.ca),
+            "--tls-ciphers",
+            asked,
+            "localhost",
+            &port,
+        ]);
+        assert_eq!(client.stdout_exact(6), b"suite\n");
+        client.close_stdin();
+        server.close_stdin();
+        let exit = client.finish();
+        exit.assert_code(0);
+        assert!(
+            exit.stderr
+                .contains(&format!("rnc: TLS handshake done: TLSv1.3, {agreed}")),
+            "{}",
+            exit.stderr
+        );
+        let _ = server.finish();
+    }
+    // TLS 1.2, by OpenSSL's name.
+    let (mut server, port) = openssl_server(&openssl, &pki, &["-tls1_2"]);
+    server.write_stdin(b"suite\n");
+    let mut client = Rnc::spawn(&[
+        "-v",
+        "--tls",
+        "--tls-ca",
+        path(&pki.ca),
+        "--ssl-ciphers",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "localhost",
+        &port,
+    ]);
+    assert_eq!(client.stdout_exact(6), b"suite\n");
+    client.close_stdin();
+    server.close_stdin();
+    let exit = client.finish();
+    exit.assert_code(0);
+    assert!(
+        exit.stderr.contains(
+            "rnc: TLS handshake done: TLSv1.2, TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"
+        ),
+        "{}",
+        exit.stderr
+    );
+    let _ = server.finish();
+}
+
+#[test]
+fn tls_ciphers_unknown_name_is_a_usage_error_listing_the_valid_ones() {
+    let exit = Rnc::run(&["--tls", "--tls-ciphers", "RC4-MD5", "127.0.0.1", "9"]);
+    exit.assert_code(2);
+    let line = exit.stderr.trim_end();
+    assert!(
+        line.starts_with("rnc: unknown cipher suite `RC4-MD5` in `--tls-ciphers` (valid: ")
+            && line.contains("TLS13_AES_128_GCM_SHA256")
+            && line.contains("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+        "{line}"
+    );
+    assert_eq!(exit.stderr.lines().count(), 1, "{}", exit.stderr);
+}
+
+/// `rnc -l --tls --tls-cert --tls-key --tls-client-ca 127.0.0.1 0` with `pki`'s leaf and
+/// CA; its port.
+fn client_ca_listener(pki: &Pki) -> (Rnc, String) {
+    let mut listener = Rnc::spawn(&[
+        "-l",
+        "--tls",
+        "--tls-cert",
+        path(&pki.leaf_cert),
+        "--tls-key",
+        path(&pki.leaf_key),
+        "--tls-client-ca",
+        path(&pki.ca),
+        "127.0.0.1",
+        "0",
+    ]);
+    let port = listener.listening_port().to_string();
+    (listener, port)
+}
+
+#[test]
+fn tls_client_certificate_accepted_by_tls_client_ca() {
+    let pki = Pki::new();
+    let (mut listener, port) = client_ca_listener(&pki);
+    let mut client = Rnc::spawn(&[
+        "--tls",
+        "--tls-ca",
+        path(&pki.ca),
+        "--tls-cert",
+        path(&pki.leaf_cert),
+        "--tls-key",
+        path(&pki.leaf_key),
+        "localhost",
+        &port,
+    ]);
+    client.write_stdin(b"it is me\n");
+    assert_eq!(listener.stdout_exact(9), b"it is me\n");
+    listener.write_stdin(b"welcome\n");
+    assert_eq!(client.stdout_exact(8), b"welcome\n");
+    client.close_stdin();
+    listener.close_stdin();
+    client.finish().assert_code(0);
+    listener.finish().assert_code(0);
+}
+
+#[test]
+fn tls_client_without_a_certificate_is_refused_by_tls_client_ca() {
+    let pki = Pki::new();
+    let (listener, port) = client_ca_listener(&pki);
+    let mut client = Rnc::spawn(&["--tls", "--tls-ca", path(&pki.ca), "localhost", &port]);
+    let served = listener.finish();
+    served.assert_code(1);
+    assert!(
+        served
+            .stderr
+            .contains("the client presented no certificate (`--tls-client-ca` requires one)"),
+        "{}",
+        served.stderr
+    );
+    client.close_stdin();
+    let exit = client.finish();
+    exit.assert_code(1);
+    assert!(
+        exit.stderr.contains(
+            "the server requires a client certificate (give `--tls-cert FILE --tls-key FILE`)"
+        ),
+        "{}",
+        exit.stderr
+    );
+}
+
+#[test]
+fn tls_client_certificate_of_another_ca_is_refused_by_tls_client_ca() {
+    let pki = Pki::new();
+    let stranger = Pki::with_ca_name("some other CA");
+    let (listener, port) = client_ca_listener(&pki);
+    let mut client = Rnc::spawn(&[
+        "--tls",
+        "--tls-ca",
+        path(&pki.ca),
+        "--tls-cert",
+        path(&stranger.leaf_cert),
+        "--tls-key",
+        path(&stranger.leaf_key),
+        "localhost",
+        &port,
+    ]);
+    let served = listener.finish();
+    served.assert_code(1);
+    assert!(
+        served
+            .stderr
+            .contains("the client's certificate is not trusted: self-signed or issued by an unknown authority (not issued by a CA in `--tls-client-ca`)"),
+        "{}",
+        served.stderr
+    );
+    client.close_stdin();
+    let exit = client.finish();
+    exit.assert_code(1);
+    assert!(
+        exit.stderr
+            .contains("the server refused our client certificate (TLS alert `unknown_ca`)"),
+        "{}",
+        exit.stderr
+    );
+}
+
+#[test]
+fn tls_client_certificate_presented_to_openssl_server() {
+    let Some(openssl) = installed_tool("openssl") else {
+        return;
+    };
+    let pki = Pki::new();
+    let (mut server, port) = openssl_server(
+        &openssl,
+        &pki,
+        &[
+            "-Verify",
+            "1",
+            "-verify_return_error",
+            "-CAfile",
+            path(&pki.ca),
+        ],
+    );
+    server.write_stdin(b"verified\n");
+    let mut client = Rnc::spawn(&[
+        "--tls",
+        "--tls-ca",
+        path(&pki.ca),
+        "--tls-cert",
+        path(&pki.leaf_cert),
+        "--tls-key",
+        path(&pki.leaf_key),
+        "localhost",
+        &port,
+    ]);
+    client.write_stdin(b"client\n");
+    assert_eq!(server.stdout_exact(7), b"client\n");
+    assert_eq!(client.stdout_exact(9), b"verified\n");
+    client.close_stdin();
+    server.close_stdin();
+    client.finish().assert_code(0);
+    let _ = server.finish();
 }

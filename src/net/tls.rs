@@ -462,6 +462,27 @@ mod tests {
     }
 
     #[test]
+    fn tls_ciphers_parse_rustls_and_openssl_names() {
+        let names = |list: &str| -> Vec<String> {
+            parse_ciphers(list)
+                .expect("valid list")
+                .iter()
+                .map(|s| format!("{:?}", s.suite()))
+                .collect()
+        };
+        assert_eq!(
+            names("TLS13_AES_128_GCM_SHA256:ecdhe-rsa-aes256-gcm-sha384, TLS_AES_128_GCM_SHA256"),
+            [
+                "TLS13_AES_128_GCM_SHA256",
+                "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
+            ]
+        );
+        let err = parse_ciphers("TLS13_AES_128_GCM_SHA256,nope").unwrap_err();
+        assert!(err.starts_with("unknown cipher suite `nope`"), "{err}");
+        assert!(parse_ciphers("").is_err());
+    }
+
+    #[test]
     fn tls_fingerprint_is_sha256_hex() {
         assert_eq!(
             fingerprint(b""),

@@ -292,15 +292,18 @@ fn debug_words(value: &impl std::fmt::Debug) -> String {
 fn camel_words(camel: &str, sep: char) -> String {
     let camel = camel.split(['(', ' ', '{']).next().unwrap_or(camel);
     let mut out = String::new();
-    for (i, c) in camel.chars().enumerate() {
+    let mut after_lower = false;
+    for c in camel.chars() {
         if c.is_ascii_uppercase() {
-            if i > 0 {
+            // An acronym stays one word: `UnknownCA` → `unknown_ca`.
+            if after_lower {
                 out.push(sep);
             }
             out.push(c.to_ascii_lowercase());
         } else {
             out.push(c);
         }
+        after_lower = !c.is_ascii_uppercase();
     }
     out
 }
@@ -335,6 +338,7 @@ mod tests {
             describe_tls_error(&alert, true, true),
             "the server sent the TLS alert `handshake_failure`"
         );
+        assert_eq!(alert_name(AlertDescription::UnknownCA), "unknown_ca");
         let plain = RustlsError::InvalidMessage(InvalidMessage::InvalidContentType);
         assert_eq!(
             describe_tls_error(&plain, true, true),
