@@ -119,6 +119,9 @@ fn session_options(config: &Config) -> Options {
         follow_latest_sender: config.keep_open,
         keep_listening: config.keep_open,
         zero_copy: config.zero_copy,
+        sniff_tls: config.mode == Mode::Connect
+            && config.tls.is_none()
+            && !config.transport.is_datagram(),
     }
 }
 
@@ -182,7 +185,47 @@ fn run_client(
         Ok(layer) => layer,
         Err(outcome) => return Ok(outcome),
     };
-    serve_one(lp, session, config, endpoint, false, layer)
+    let plain_tcp = layer.is_none() && endpoint.is_tcp();
+    session.ui().new_connection(None);
+    lp.attach(session, endpoint, false)?;
+    if let Some(layer) = layer {
+        session.start_tls(layer);
+    }
+    let outcome = drive(lp, session, config);
+    let stats = lp.detach(session);
+    print_summary(config, stats);
+    let outcome = outcome?;
+    let silent = matches!(stats, Some((sent, 0, _)) if sent > 0);
+    if plain_tcp && outcome == Outcome::Finished && silent && !session.is_stdout_closed() {
+        // The server read our bytes and closed without a word, as OpenSSL does with
+        // plain text on a TLS port: ask it for a TLS handshake once to say why.
+        if speaks_tls(lp, session, config)? {
+            return Err(Error::PeerSpeaksTls);
+        }
+    }
+    Ok(outcome)
+}
+
+/// Whether the server `config` names completes a TLS handshake (any certificate), within
+/// a second or `-w`.
+fn speaks_tls(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<bool> {
+    let Ok(Ok(mut endpoint)) = connect(lp, session, config) else {
+        return Ok(false);
+    };
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("a valid name");
+    let Ok(conn) = rustls::ClientConnection::new(tls::probe_config()?, name) else {
+        return Ok(false);
+    };
+    let mut layer = TlsLayer::new(conn);
+    let wait = config.wait.unwrap_or(Duration::from_secs(1));
+    let done = tls::handshake(
+        lp,
+        session,
+        &mut endpoint,
+        &mut layer,
+        Some(Instant::now() + wait),
+    );
+    Ok(matches!(done, Ok(Ok(()))))
 }
 
 /// One connection (or a datagram listener's whole life): attach it, drive it to its end,

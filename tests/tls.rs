@@ -668,3 +668,54 @@ fn tls_client_certificate_presented_to_openssl_server() {
     client.finish().assert_code(0);
     let _ = server.finish();
 }
+
+#[test]
+fn tls_plain_client_of_openssl_server_says_the_peer_speaks_tls() {
+    let Some(openssl) = installed_tool("openssl") else {
+        return;
+    };
+    let pki = Pki::new();
+    // OpenSSL closes without a word on plain text; rnc asks it for a handshake once.
+    let (server, port) = openssl_server(&openssl, &pki, &["-naccept", "2"]);
+    let mut client = Rnc::spawn(&["127.0.0.1", &port]);
+    client.write_stdin(b"GET / HTTP/1.0\r\n\r\n");
+    client.close_stdin();
+    let exit = client.finish();
+    exit.assert_code(1);
+    assert_eq!(exit.stdout, b"");
+    assert_eq!(exit.stderr, "rnc: the peer speaks TLS: try --tls\n");
+    drop(server);
+}
+
+#[test]
+fn tls_plain_client_of_a_tls_alert_says_the_peer_speaks_tls() {
+    // rustls answers plain text with an alert record: the first bytes rnc receives.
+    let (listener, port, _) = tls_listener(Input::Piped);
+    let mut client = Rnc::spawn(&["127.0.0.1", &port.to_string()]);
+    client.write_stdin(b"GET / HTTP/1.0\r\n\r\n");
+    client.close_stdin();
+    let exit = client.finish();
+    exit.assert_code(1);
+    assert_eq!(exit.stdout, b"", "no binary junk on stdout");
+    assert_eq!(exit.stderr, "rnc: the peer speaks TLS: try --tls\n");
+    drop(listener);
+}
+
+#[test]
+fn tls_record_bytes_in_the_middle_of_a_plain_stream_are_data() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sent = b"hello\n\x16\x03\x01\x00\x05";
+    let server = thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.write_all(b"hello\n").unwrap();
+        tcp.write_all(b"\x16\x03\x01\x00\x05").unwrap();
+    });
+    let exit = Rnc::with(&["127.0.0.1", &port.to_string()])
+        .stdin(Input::Null)
+        .spawn()
+        .finish();
+    exit.assert_code(0);
+    assert_eq!(exit.stdout, sent);
+    server.join().unwrap();
+}

@@ -201,6 +201,22 @@ pub(crate) fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>> {
     Ok(Arc::new(config))
 }
 
+/// A client configuration that accepts any certificate, without a word: only to learn
+/// whether a silent server speaks TLS (`the peer speaks TLS: try --tls`).
+pub(crate) fn probe_config() -> Result<Arc<ClientConfig>> {
+    let provider = provider(&TlsOptions::default());
+    let config = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| setup_error("tls", e))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(LooseVerifier {
+            pin: None,
+            provider,
+        }))
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 /// `--tls-ca FILE`'s certificates, or the system's trust store.
 fn trust_roots(ca_file: Option<&Path>) -> Result<RootCertStore> {
     let mut roots = RootCertStore::empty();
