@@ -719,3 +719,184 @@ fn tls_record_bytes_in_the_middle_of_a_plain_stream_are_data() {
     assert_eq!(exit.stdout, sent);
     server.join().unwrap();
 }
+
+/// `rnc -l --tls --tls-cert --tls-key 127.0.0.1 0` serving `pki`'s leaf; its port.
+fn cert_listener(pki: &Pki) -> (Rnc, String) {
+    let mut listener = Rnc::spawn(&[
+        "-l",
+        "--tls",
+        "--tls-cert",
+        path(&pki.leaf_cert),
+        "--tls-key",
+        path(&pki.leaf_key),
+        "127.0.0.1",
+        "0",
+    ]);
+    let port = listener.listening_port().to_string();
+    (listener, port)
+}
+
+/// rnc as the client of a TLS `server` (a real peer listening on `port`, already
+/// spawned): bytes both ways, byte-exact; returns rnc's exit.
+fn rnc_client_exchanges_with(
+    mut server: Rnc,
+    pki: &Pki,
+    port: &str,
+    seed: u64,
+) -> crate::util::Exit {
+    let from_server = pseudo_random(60_000, seed);
+    let from_client = pseudo_random(90_000, seed + 1);
+    let mut client = Rnc::spawn(&["--tls", "--tls-ca", path(&pki.ca), "localhost", port]);
+    client.write_stdin(&from_client);
+    assert_same_bytes(&server.stdout_exact(from_client.len()), &from_client);
+    server.write_stdin(&from_server);
+    assert_same_bytes(&client.stdout_exact(from_server.len()), &from_server);
+    client.close_stdin();
+    server.close_stdin();
+    let exit = client.finish();
+    let _ = server.finish();
+    exit
+}
+
+/// A TLS `client` (a real peer, already spawned, connected to rnc's `listener`): bytes
+/// both ways, byte-exact; returns rnc's exit.
+fn rnc_listener_exchanges_with(mut listener: Rnc, mut client: Rnc, seed: u64) -> crate::util::Exit {
+    let from_listener = pseudo_random(60_000, seed);
+    let from_client = pseudo_random(90_000, seed + 1);
+    client.write_stdin(&from_client);
+    assert_same_bytes(&listener.stdout_exact(from_client.len()), &from_client);
+    listener.write_stdin(&from_listener);
+    assert_same_bytes(&client.stdout_exact(from_listener.len()), &from_listener);
+    client.close_stdin();
+    listener.close_stdin();
+    let exit = listener.finish();
+    let _ = client.finish();
+    exit
+}
+
+/// ncat 7.93 ends its TLS streams with a bare FIN, no close_notify: after the bytes
+/// arrived whole, rnc may say so (`TLS stream truncated`, exit 1) or, when its own
+/// close_notify went first, end cleanly.
+fn assert_clean_or_truncated_by_ncat(exit: &crate::util::Exit) {
+    if exit.code() != Some(0) {
+        exit.assert_code(1);
+        assert!(
+            exit.stderr
+                .contains("TLS stream truncated (no close_notify): data may be missing"),
+            "{}",
+            exit.stderr
+        );
+    }
+}
+
+#[test]
+fn tls_interop_ncat_ssl_server() {
+    let Some(ncat) = installed_tool("ncat") else {
+        return;
+    };
+    let pki = Pki::new();
+    let server = Rnc::tool(
+        &ncat,
+        &[
+            "--ssl",
+            "--ssl-cert",
+            path(&pki.leaf_cert),
+            "--ssl-key",
+            path(&pki.leaf_key),
+            "-l",
+            "127.0.0.1",
+            "0",
+        ],
+    )
+    .spawn();
+    let port = wait_tcp_listen_port_of(server.pid()).to_string();
+    let exit = rnc_client_exchanges_with(server, &pki, &port, 41);
+    assert_clean_or_truncated_by_ncat(&exit);
+}
+
+#[test]
+fn tls_interop_ncat_ssl_client() {
+    let Some(ncat) = installed_tool("ncat") else {
+        return;
+    };
+    let pki = Pki::new();
+    let (listener, port) = cert_listener(&pki);
+    let client = Rnc::tool(
+        &ncat,
+        &[
+            "--ssl",
+            "--ssl-verify",
+            "--ssl-trustfile",
+            path(&pki.ca),
+            "localhost",
+            &port,
+        ],
+    )
+    .spawn();
+    let exit = rnc_listener_exchanges_with(listener, client, 43);
+    assert_clean_or_truncated_by_ncat(&exit);
+}
+
+#[test]
+fn tls_interop_socat_openssl_listen() {
+    let Some(socat) = installed_tool("socat") else {
+        return;
+    };
+    let pki = Pki::new();
+    let listen = format!(
+        "OPENSSL-LISTEN:0,bind=127.0.0.1,cert={},key={},verify=0",
+        path(&pki.leaf_cert),
+        path(&pki.leaf_key)
+    );
+    let server = Rnc::tool(&socat, &[&listen, "STDIO"]).spawn();
+    let port = wait_tcp_listen_port_of(server.pid()).to_string();
+    let exit = rnc_client_exchanges_with(server, &pki, &port, 45);
+    exit.assert_code(0);
+}
+
+#[test]
+fn tls_interop_socat_openssl_client() {
+    let Some(socat) = installed_tool("socat") else {
+        return;
+    };
+    let pki = Pki::new();
+    let (listener, port) = cert_listener(&pki);
+    let connect = format!("OPENSSL:localhost:{port},cafile={}", path(&pki.ca));
+    let client = Rnc::tool(&socat, &["STDIO", &connect]).spawn();
+    let exit = rnc_listener_exchanges_with(listener, client, 47);
+    exit.assert_code(0);
+}
+
+#[test]
+fn tls_interop_curl_fetches_from_rnc_listener() {
+    let Some(curl) = installed_tool("curl") else {
+        return;
+    };
+    let pki = Pki::new();
+    let body = pseudo_random(100_000, 49);
+    let mut response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    response.extend_from_slice(&body);
+    for verify in ["--cacert", "-k"] {
+        let (mut listener, port) = cert_listener(&pki);
+        let feed = listener.feed_stdin_and_close(response.clone());
+        let url = format!("https://localhost:{port}/file");
+        let mut args = vec!["-sS", "--http1.1", "-o", "-"];
+        args.extend_from_slice(&[verify]);
+        if verify == "--cacert" {
+            args.push(path(&pki.ca));
+        }
+        args.push(&url);
+        let fetched = Rnc::tool(&curl, &args).spawn().finish();
+        fetched.assert_code(0);
+        assert_same_bytes(&fetched.stdout, &body);
+        feed.join().unwrap().unwrap();
+        let served = listener.finish();
+        served.assert_code(0);
+        let request = String::from_utf8_lossy(&served.stdout).into_owned();
+        assert!(request.starts_with("GET /file HTTP/1.1\r\n"), "{request}");
+    }
+}
