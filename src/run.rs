@@ -99,12 +99,25 @@ fn secure(
     let Some(mut layer) = tls.new_layer(config)? else {
         return Ok(Ok(None));
     };
-    let deadline = config.wait.map(|w| Instant::now() + w);
+    let started = Instant::now();
+    let deadline = config.wait.map(|w| started + w);
     if let Err(outcome) = tls::handshake(lp, session, endpoint, &mut layer, deadline)? {
         return Ok(Err(outcome));
     }
     if config.verbose {
-        print_line(&tls::describe_session(&layer));
+        print_line(&format!(
+            "{} in {:.1} ms",
+            tls::describe_session(&layer),
+            started.elapsed().as_secs_f64() * 1000.0
+        ));
+        let peer = if config.mode == Mode::Listen {
+            "client"
+        } else {
+            "server"
+        };
+        for line in tls::describe_peer_certificate(&layer, peer) {
+            print_line(&line);
+        }
     }
     Ok(Ok(Some(layer)))
 }

@@ -900,3 +900,44 @@ fn tls_interop_curl_fetches_from_rnc_listener() {
         assert!(request.starts_with("GET /file HTTP/1.1\r\n"), "{request}");
     }
 }
+
+#[test]
+fn tls_client_verbose_describes_the_server_certificate_and_handshake_time() {
+    let pki = Pki::new();
+    let (port, server) = rustls_server(&pki, b"", false);
+    let exit = Rnc::run(&[
+        "-v",
+        "--tls",
+        "--tls-ca",
+        path(&pki.ca),
+        "localhost",
+        &port.to_string(),
+    ]);
+    exit.assert_code(0);
+    server.join().unwrap();
+    let lines: Vec<&str> = exit.stderr.lines().collect();
+    let done = lines
+        .iter()
+        .find(|l| l.starts_with("rnc: TLS handshake done: TLSv1.3, TLS13_"))
+        .unwrap_or_else(|| panic!("{}", exit.stderr));
+    assert!(done.ends_with(" ms"), "{done}");
+    for expected in [
+        "rnc: server certificate subject: ",
+        "rnc: server certificate issuer: CN=rnc test CA",
+        "rnc: server certificate names: localhost, 127.0.0.1",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(expected)),
+            "{expected}\n{}",
+            exit.stderr
+        );
+    }
+    let valid = lines
+        .iter()
+        .find(|l| l.starts_with("rnc: server certificate valid: not before "))
+        .unwrap_or_else(|| panic!("{}", exit.stderr));
+    assert!(
+        valid.contains(" UTC, not after ") && valid.ends_with(" UTC"),
+        "{valid}"
+    );
+}

@@ -444,6 +444,59 @@ pub(crate) fn handshake(
     result
 }
 
+/// `-v`: what the peer's certificate says, one line each: subject, issuer, validity and
+/// the names it is for (`peer` is `server` or `client`). Empty when it showed none.
+pub(crate) fn describe_peer_certificate(tls: &TlsLayer, peer: &str) -> Vec<String> {
+    let Some(der) = tls.conn.peer_certificates().and_then(<[_]>::first) else {
+        return Vec::new();
+    };
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+        return vec![format!("{peer} certificate: not parsable")];
+    };
+    let when = |t: &x509_parser::time::ASN1Time| {
+        let t = t.to_datetime();
+        format!(
+            "{}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    };
+    let validity = cert.validity();
+    let mut lines = vec![
+        format!("{peer} certificate subject: {}", cert.subject()),
+        format!("{peer} certificate issuer: {}", cert.issuer()),
+        format!(
+            "{peer} certificate valid: not before {}, not after {}",
+            when(&validity.not_before),
+            when(&validity.not_after)
+        ),
+    ];
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        let names: Vec<String> = san
+            .value
+            .general_names
+            .iter()
+            .map(|name| match name {
+                x509_parser::extensions::GeneralName::DNSName(n) => (*n).to_string(),
+                x509_parser::extensions::GeneralName::IPAddress(b) => match b.len() {
+                    4 => std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*b).expect("4 bytes"))
+                        .to_string(),
+                    16 => std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*b).expect("16 bytes"))
+                        .to_string(),
+                    _ => "?".to_string(),
+                },
+                other => other.to_string(),
+            })
+            .collect();
+        lines.push(format!("{peer} certificate names: {}", names.join(", ")));
+    }
+    lines
+}
+
 /// `-v`: what was agreed.
 pub(crate) fn describe_session(tls: &TlsLayer) -> String {
     let version = tls
