@@ -177,13 +177,30 @@ pub(crate) struct Cli {
     #[arg(long = "ssl-verify", hide = true)]
     pub(crate) ssl_verify: bool,
 
-    /// The listener's certificate chain (PEM)
+    /// The listener's certificate chain, or the client's certificate (PEM)
     #[arg(long = "tls-cert", visible_alias = "ssl-cert", value_name = "FILE")]
     pub(crate) tls_cert: Option<std::path::PathBuf>,
 
-    /// The listener's private key (PEM)
+    /// The private key of --tls-cert (PEM)
     #[arg(long = "tls-key", visible_alias = "ssl-key", value_name = "FILE")]
     pub(crate) tls_key: Option<std::path::PathBuf>,
+
+    /// Listener: require client certificates issued by the CAs in FILE (PEM)
+    #[arg(long = "tls-client-ca", value_name = "FILE")]
+    pub(crate) tls_client_ca: Option<std::path::PathBuf>,
+
+    /// Allow only these cipher suites (comma-separated, e.g. TLS13_AES_128_GCM_SHA256)
+    #[arg(
+        long = "tls-ciphers",
+        visible_alias = "ssl-ciphers",
+        value_name = "LIST",
+        long_help = "Allow only these cipher suites, comma- or colon-separated.\n\
+                     rustls's names (TLS13_AES_128_GCM_SHA256, \
+                     TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, …) or OpenSSL's for the same \
+                     suites (TLS_AES_128_GCM_SHA256, ECDHE-RSA-AES128-GCM-SHA256), any case. \
+                     Only TLS 1.3 suites means TLS 1.3 only."
+    )]
+    pub(crate) tls_ciphers: Option<String>,
 
     /// Always copy through user space (no sendfile/splice); for benchmarks and tests
     #[arg(long = "no-zero-copy", hide = true)]

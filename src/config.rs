@@ -153,10 +153,14 @@ pub(crate) struct TlsOptions {
     pub(crate) sni: Option<String>,
     /// `--alpn`: protocols offered.
     pub(crate) alpn: Vec<Vec<u8>>,
-    /// `--tls-cert`: the listener's chain.
+    /// `--tls-cert`: the listener's chain, or the client's certificate.
     pub(crate) cert_file: Option<PathBuf>,
-    /// `--tls-key`: the listener's key.
+    /// `--tls-key`: the key that goes with `cert_file`.
     pub(crate) key_file: Option<PathBuf>,
+    /// `--tls-ciphers`: the suites allowed (empty: rustls's defaults).
+    pub(crate) ciphers: Vec<rustls::SupportedCipherSuite>,
+    /// `--tls-client-ca`: a listener requires client certificates these CAs issued.
+    pub(crate) client_ca_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -342,14 +346,17 @@ fn tls_options(cli: &Cli, mode: Mode, transport: Transport) -> Result<Option<Tls
         ("--sni", cli.sni.is_some()),
         ("--alpn", cli.alpn.is_some()),
     ];
-    let server_flags = [
+    let server_flags = [("--tls-client-ca", cli.tls_client_ca.is_some())];
+    let either_flags = [
         ("--tls-cert", cli.tls_cert.is_some()),
         ("--tls-key", cli.tls_key.is_some()),
+        ("--tls-ciphers", cli.tls_ciphers.is_some()),
     ];
     let given = || {
         client_flags
             .iter()
             .chain(&server_flags)
+            .chain(&either_flags)
             .find(|(_, on)| *on)
             .map(|(name, _)| *name)
     };
@@ -380,6 +387,13 @@ fn tls_options(cli: &Cli, mode: Mode, transport: Transport) -> Result<Option<Tls
     if cli.tls_cert.is_some() != cli.tls_key.is_some() {
         return usage("`--tls-cert` and `--tls-key` go together");
     }
+    if cli.tls_client_ca.is_some() && cli.tls_cert.is_none() {
+        return usage("`--tls-client-ca` needs `--tls-cert` and `--tls-key`");
+    }
+    let ciphers = match cli.tls_ciphers.as_deref() {
+        None => Vec::new(),
+        Some(list) => crate::net::tls::parse_ciphers(list).map_err(Error::Usage)?,
+    };
     let pin = match cli.pin.as_deref() {
         None => None,
         Some(text) => Some(crate::net::tls::parse_pin(text).ok_or_else(|| {
@@ -406,6 +420,8 @@ fn tls_options(cli: &Cli, mode: Mode, transport: Transport) -> Result<Option<Tls
         alpn,
         cert_file: cli.tls_cert.clone(),
         key_file: cli.tls_key.clone(),
+        ciphers,
+        client_ca_file: cli.tls_client_ca.clone(),
     }))
 }
 

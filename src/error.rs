@@ -89,6 +89,9 @@ pub(crate) enum Error {
     /// Loading or making TLS certificates and keys failed.
     #[error("{what}: {reason}")]
     TlsSetup { what: String, reason: String },
+    /// Without `--tls`, the server's first bytes were a TLS record.
+    #[error("the peer speaks TLS: try --tls")]
+    PeerSpeaksTls,
     /// The TLS handshake failed.
     #[error("TLS handshake with {peer}")]
     TlsHandshake {

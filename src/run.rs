@@ -99,12 +99,25 @@ fn secure(
     let Some(mut layer) = tls.new_layer(config)? else {
         return Ok(Ok(None));
     };
-    let deadline = config.wait.map(|w| Instant::now() + w);
+    let started = Instant::now();
+    let deadline = config.wait.map(|w| started + w);
     if let Err(outcome) = tls::handshake(lp, session, endpoint, &mut layer, deadline)? {
         return Ok(Err(outcome));
     }
     if config.verbose {
-        print_line(&tls::describe_session(&layer));
+        print_line(&format!(
+            "{} in {:.1} ms",
+            tls::describe_session(&layer),
+            started.elapsed().as_secs_f64() * 1000.0
+        ));
+        let peer = if config.mode == Mode::Listen {
+            "client"
+        } else {
+            "server"
+        };
+        for line in tls::describe_peer_certificate(&layer, peer) {
+            print_line(&line);
+        }
     }
     Ok(Ok(Some(layer)))
 }
@@ -119,6 +132,9 @@ fn session_options(config: &Config) -> Options {
         follow_latest_sender: config.keep_open,
         keep_listening: config.keep_open,
         zero_copy: config.zero_copy,
+        sniff_tls: config.mode == Mode::Connect
+            && config.tls.is_none()
+            && !config.transport.is_datagram(),
     }
 }
 
@@ -182,8 +198,36 @@ fn run_client(
         Ok(layer) => layer,
         Err(outcome) => return Ok(outcome),
     };
-    serve_one(lp, session, config, endpoint, false, layer)
+    let tls_port = endpoint
+        .peer_port()
+        .filter(|port| layer.is_none() && endpoint.is_tcp() && USUAL_TLS_PORTS.contains(port));
+    session.ui().new_connection(None);
+    lp.attach(session, endpoint, false)?;
+    if let Some(layer) = layer {
+        session.start_tls(layer);
+    }
+    let outcome = drive(lp, session, config);
+    let stats = lp.detach(session);
+    print_summary(config, stats);
+    let outcome = outcome?;
+    let silent = matches!(stats, Some((sent, 0, _)) if sent > 0);
+    if let (Some(port), Outcome::Finished, true) = (tls_port, outcome, silent)
+        && !session.is_stdout_closed()
+    {
+        // Many TLS servers (OpenSSL's among them) close on plain text without a word. rnc
+        // does not knock again to find out: the port says enough to give a hint.
+        print_line(&format!(
+            "the server closed without a reply; port {port} usually speaks TLS: try --tls"
+        ));
+    }
+    Ok(outcome)
 }
+
+/// Ports whose servers usually speak TLS from the first byte (HTTPS, SMTPS, NNTPS, LDAPS,
+/// DNS over TLS, FTPS, TELNETS, IMAPS, IRCS, POP3S, SIPS, and the usual alternates).
+const USUAL_TLS_PORTS: [u16; 15] = [
+    443, 465, 563, 636, 853, 989, 990, 992, 993, 994, 995, 5061, 6697, 8443, 9443,
+];
 
 /// One connection (or a datagram listener's whole life): attach it, drive it to its end,
 /// detach it and print the `-v` summary.

@@ -28,12 +28,18 @@ struct Pki {
 
 impl Pki {
     fn new() -> Pki {
+        Pki::with_ca_name("rnc test CA")
+    }
+
+    /// A PKI whose CA has this common name (another name: another CA, as far as a
+    /// verifier can tell).
+    fn with_ca_name(ca_name: &str) -> Pki {
         let dir = temp_dir();
         let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         ca_params
             .distinguished_name
-            .push(rcgen::DnType::CommonName, "rnc test CA");
+            .push(rcgen::DnType::CommonName, ca_name);
         let ca_key = rcgen::KeyPair::generate().unwrap();
         let ca_cert = ca_params.self_signed(&ca_key).unwrap();
         let issuer = rcgen::Issuer::new(ca_params, ca_key);
@@ -369,4 +375,590 @@ fn tls_receive_only_listener_closes_with_close_notify() {
     assert!(!exit.stderr.contains("truncated"), "{}", exit.stderr);
     // The listener's stdin never gave a byte: receive-only use, over at the client's end.
     listener.finish().assert_code(0);
+}
+
+/// `openssl s_server` on 127.0.0.1 serving `pki`'s leaf with `extra` arguments, for one
+/// client; its port.
+fn openssl_server(openssl: &Path, pki: &Pki, extra: &[&str]) -> (Rnc, String) {
+    let mut args = vec![
+        "s_server",
+        "-quiet",
+        "-naccept",
+        "1",
+        "-accept",
+        "127.0.0.1:0",
+        "-cert",
+        path(&pki.leaf_cert),
+        "-key",
+        path(&pki.leaf_key),
+    ];
+    args.extend_from_slice(extra);
+    let server = Rnc::tool(openssl, &args).spawn();
+    let port = wait_tcp_listen_port_of(server.pid()).to_string();
+    (server, port)
+}
+
+#[test]
+fn tls_client_writes_sslkeylogfile() {
+    let pki = Pki::new();
+    let dir = temp_dir();
+    let log = dir.path().join("keys.log");
+    let (port, server) = rustls_server(&pki, b"logged\n", false);
+    let exit = Rnc::with(&[
+        "--tls",
+        "--tls-ca",
+        path(&pki.ca),
+        "localhost",
+        &port.to_string(),
+    ])
+    .env("SSLKEYLOGFILE", log.as_os_str())
+    .spawn()
+    .finish();
+    exit.assert_code(0);
+    assert_eq!(exit.stdout, b"logged\n");
+    server.join().unwrap();
+    let text = std::fs::read_to_string(&log).expect("the key log was written");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("CLIENT_TRAFFIC_SECRET_0 ") && l.split(' ').count() == 3),
+        "{text}"
+    );
+}
+
+#[test]
+fn tls_listener_writes_sslkeylogfile_for_tls12() {
+    let dir = temp_dir();
+    let log = dir.path().join("keys.log");
+    let mut listener = Rnc::with(&["-l", "--tls", "127.0.0.1", "0"])
+        .env("SSLKEYLOGFILE", log.as_os_str())
+        .spawn();
+    let line = listener.wait_stderr("clients connect with: rnc ");
+    let mut args: Vec<&str> = line
+        .split_once("clients connect with: rnc ")
+        .expect("matched above")
+        .1
+        .split_whitespace()
+        .collect();
+    // TLS 1.2 logs `CLIENT_RANDOM`, the line older Wireshark versions read.
+    args.splice(0..0, ["--tls-ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256"]);
+    let mut client = Rnc::spawn(&args);
+    client.write_stdin(b"tls12\n");
+    assert_eq!(listener.stdout_exact(6), b"tls12\n");
+    client.close_stdin();
+    listener.close_stdin();
+    client.finish().assert_code(0);
+    listener.finish().assert_code(0);
+    let text = std::fs::read_to_string(&log).expect("the key log was written");
+    assert!(
+        text.lines().any(|l| l.starts_with("CLIENT_RANDOM ")),
+        "{text}"
+    );
+}
+
+#[test]
+fn tls_ciphers_limit_the_suite_openssl_agrees_on() {
+    let Some(openssl) = installed_tool("openssl") else {
+        return;
+    };
+    let pki = Pki::new();
+    let cases = [
+        // rustls's spelling, then OpenSSL's, any case.
+        (
+            "TLS13_CHACHA20_POLY1305_SHA256",
+            "TLS13_CHACHA20_POLY1305_SHA256",
+        ),
+        ("tls_aes_128_gcm_sha256", "TLS13_AES_128_GCM_SHA256"),
+    ];
+    for (asked, agreed) in cases {
+        let (mut server, port) = openssl_server(
+            &openssl,
+            &pki,
+            &[
+                "-ciphersuites",
+                "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384",
+            ],
+        );
+        server.write_stdin(b"suite\n");
+        let mut client = Rnc::spawn(&[
+            "-v",
+            "--tls",
+            "--tls-ca",
+            path(&pki.ca),
+            "--tls-ciphers",
+            asked,
+            "localhost",
+            &port,
+        ]);
+        assert_eq!(client.stdout_exact(6), b"suite\n");
+        client.close_stdin();
+        server.close_stdin();
+        let exit = client.finish();
+        exit.assert_code(0);
+        assert!(
+            exit.stderr
+                .contains(&format!("rnc: TLS handshake done: TLSv1.3, {agreed}")),
+            "{}",
+            exit.stderr
+        );
+        let _ = server.finish();
+    }
+    // TLS 1.2, by OpenSSL's name.
+    let (mut server, port) = openssl_server(&openssl, &pki, &["-tls1_2"]);
+    server.write_stdin(b"suite\n");
+    let mut client = Rnc::spawn(&[
+        "-v",
+        "--tls",
+        "--tls-ca",
+        path(&pki.ca),
+        "--ssl-ciphers",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "localhost",
+        &port,
+    ]);
+    assert_eq!(client.stdout_exact(6), b"suite\n");
+    client.close_stdin();
+    server.close_stdin();
+    let exit = client.finish();
+    exit.assert_code(0);
+    assert!(
+        exit.stderr.contains(
+            "rnc: TLS handshake done: TLSv1.2, TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"
+        ),
+        "{}",
+        exit.stderr
+    );
+    let _ = server.finish();
+}
+
+#[test]
+fn tls_ciphers_unknown_name_is_a_usage_error_listing_the_valid_ones() {
+    let exit = Rnc::run(&["--tls", "--tls-ciphers", "RC4-MD5", "127.0.0.1", "9"]);
+    exit.assert_code(2);
+    let line = exit.stderr.trim_end();
+    assert!(
+        line.starts_with("rnc: unknown cipher suite `RC4-MD5` in `--tls-ciphers` (valid: ")
+            && line.contains("TLS13_AES_128_GCM_SHA256")
+            && line.contains("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+        "{line}"
+    );
+    assert_eq!(exit.stderr.lines().count(), 1, "{}", exit.stderr);
+}
+
+/// `rnc -l --tls --tls-cert --tls-key --tls-client-ca 127.0.0.1 0` with `pki`'s leaf and
+/// CA; its port.
+fn client_ca_listener(pki: &Pki) -> (Rnc, String) {
+    let mut listener = Rnc::spawn(&[
+        "-l",
+        "--tls",
+        "--tls-cert",
+        path(&pki.leaf_cert),
+        "--tls-key",
+        path(&pki.leaf_key),
+        "--tls-client-ca",
+        path(&pki.ca),
+        "127.0.0.1",
+        "0",
+    ]);
+    let port = listener.listening_port().to_string();
+    (listener, port)
+}
+
+#[test]
+fn tls_client_certificate_accepted_by_tls_client_ca() {
+    let pki = Pki::new();
+    let (mut listener, port) = client_ca_listener(&pki);
+    let mut client = Rnc::spawn(&[
+        "--tls",
+        "--tls-ca",
+        path(&pki.ca),
+        "--tls-cert",
+        path(&pki.leaf_cert),
+        "--tls-key",
+        path(&pki.leaf_key),
+        "localhost",
+        &port,
+    ]);
+    client.write_stdin(b"it is me\n");
+    assert_eq!(listener.stdout_exact(9), b"it is me\n");
+    listener.write_stdin(b"welcome\n");
+    assert_eq!(client.stdout_exact(8), b"welcome\n");
+    client.close_stdin();
+    listener.close_stdin();
+    client.finish().assert_code(0);
+    listener.finish().assert_code(0);
+}
+
+#[test]
+fn tls_client_without_a_certificate_is_refused_by_tls_client_ca() {
+    let pki = Pki::new();
+    let (listener, port) = client_ca_listener(&pki);
+    let mut client = Rnc::spawn(&["--tls", "--tls-ca", path(&pki.ca), "localhost", &port]);
+    let served = listener.finish();
+    served.assert_code(1);
+    assert!(
+        served
+            .stderr
+            .contains("the client presented no certificate (`--tls-client-ca` requires one)"),
+        "{}",
+        served.stderr
+    );
+    client.close_stdin();
+    let exit = client.finish();
+    exit.assert_code(1);
+    assert!(
+        exit.stderr.contains(
+            "the server requires a client certificate (give `--tls-cert FILE --tls-key FILE`)"
+        ),
+        "{}",
+        exit.stderr
+    );
+}
+
+#[test]
+fn tls_client_certificate_of_another_ca_is_refused_by_tls_client_ca() {
+    let pki = Pki::new();
+    let stranger = Pki::with_ca_name("some other CA");
+    let (listener, port) = client_ca_listener(&pki);
+    let mut client = Rnc::spawn(&[
+        "--tls",
+        "--tls-ca",
+        path(&pki.ca),
+        "--tls-cert",
+        path(&stranger.leaf_cert),
+        "--tls-key",
+        path(&stranger.leaf_key),
+        "localhost",
+        &port,
+    ]);
+    let served = listener.finish();
+    served.assert_code(1);
+    assert!(
+        served
+            .stderr
+            .contains("the client's certificate is not trusted: self-signed or issued by an unknown authority (not issued by a CA in `--tls-client-ca`)"),
+        "{}",
+        served.stderr
+    );
+    client.close_stdin();
+    let exit = client.finish();
+    exit.assert_code(1);
+    assert!(
+        exit.stderr
+            .contains("the server refused our client certificate (TLS alert `unknown_ca`)"),
+        "{}",
+        exit.stderr
+    );
+}
+
+#[test]
+fn tls_client_certificate_presented_to_openssl_server() {
+    let Some(openssl) = installed_tool("openssl") else {
+        return;
+    };
+    let pki = Pki::new();
+    let (mut server, port) = openssl_server(
+        &openssl,
+        &pki,
+        &[
+            "-Verify",
+            "1",
+            "-verify_return_error",
+            "-CAfile",
+            path(&pki.ca),
+        ],
+    );
+    server.write_stdin(b"verified\n");
+    let mut client = Rnc::spawn(&[
+        "--tls",
+        "--tls-ca",
+        path(&pki.ca),
+        "--tls-cert",
+        path(&pki.leaf_cert),
+        "--tls-key",
+        path(&pki.leaf_key),
+        "localhost",
+        &port,
+    ]);
+    client.write_stdin(b"client\n");
+    assert_eq!(server.stdout_exact(7), b"client\n");
+    assert_eq!(client.stdout_exact(9), b"verified\n");
+    client.close_stdin();
+    server.close_stdin();
+    client.finish().assert_code(0);
+    let _ = server.finish();
+}
+
+/// OpenSSL closes on plain text without a word. rnc does not connect again to find out
+/// (a second connection could reach a `-k` receiver's output, or a one-shot service): it
+/// ends as usual, and only a port that usually speaks TLS (443, 8443, ...) gets a hint.
+#[test]
+fn tls_plain_client_of_a_silent_openssl_server_connects_once() {
+    let Some(openssl) = installed_tool("openssl") else {
+        return;
+    };
+    let pki = Pki::new();
+    let (server, port) = openssl_server(&openssl, &pki, &["-naccept", "1"]);
+    let mut client = Rnc::spawn(&["127.0.0.1", &port]);
+    client.write_stdin(b"GET / HTTP/1.0\r\n\r\n");
+    client.close_stdin();
+    let exit = client.finish();
+    exit.assert_code(0);
+    assert_eq!(exit.stdout, b"");
+    assert_eq!(exit.stderr, "", "an ephemeral port gets no TLS hint");
+    drop(server);
+}
+
+#[test]
+fn tls_plain_client_of_a_tls_alert_says_the_peer_speaks_tls() {
+    // rustls answers plain text with an alert record: the first bytes rnc receives.
+    let (listener, port, _) = tls_listener(Input::Piped);
+    let mut client = Rnc::spawn(&["127.0.0.1", &port.to_string()]);
+    client.write_stdin(b"GET / HTTP/1.0\r\n\r\n");
+    client.close_stdin();
+    let exit = client.finish();
+    exit.assert_code(1);
+    assert_eq!(exit.stdout, b"", "no binary junk on stdout");
+    assert_eq!(exit.stderr, "rnc: the peer speaks TLS: try --tls\n");
+    drop(listener);
+}
+
+#[test]
+fn tls_record_bytes_in_the_middle_of_a_plain_stream_are_data() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sent = b"hello\n\x16\x03\x01\x00\x05";
+    let server = thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.write_all(b"hello\n").unwrap();
+        tcp.write_all(b"\x16\x03\x01\x00\x05").unwrap();
+    });
+    let exit = Rnc::with(&["127.0.0.1", &port.to_string()])
+        .stdin(Input::Null)
+        .spawn()
+        .finish();
+    exit.assert_code(0);
+    assert_eq!(exit.stdout, sent);
+    server.join().unwrap();
+}
+
+/// `rnc -l --tls --tls-cert --tls-key 127.0.0.1 0` serving `pki`'s leaf; its port.
+fn cert_listener(pki: &Pki) -> (Rnc, String) {
+    let mut listener = Rnc::spawn(&[
+        "-l",
+        "--tls",
+        "--tls-cert",
+        path(&pki.leaf_cert),
+        "--tls-key",
+        path(&pki.leaf_key),
+        "127.0.0.1",
+        "0",
+    ]);
+    let port = listener.listening_port().to_string();
+    (listener, port)
+}
+
+/// rnc as the client of a TLS `server` (a real peer listening on `port`, already
+/// spawned): bytes both ways, byte-exact; returns rnc's exit.
+fn rnc_client_exchanges_with(
+    mut server: Rnc,
+    pki: &Pki,
+    port: &str,
+    seed: u64,
+) -> crate::util::Exit {
+    let from_server = pseudo_random(60_000, seed);
+    let from_client = pseudo_random(90_000, seed + 1);
+    let mut client = Rnc::spawn(&["--tls", "--tls-ca", path(&pki.ca), "localhost", port]);
+    client.write_stdin(&from_client);
+    assert_same_bytes(&server.stdout_exact(from_client.len()), &from_client);
+    server.write_stdin(&from_server);
+    assert_same_bytes(&client.stdout_exact(from_server.len()), &from_server);
+    client.close_stdin();
+    server.close_stdin();
+    let exit = client.finish();
+    let _ = server.finish();
+    exit
+}
+
+/// A TLS `client` (a real peer, already spawned, connected to rnc's `listener`): bytes
+/// both ways, byte-exact; returns rnc's exit.
+fn rnc_listener_exchanges_with(mut listener: Rnc, mut client: Rnc, seed: u64) -> crate::util::Exit {
+    let from_listener = pseudo_random(60_000, seed);
+    let from_client = pseudo_random(90_000, seed + 1);
+    client.write_stdin(&from_client);
+    assert_same_bytes(&listener.stdout_exact(from_client.len()), &from_client);
+    listener.write_stdin(&from_listener);
+    assert_same_bytes(&client.stdout_exact(from_listener.len()), &from_listener);
+    client.close_stdin();
+    listener.close_stdin();
+    let exit = listener.finish();
+    let _ = client.finish();
+    exit
+}
+
+/// ncat 7.93 ends its TLS streams with a bare FIN, no close_notify: after the bytes
+/// arrived whole, rnc may say so (`TLS stream truncated`, exit 1) or, when its own
+/// close_notify went first, end cleanly.
+fn assert_clean_or_truncated_by_ncat(exit: &crate::util::Exit) {
+    if exit.code() != Some(0) {
+        exit.assert_code(1);
+        assert!(
+            exit.stderr
+                .contains("TLS stream truncated (no close_notify): data may be missing"),
+            "{}",
+            exit.stderr
+        );
+    }
+}
+
+#[test]
+fn tls_interop_ncat_ssl_server() {
+    let Some(ncat) = installed_tool("ncat") else {
+        return;
+    };
+    let pki = Pki::new();
+    let server = Rnc::tool(
+        &ncat,
+        &[
+            "--ssl",
+            "--ssl-cert",
+            path(&pki.leaf_cert),
+            "--ssl-key",
+            path(&pki.leaf_key),
+            "-l",
+            "127.0.0.1",
+            "0",
+        ],
+    )
+    .spawn();
+    let port = wait_tcp_listen_port_of(server.pid()).to_string();
+    let exit = rnc_client_exchanges_with(server, &pki, &port, 41);
+    assert_clean_or_truncated_by_ncat(&exit);
+}
+
+#[test]
+fn tls_interop_ncat_ssl_client() {
+    let Some(ncat) = installed_tool("ncat") else {
+        return;
+    };
+    let pki = Pki::new();
+    let (listener, port) = cert_listener(&pki);
+    let client = Rnc::tool(
+        &ncat,
+        &[
+            "--ssl",
+            "--ssl-verify",
+            "--ssl-trustfile",
+            path(&pki.ca),
+            "localhost",
+            &port,
+        ],
+    )
+    .spawn();
+    let exit = rnc_listener_exchanges_with(listener, client, 43);
+    assert_clean_or_truncated_by_ncat(&exit);
+}
+
+#[test]
+fn tls_interop_socat_openssl_listen() {
+    let Some(socat) = installed_tool("socat") else {
+        return;
+    };
+    let pki = Pki::new();
+    let listen = format!(
+        "OPENSSL-LISTEN:0,bind=127.0.0.1,cert={},key={},verify=0",
+        path(&pki.leaf_cert),
+        path(&pki.leaf_key)
+    );
+    let server = Rnc::tool(&socat, &[&listen, "STDIO"]).spawn();
+    let port = wait_tcp_listen_port_of(server.pid()).to_string();
+    let exit = rnc_client_exchanges_with(server, &pki, &port, 45);
+    exit.assert_code(0);
+}
+
+#[test]
+fn tls_interop_socat_openssl_client() {
+    let Some(socat) = installed_tool("socat") else {
+        return;
+    };
+    let pki = Pki::new();
+    let (listener, port) = cert_listener(&pki);
+    let connect = format!("OPENSSL:localhost:{port},cafile={}", path(&pki.ca));
+    let client = Rnc::tool(&socat, &["STDIO", &connect]).spawn();
+    let exit = rnc_listener_exchanges_with(listener, client, 47);
+    exit.assert_code(0);
+}
+
+#[test]
+fn tls_interop_curl_fetches_from_rnc_listener() {
+    let Some(curl) = installed_tool("curl") else {
+        return;
+    };
+    let pki = Pki::new();
+    let body = pseudo_random(100_000, 49);
+    let mut response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    response.extend_from_slice(&body);
+    for verify in ["--cacert", "-k"] {
+        let (mut listener, port) = cert_listener(&pki);
+        let feed = listener.feed_stdin_and_close(response.clone());
+        let url = format!("https://localhost:{port}/file");
+        let mut args = vec!["-sS", "--http1.1", "-o", "-"];
+        args.extend_from_slice(&[verify]);
+        if verify == "--cacert" {
+            args.push(path(&pki.ca));
+        }
+        args.push(&url);
+        let fetched = Rnc::tool(&curl, &args).spawn().finish();
+        fetched.assert_code(0);
+        assert_same_bytes(&fetched.stdout, &body);
+        feed.join().unwrap().unwrap();
+        let served = listener.finish();
+        served.assert_code(0);
+        let request = String::from_utf8_lossy(&served.stdout).into_owned();
+        assert!(request.starts_with("GET /file HTTP/1.1\r\n"), "{request}");
+    }
+}
+
+#[test]
+fn tls_client_verbose_describes_the_server_certificate_and_handshake_time() {
+    let pki = Pki::new();
+    let (port, server) = rustls_server(&pki, b"", false);
+    let exit = Rnc::run(&[
+        "-v",
+        "--tls",
+        "--tls-ca",
+        path(&pki.ca),
+        "localhost",
+        &port.to_string(),
+    ]);
+    exit.assert_code(0);
+    server.join().unwrap();
+    let lines: Vec<&str> = exit.stderr.lines().collect();
+    let done = lines
+        .iter()
+        .find(|l| l.starts_with("rnc: TLS handshake done: TLSv1.3, TLS13_"))
+        .unwrap_or_else(|| panic!("{}", exit.stderr));
+    assert!(done.ends_with(" ms"), "{done}");
+    for expected in [
+        "rnc: server certificate subject: ",
+        "rnc: server certificate issuer: CN=rnc test CA",
+        "rnc: server certificate names: localhost, 127.0.0.1",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(expected)),
+            "{expected}\n{}",
+            exit.stderr
+        );
+    }
+    let valid = lines
+        .iter()
+        .find(|l| l.starts_with("rnc: server certificate valid: not before "))
+        .unwrap_or_else(|| panic!("{}", exit.stderr));
+    assert!(
+        valid.contains(" UTC, not after ") && valid.ends_with(" UTC"),
+        "{valid}"
+    );
 }

@@ -1,8 +1,9 @@
 //! TLS before bytes flow (`--tls`): the rustls client and server configurations (system
-//! trust store or `--tls-ca`, `--pin`, `--insecure`, SNI, ALPN; `--tls-cert`/`--tls-key`
-//! or a self-signed certificate made at start), certificate fingerprints, and the
-//! handshake as a phase of its own that waits through the loop (`wait_for`), bounded by
-//! `-w`, like a connect.
+//! trust store or `--tls-ca`, `--pin`, `--insecure`, SNI, ALPN, `--tls-ciphers`, a client
+//! certificate; `--tls-cert`/`--tls-key` or a self-signed certificate made at start,
+//! `--tls-client-ca`; `SSLKEYLOGFILE`), certificate fingerprints and what a certificate
+//! says (`-v`), and the handshake as a phase of its own that waits through the loop
+//! (`wait_for`), bounded by `-w`, like a connect.
 //!
 //! Moving application bytes through TLS is the relay's layer (`relay/tls.rs`); this file
 //! never touches the directions.
@@ -27,9 +28,108 @@ use crate::notices::print_line;
 use crate::relay::session::Session;
 use crate::relay::tls::TlsLayer;
 
-/// The one crypto provider rnc uses (ring).
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+/// The one crypto provider rnc uses (ring), limited to `--tls-ciphers` when given.
+fn provider(opts: &TlsOptions) -> Arc<CryptoProvider> {
+    let mut provider = rustls::crypto::ring::default_provider();
+    if !opts.ciphers.is_empty() {
+        provider.cipher_suites = opts.ciphers.clone();
+    }
+    Arc::new(provider)
+}
+
+/// The protocol versions that have a suite among `provider`'s: `--tls-ciphers
+/// TLS13_AES_128_GCM_SHA256` alone means TLS 1.3 only.
+fn versions(provider: &CryptoProvider) -> Vec<&'static rustls::SupportedProtocolVersion> {
+    [&rustls::version::TLS13, &rustls::version::TLS12]
+        .into_iter()
+        .filter(|v| {
+            provider
+                .cipher_suites
+                .iter()
+                .any(|s| s.version().version == v.version)
+        })
+        .collect()
+}
+
+/// The suites `--tls-ciphers` may name: rustls's names, and OpenSSL's for the same suites.
+fn known_suites() -> Vec<(rustls::SupportedCipherSuite, String, &'static str)> {
+    rustls::crypto::ring::ALL_CIPHER_SUITES
+        .iter()
+        .map(|&suite| {
+            let name = format!("{:?}", suite.suite());
+            let openssl = match name.as_str() {
+                "TLS13_AES_256_GCM_SHA384" => "TLS_AES_256_GCM_SHA384",
+                "TLS13_AES_128_GCM_SHA256" => "TLS_AES_128_GCM_SHA256",
+                "TLS13_CHACHA20_POLY1305_SHA256" => "TLS_CHACHA20_POLY1305_SHA256",
+                "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384" => "ECDHE-ECDSA-AES256-GCM-SHA384",
+                "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" => "ECDHE-ECDSA-AES128-GCM-SHA256",
+                "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256" => "ECDHE-ECDSA-CHACHA20-POLY1305",
+                "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384" => "ECDHE-RSA-AES256-GCM-SHA384",
+                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" => "ECDHE-RSA-AES128-GCM-SHA256",
+                "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256" => "ECDHE-RSA-CHACHA20-POLY1305",
+                _ => "",
+            };
+            (suite, name, openssl)
+        })
+        .collect()
+}
+
+/// `--tls-ciphers LIST`: suite names separated by `,` or `:` (OpenSSL's separator), in
+/// rustls's spelling (`TLS13_AES_128_GCM_SHA256`) or OpenSSL's (`TLS_AES_128_GCM_SHA256`,
+/// `ECDHE-RSA-AES128-GCM-SHA256`), any case. An unknown name: the error lists the valid
+/// ones.
+pub(crate) fn parse_ciphers(
+    list: &str,
+) -> std::result::Result<Vec<rustls::SupportedCipherSuite>, String> {
+    let known = known_suites();
+    let mut chosen: Vec<rustls::SupportedCipherSuite> = Vec::new();
+    for name in list.split([',', ':']).map(str::trim) {
+        let found = known.iter().find(|(_, ours, openssl)| {
+            name.eq_ignore_ascii_case(ours)
+                || (!openssl.is_empty() && name.eq_ignore_ascii_case(openssl))
+        });
+        match found {
+            Some((suite, _, _)) => {
+                if !chosen.iter().any(|c| c.suite() == suite.suite()) {
+                    chosen.push(*suite);
+                }
+            }
+            None => {
+                let valid: Vec<&str> = known.iter().map(|(_, ours, _)| ours.as_str()).collect();
+                return Err(format!(
+                    "unknown cipher suite `{name}` in `--tls-ciphers` (valid: {})",
+                    valid.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+/// rustls's session keys to `SSLKEYLOGFILE` when it is set (NSS's key log format), so
+/// Wireshark can decrypt a capture; nothing otherwise.
+fn key_log() -> Arc<dyn rustls::KeyLog> {
+    Arc::new(rustls::KeyLogFile::new())
+}
+
+/// A PEM certificate chain and key: `--tls-cert`/`--tls-key`.
+fn load_identity(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+    let chain = load_certs(cert, "--tls-cert")?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| setup_error(format!("--tls-key `{}`", key.display()), pem_words(&e)))?;
+    Ok((chain, key))
+}
+
+/// The certificates in a PEM file given with `flag`.
+fn load_certs(path: &Path, flag: &str) -> Result<Vec<CertificateDer<'static>>> {
+    let what = format!("{flag} `{}`", path.display());
+    CertificateDer::pem_file_iter(path)
+        .map_err(|e| setup_error(&what, pem_words(&e)))?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| setup_error(&what, pem_words(&e)))
 }
 
 fn setup_error(what: impl Into<String>, reason: impl std::fmt::Display) -> Error {
@@ -65,18 +165,17 @@ pub(crate) fn parse_pin(text: &str) -> Option<[u8; 32]> {
 
 /// The client's configuration: who is trusted and what is offered.
 pub(crate) fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>> {
-    let provider = provider();
+    let provider = provider(opts);
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| setup_error("tls", e))?;
-    let mut config = if let Some(pin) = opts.pin {
+        .with_protocol_versions(&versions(&provider))
+        .map_err(|e| setup_error("--tls-ciphers", e))?;
+    let builder = if let Some(pin) = opts.pin {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(LooseVerifier {
                 pin: Some(pin),
                 provider,
             }))
-            .with_no_client_auth()
     } else if opts.insecure {
         print_line("--insecure: the server's certificate is not verified");
         builder
@@ -85,13 +184,20 @@ pub(crate) fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>> {
                 pin: None,
                 provider,
             }))
-            .with_no_client_auth()
     } else {
-        builder
-            .with_root_certificates(trust_roots(opts.ca_file.as_deref())?)
-            .with_no_client_auth()
+        builder.with_root_certificates(trust_roots(opts.ca_file.as_deref())?)
+    };
+    let mut config = match (&opts.cert_file, &opts.key_file) {
+        (Some(cert), Some(key)) => {
+            let (chain, key) = load_identity(cert, key)?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| setup_error("--tls-cert/--tls-key", e))?
+        }
+        _ => builder.with_no_client_auth(),
     };
     config.alpn_protocols = opts.alpn.clone();
+    config.key_log = key_log();
     Ok(Arc::new(config))
 }
 
@@ -99,13 +205,7 @@ pub(crate) fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>> {
 fn trust_roots(ca_file: Option<&Path>) -> Result<RootCertStore> {
     let mut roots = RootCertStore::empty();
     let certs: Vec<CertificateDer<'static>> = match ca_file {
-        Some(path) => {
-            let what = format!("--tls-ca `{}`", path.display());
-            CertificateDer::pem_file_iter(path)
-                .map_err(|e| setup_error(&what, pem_words(&e)))?
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|e| setup_error(&what, pem_words(&e)))?
-        }
+        Some(path) => load_certs(path, "--tls-ca")?,
         None => rustls_native_certs::load_native_certs().certs,
     };
     let (added, _ignored) = roots.add_parsable_certificates(certs);
@@ -156,14 +256,7 @@ pub(crate) struct ServerIdentity {
 pub(crate) fn server_identity(opts: &TlsOptions, names: Vec<String>) -> Result<ServerIdentity> {
     let (chain, key, generated) = match (&opts.cert_file, &opts.key_file) {
         (Some(cert), Some(key)) => {
-            let what = format!("--tls-cert `{}`", cert.display());
-            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-                .map_err(|e| setup_error(&what, pem_words(&e)))?
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|e| setup_error(&what, pem_words(&e)))?;
-            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-                setup_error(format!("--tls-key `{}`", key.display()), pem_words(&e))
-            })?;
+            let (chain, key) = load_identity(cert, key)?;
             (chain, key, None)
         }
         _ => {
@@ -176,12 +269,34 @@ pub(crate) fn server_identity(opts: &TlsOptions, names: Vec<String>) -> Result<S
             (vec![der], key, Some(print))
         }
     };
-    let config = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| setup_error("tls", e))?
-        .with_no_client_auth()
+    let provider = provider(opts);
+    let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_protocol_versions(&versions(&provider))
+        .map_err(|e| setup_error("--tls-ciphers", e))?;
+    let builder = match &opts.client_ca_file {
+        Some(path) => {
+            // `--tls-client-ca`: every client shows a certificate that CA issued.
+            let mut roots = RootCertStore::empty();
+            let (added, _ignored) =
+                roots.add_parsable_certificates(load_certs(path, "--tls-client-ca")?);
+            let what = format!("--tls-client-ca `{}`", path.display());
+            if added == 0 {
+                return Err(setup_error(what, "no usable certificate"));
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| setup_error(what, e))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder
         .with_single_cert(chain, key)
         .map_err(|e| setup_error("--tls-cert/--tls-key", e))?;
+    config.key_log = key_log();
     Ok(ServerIdentity {
         config: Arc::new(config),
         generated,
@@ -313,6 +428,59 @@ pub(crate) fn handshake(
     result
 }
 
+/// `-v`: what the peer's certificate says, one line each: subject, issuer, validity and
+/// the names it is for (`peer` is `server` or `client`). Empty when it showed none.
+pub(crate) fn describe_peer_certificate(tls: &TlsLayer, peer: &str) -> Vec<String> {
+    let Some(der) = tls.conn.peer_certificates().and_then(<[_]>::first) else {
+        return Vec::new();
+    };
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+        return vec![format!("{peer} certificate: not parsable")];
+    };
+    let when = |t: &x509_parser::time::ASN1Time| {
+        let t = t.to_datetime();
+        format!(
+            "{}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    };
+    let validity = cert.validity();
+    let mut lines = vec![
+        format!("{peer} certificate subject: {}", cert.subject()),
+        format!("{peer} certificate issuer: {}", cert.issuer()),
+        format!(
+            "{peer} certificate valid: not before {}, not after {}",
+            when(&validity.not_before),
+            when(&validity.not_after)
+        ),
+    ];
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        let names: Vec<String> = san
+            .value
+            .general_names
+            .iter()
+            .map(|name| match name {
+                x509_parser::extensions::GeneralName::DNSName(n) => (*n).to_string(),
+                x509_parser::extensions::GeneralName::IPAddress(b) => match b.len() {
+                    4 => std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*b).expect("4 bytes"))
+                        .to_string(),
+                    16 => std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*b).expect("16 bytes"))
+                        .to_string(),
+                    _ => "?".to_string(),
+                },
+                other => other.to_string(),
+            })
+            .collect();
+        lines.push(format!("{peer} certificate names: {}", names.join(", ")));
+    }
+    lines
+}
+
 /// `-v`: what was agreed.
 pub(crate) fn describe_session(tls: &TlsLayer) -> String {
     let version = tls
@@ -344,6 +512,27 @@ mod tests {
         assert_eq!(parse_pin(&hex), None, "the algorithm is required");
         assert_eq!(parse_pin("sha256:abcd"), None);
         assert_eq!(parse_pin(&format!("sha256:{}", "zz".repeat(32))), None);
+    }
+
+    #[test]
+    fn tls_ciphers_parse_rustls_and_openssl_names() {
+        let names = |list: &str| -> Vec<String> {
+            parse_ciphers(list)
+                .expect("valid list")
+                .iter()
+                .map(|s| format!("{:?}", s.suite()))
+                .collect()
+        };
+        assert_eq!(
+            names("TLS13_AES_128_GCM_SHA256:ecdhe-rsa-aes256-gcm-sha384, TLS_AES_128_GCM_SHA256"),
+            [
+                "TLS13_AES_128_GCM_SHA256",
+                "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
+            ]
+        );
+        let err = parse_ciphers("TLS13_AES_128_GCM_SHA256,nope").unwrap_err();
+        assert!(err.starts_with("unknown cipher suite `nope`"), "{err}");
+        assert!(parse_ciphers("").is_err());
     }
 
     #[test]

@@ -78,6 +78,17 @@ pub(crate) struct Options {
     pub(crate) keep_listening: bool,
     /// Use sendfile/splice where the fds allow (off in interactive mode).
     pub(crate) zero_copy: bool,
+    /// A client without `--tls`: a TLS record as the first bytes from the peer ends the
+    /// session with `the peer speaks TLS: try --tls` instead of reaching stdout.
+    pub(crate) sniff_tls: bool,
+}
+
+/// Whether `first` (the first bytes a server sent) is a TLS alert record: what a TLS server
+/// answers plain text with (type 0x15, SSL 3.0 to TLS 1.3, a 2-byte body of level 1 or 2).
+/// Only a whole alert counts, not any record header: a plain client may be fetching a
+/// binary stream, and its bytes must reach stdout unless they cannot be anything else.
+pub(crate) fn looks_like_tls_record(first: &[u8]) -> bool {
+    matches!(first, [0x15, 0x03, 0x00..=0x04, 0x00, 0x02, 0x01 | 0x02, _])
 }
 
 fn stdin_error(source: io::Error) -> Error {
@@ -507,6 +518,14 @@ impl Session {
             Ok(filled) => filled,
             Err(source) => return Err(conn.error("read from", source)),
         };
+        if self.options.sniff_tls
+            && conn.bytes_received == 0
+            && looks_like_tls_record(self.from_peer.queue.as_slice())
+        {
+            // Only the first bytes of the session: in the middle of a stream these are
+            // data like any other.
+            return Err(Error::PeerSpeaksTls);
+        }
         if filled.bytes > 0 {
             conn.bytes_received += filled.bytes as u64;
             conn.last_activity = Instant::now();
@@ -674,6 +693,22 @@ mod tests {
         peer: StdUnixStream,
     }
 
+    #[test]
+    fn session_tls_record_header_is_recognised() {
+        assert!(
+            !looks_like_tls_record(b"\x16\x03\x01\x02\x00\x01"),
+            "a handshake may be data"
+        );
+        assert!(looks_like_tls_record(b"\x15\x03\x03\x00\x02\x02\x32"));
+        assert!(
+            !looks_like_tls_record(b"\x15\x03\x03\x00\x02\x02\x32more"),
+            "more than an alert"
+        );
+        assert!(!looks_like_tls_record(b"\x16\x03\x05"));
+        assert!(!looks_like_tls_record(b"HTTP/1.1 200 OK"));
+        assert!(!looks_like_tls_record(b"\x16\x03"), "too short to tell");
+    }
+
     fn options() -> Options {
         Options {
             crlf: false,
@@ -684,6 +719,7 @@ mod tests {
             follow_latest_sender: false,
             keep_listening: false,
             zero_copy: true,
+            sniff_tls: false,
         }
     }
 

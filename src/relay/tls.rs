@@ -191,6 +191,20 @@ pub(crate) fn describe_tls_error(
     let peer = if we_are_client { "server" } else { "client" };
     match err {
         RustlsError::InvalidCertificate(cert) => describe_certificate_error(cert, peer),
+        RustlsError::AlertReceived(AlertDescription::CertificateRequired) if we_are_client => {
+            "the server requires a client certificate (give `--tls-cert FILE --tls-key FILE`)"
+                .to_string()
+        }
+        RustlsError::AlertReceived(
+            alert @ (AlertDescription::UnknownCA
+            | AlertDescription::BadCertificate
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::CertificateExpired
+            | AlertDescription::UnsupportedCertificate),
+        ) if we_are_client => format!(
+            "the server refused our client certificate (TLS alert `{}`)",
+            alert_name(*alert)
+        ),
         RustlsError::AlertReceived(alert) => {
             format!("the {peer} sent the TLS alert `{}`", alert_name(*alert))
         }
@@ -203,6 +217,9 @@ pub(crate) fn describe_tls_error(
             } else {
                 "the client spoke plain text, not TLS".to_string()
             }
+        }
+        RustlsError::NoCertificatesPresented if !we_are_client => {
+            "the client presented no certificate (`--tls-client-ca` requires one)".to_string()
         }
         RustlsError::NoCertificatesPresented => format!("the {peer} presented no certificate"),
         RustlsError::PeerIncompatible(why) => {
@@ -217,16 +234,20 @@ pub(crate) fn describe_tls_error(
 
 /// A certificate problem, with the way out where there is one.
 fn describe_certificate_error(err: &CertificateError, peer: &str) -> String {
-    const HINT: &str = "use `--tls-ca FILE`, `--pin sha256:HEX` or `--insecure`";
+    let hint = if peer == "client" {
+        "not issued by a CA in `--tls-client-ca`"
+    } else {
+        "use `--tls-ca FILE`, `--pin sha256:HEX` or `--insecure`"
+    };
     let what = match err {
         CertificateError::UnknownIssuer => {
             return format!(
-                "the {peer}'s certificate is not trusted: self-signed or issued by an unknown authority ({HINT})"
+                "the {peer}'s certificate is not trusted: self-signed or issued by an unknown authority ({hint})"
             );
         }
         CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
             return format!(
-                "the {peer}'s certificate is not valid for this name (`--sni NAME` checks another name; {HINT})"
+                "the {peer}'s certificate is not valid for this name (`--sni NAME` checks another name; {hint})"
             );
         }
         CertificateError::Expired | CertificateError::ExpiredContext { .. } => "has expired",
@@ -283,15 +304,18 @@ fn debug_words(value: &impl std::fmt::Debug) -> String {
 fn camel_words(camel: &str, sep: char) -> String {
     let camel = camel.split(['(', ' ', '{']).next().unwrap_or(camel);
     let mut out = String::new();
-    for (i, c) in camel.chars().enumerate() {
+    let mut after_lower = false;
+    for c in camel.chars() {
         if c.is_ascii_uppercase() {
-            if i > 0 {
+            // An acronym stays one word: `UnknownCA` → `unknown_ca`.
+            if after_lower {
                 out.push(sep);
             }
             out.push(c.to_ascii_lowercase());
         } else {
             out.push(c);
         }
+        after_lower = !c.is_ascii_uppercase();
     }
     out
 }
@@ -326,6 +350,7 @@ mod tests {
             describe_tls_error(&alert, true, true),
             "the server sent the TLS alert `handshake_failure`"
         );
+        assert_eq!(alert_name(AlertDescription::UnknownCA), "unknown_ca");
         let plain = RustlsError::InvalidMessage(InvalidMessage::InvalidContentType);
         assert_eq!(
             describe_tls_error(&plain, true, true),
