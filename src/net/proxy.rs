@@ -385,7 +385,7 @@ fn shown(bytes: &[u8], max: usize) -> String {
 
 fn not_a_reply(protocol: &str, reply: &[u8]) -> Refusal {
     Refusal::Proxy(format!(
-        "not a {protocol} proxy reply (starts with `{}`)",
+        "the reply is not {protocol} (starts with `{}`)",
         shown(reply, 16)
     ))
 }
@@ -531,10 +531,7 @@ pub(crate) fn connect_via(
                 let secs = config.wait.unwrap_or_default().as_secs_f64();
                 break Err(Error::Proxy {
                     proxy: proxy_text.clone(),
-                    source: io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("handshake timed out after {secs} s"),
-                    ),
+                    source: io::Error::other(format!("handshake timed out after {secs} s")),
                 });
             }
             Ok(Wait::Ended(outcome)) => break Ok(Err(outcome)),
