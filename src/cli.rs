@@ -118,6 +118,47 @@ pub(crate) struct Cli {
     #[arg(short = 'z', long = "zero-io")]
     pub(crate) zero_io: bool,
 
+    /// Connect through the proxy at HOST[:PORT] (nc; SOCKS5 unless -X says)
+    #[arg(short = 'x', value_name = "HOST[:PORT]")]
+    pub(crate) nc_proxy: Option<String>,
+
+    /// The -x proxy's protocol: 4 (SOCKS4), 5 (SOCKS5) or connect (HTTP)
+    #[arg(short = 'X', value_name = "PROTO")]
+    pub(crate) nc_proxy_type: Option<String>,
+
+    /// User name for the proxy (empty password; see --proxy-auth)
+    #[arg(short = 'P', value_name = "USER")]
+    pub(crate) nc_proxy_user: Option<String>,
+
+    /// Connect through the proxy at HOST[:PORT] (ncat; HTTP unless --proxy-type says)
+    #[arg(
+        long = "proxy",
+        value_name = "HOST[:PORT]",
+        long_help = "Connect through the proxy at HOST[:PORT] (ncat's spelling; -x is nc's).\n\
+                     The port defaults to 1080 for SOCKS and 3128 for HTTP. The proxy \
+                     handshake runs before --tls, so TLS goes through the tunnel."
+    )]
+    pub(crate) proxy: Option<String>,
+
+    /// The proxy's protocol: socks4, socks5 or http (CONNECT)
+    #[arg(long = "proxy-type", value_name = "TYPE")]
+    pub(crate) proxy_type: Option<String>,
+
+    /// Proxy credentials USER:PASS (SOCKS5 username/password, HTTP basic; SOCKS4: USER)
+    #[arg(long = "proxy-auth", value_name = "USER:PASS")]
+    pub(crate) proxy_auth: Option<String>,
+
+    /// Where the target's name is resolved: local, remote, both or none
+    #[arg(
+        long = "proxy-dns",
+        value_name = "WHERE",
+        long_help = "Where the target's name is resolved: local (by rnc), remote (by the \
+                     proxy), both (by rnc, else by the proxy) or none (addresses only).\n\
+                     The default is remote for SOCKS5 and HTTP, local for SOCKS4 (remote \
+                     makes it SOCKS4a)."
+    )]
+    pub(crate) proxy_dns: Option<String>,
+
     /// Do not shut down the socket's write side at stdin EOF
     #[arg(long = "no-shutdown")]
     pub(crate) no_shutdown: bool,

@@ -12,6 +12,9 @@ use std::time::Duration;
 use crate::cli::Cli;
 use crate::error::{Error, Result};
 
+mod proxy;
+pub(crate) use proxy::{ProxyDns, ProxyKind, ProxyOptions};
+
 /// Longest accepted `-w`/`-q` value: one year.
 const MAX_TIMEOUT_SECS: f64 = 365.0 * 24.0 * 3600.0;
 
@@ -138,6 +141,8 @@ pub(crate) struct Config {
     pub(crate) raw_output: bool,
     /// `--tls` and its settings.
     pub(crate) tls: Option<TlsOptions>,
+    /// `-x`/`--proxy` and its settings: connect through this proxy.
+    pub(crate) proxy: Option<ProxyOptions>,
 }
 
 /// `--tls`'s settings, checked.
@@ -313,8 +318,10 @@ impl Config {
         }
 
         let tls = tls_options(&cli, mode, transport)?;
+        let proxy = proxy::proxy_options(&cli, mode, transport, &target)?;
         Ok(Config {
             tls,
+            proxy,
             mode,
             transport,
             target,

@@ -75,6 +75,20 @@ pub(crate) enum Error {
     /// A connect did not finish within `-w`.
     #[error("connect to {addr}: timed out after {secs}")]
     ConnectTimeout { addr: String, secs: String },
+    /// The proxy hop failed: its handshake broke, timed out, or it refused us
+    /// (`proxy 127.0.0.1:1080: authentication required`).
+    #[error("proxy {proxy}")]
+    Proxy {
+        proxy: String,
+        #[source]
+        source: io::Error,
+    },
+    /// An HTTP proxy answered CONNECT with a status other than 2xx.
+    #[error("proxy {proxy} answered HTTP {status}")]
+    ProxyAnswered { proxy: String, status: String },
+    /// The proxy could not reach the target (`via proxy …: connection refused by …`).
+    #[error("via proxy {proxy}: {reason}")]
+    ViaProxy { proxy: String, reason: String },
     /// A Unix socket path problem found before any syscall on the socket.
     #[error("unix socket `{}`: {reason}", path.display())]
     UnixPath { path: PathBuf, reason: String },

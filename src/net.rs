@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 pub(crate) mod connect;
 pub(crate) mod endpoint;
 pub(crate) mod listen;
+pub(crate) mod proxy;
 pub(crate) mod tls;
 mod unix_diag;
 

@@ -17,7 +17,7 @@ use crate::net::connect::{
 };
 use crate::net::endpoint::Endpoint;
 use crate::net::listen::{StreamListener, accept_next};
-use crate::net::tls;
+use crate::net::{proxy, tls};
 use crate::notices::print_line;
 use crate::relay::session::{Options, Session};
 use crate::relay::stdio::StdStream;
@@ -186,8 +186,8 @@ fn run_client(
         Ok(endpoint) => endpoint,
         Err(outcome) => return Ok(outcome),
     };
-    let peer = endpoint
-        .peer_description()
+    let peer = proxy::route_text(config, &endpoint)
+        .or_else(|| endpoint.peer_description())
         .unwrap_or_else(|| "peer".to_string());
     let local = endpoint.local_description();
     if config.verbose {
@@ -319,6 +319,9 @@ fn connect(
         }
         (Target::Inet { host, port }, transport) => {
             let host = inet_host(host)?;
+            if let Some(options) = &config.proxy {
+                return proxy::connect_via(lp, session, config, options, host, *port);
+            }
             announce_resolving(session, config, host)?;
             let addrs = match resolve_waiting(lp, session, host, *port, config.family)? {
                 Ok(addrs) => addrs,

@@ -12,6 +12,7 @@ mod hostile;
 mod integrity;
 mod interop;
 mod limits;
+mod proxy;
 mod tcp;
 mod tls;
 mod tty;

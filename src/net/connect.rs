@@ -147,6 +147,11 @@ pub(crate) fn udp_probe_success(host: &Host, port: u16) -> String {
 /// nc's wording for an open port: `connection to HOST PORT succeeded`.
 pub(crate) fn zero_io_success(config: &Config, endpoint: &Endpoint) -> String {
     let (host, port) = match &config.target {
+        // Through a proxy, the socket's peer is the proxy.
+        Target::Inet {
+            host: Some(host),
+            port,
+        } if config.proxy.is_some() => (host_text(host), Some(*port)),
         Target::Inet {
             host: Some(host), ..
         } => (host_text(host), endpoint.peer_port()),

@@ -32,7 +32,8 @@ pub use peers::{
 };
 pub use procfs::{
     assert_idle, fd_count, first_unprivileged_port, is_nonblocking, peak_rss_kib, rss_kib,
-    tcp_listen_port_of, udp_addrs_of, wait_tcp_listen_port_of, wait_tcp_state,
+    tcp_listen_port_of, try_tcp_listen_port_of, udp_addrs_of, wait_tcp_listen_port_of,
+    wait_tcp_state,
 };
 pub use spawn::{
     ChildGuard, Deadline, Exit, Input, Output, RNC, Rnc, TIMEOUT, drain_in_thread, parse_port,

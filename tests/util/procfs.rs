@@ -99,13 +99,19 @@ fn socket_rows_of(pid: u32, tables: &[&str]) -> Vec<(String, String)> {
 /// The port of the TCP socket that process `pid` is listening on, from `/proc`
 /// (for tools that do not print the port the kernel chose).
 pub fn tcp_listen_port_of(pid: u32) -> u16 {
-    match tcp_sockets_of(pid)
-        .into_iter()
-        .find(|(state, _)| state == "0A")
-    {
-        Some((_, port)) => port,
+    match try_tcp_listen_port_of(pid) {
+        Some(port) => port,
         None => panic!("process {pid} has no listening TCP socket"),
     }
+}
+
+/// Like `tcp_listen_port_of`, `None` while process `pid` has no listening TCP socket
+/// (for a caller that also watches the process exit).
+pub fn try_tcp_listen_port_of(pid: u32) -> Option<u16> {
+    tcp_sockets_of(pid)
+        .into_iter()
+        .find(|(state, _)| state == "0A")
+        .map(|(_, port)| port)
 }
 
 /// Like `tcp_listen_port_of`, for a tool that may not have called listen(2) yet: waits
