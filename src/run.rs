@@ -22,7 +22,7 @@ use crate::notices::print_line;
 use crate::relay::session::{Options, Session};
 use crate::relay::stdio::StdStream;
 use crate::relay::tls::TlsLayer;
-use crate::tty::status::ConnState;
+use crate::tty::status::{ConnState, PeerCheck};
 use crate::tty::ui::{Ui, UiWish};
 
 /// Run rnc as `config` says.
@@ -62,18 +62,7 @@ impl TlsSide {
             reason: e.to_string(),
         };
         if let (Some(client), Some(opts)) = (&self.client, &config.tls) {
-            let host = match &config.target {
-                Target::Inet {
-                    host: Some(Host::Name(name)),
-                    ..
-                } => Some(name.clone()),
-                Target::Inet {
-                    host: Some(Host::Literal { ip, .. }),
-                    ..
-                } => Some(ip.to_string()),
-                _ => None,
-            };
-            let name = tls::server_name(opts, host.as_deref())?;
+            let name = tls::server_name(opts, tls_host(config).as_deref())?;
             let conn = rustls::ClientConnection::new(std::sync::Arc::clone(client), name)
                 .map_err(failed)?;
             return Ok(Some(TlsLayer::new(conn)));
@@ -85,6 +74,33 @@ impl TlsSide {
         }
         Ok(None)
     }
+}
+
+/// The host a TLS client checks the certificate for (before `--sni`).
+fn tls_host(config: &Config) -> Option<String> {
+    match &config.target {
+        Target::Inet {
+            host: Some(Host::Name(name)),
+            ..
+        } => Some(name.clone()),
+        Target::Inet {
+            host: Some(Host::Literal { ip, .. }),
+            ..
+        } => Some(ip.to_string()),
+        _ => None,
+    }
+}
+
+/// How the peer's certificate was checked: the status row's words and `-v`'s line.
+fn peer_check(config: &Config) -> Result<(PeerCheck, Option<String>)> {
+    let Some(opts) = &config.tls else {
+        return Ok((PeerCheck::Unchecked, None));
+    };
+    if config.mode == Mode::Listen {
+        return Ok(tls::peer_check(opts, None));
+    }
+    let name = tls::server_name(opts, tls_host(config).as_deref())?;
+    Ok(tls::peer_check(opts, Some(&name.to_str())))
 }
 
 /// With `--tls`, run the handshake on `endpoint` (bounded by `-w`); `-v` says what was
@@ -104,12 +120,16 @@ fn secure(
     if let Err(outcome) = tls::handshake(lp, session, endpoint, &mut layer, deadline)? {
         return Ok(Err(outcome));
     }
+    let (check, line) = peer_check(config)?;
     if config.verbose {
         print_line(&format!(
             "{} in {:.1} ms",
             tls::describe_session(&layer),
             started.elapsed().as_secs_f64() * 1000.0
         ));
+        if let Some(line) = &line {
+            print_line(line);
+        }
         let peer = if config.mode == Mode::Listen {
             "client"
         } else {
@@ -119,6 +139,9 @@ fn secure(
             print_line(&line);
         }
     }
+    session
+        .ui()
+        .set_tls(Some(tls::shown_session(&layer, check)));
     Ok(Ok(Some(layer)))
 }
 

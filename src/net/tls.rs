@@ -27,6 +27,7 @@ use crate::net::endpoint::Endpoint;
 use crate::notices::print_line;
 use crate::relay::session::Session;
 use crate::relay::tls::TlsLayer;
+use crate::tty::status::{PeerCheck, TlsShown};
 
 /// The one crypto provider rnc uses (ring), limited to `--tls-ciphers` when given.
 fn provider(opts: &TlsOptions) -> Arc<CryptoProvider> {
@@ -499,6 +500,81 @@ pub(crate) fn describe_session(tls: &TlsLayer) -> String {
     format!("TLS handshake done: {version}, {suite}{alpn}")
 }
 
+/// The status row's view of a finished handshake: `TLS1.3`, the suite without its
+/// protocol and hash (`AES_256_GCM`), the ALPN protocol, and `check`.
+pub(crate) fn shown_session(tls: &TlsLayer, check: PeerCheck) -> TlsShown {
+    let version = tls.conn.protocol_version().map_or_else(
+        || "TLS".to_string(),
+        |v| format!("{v:?}").replace("TLSv", "TLS").replace('_', "."),
+    );
+    let suite = tls
+        .conn
+        .negotiated_cipher_suite()
+        .map_or_else(String::new, |s| short_suite(&format!("{:?}", s.suite())));
+    let alpn = tls
+        .conn
+        .alpn_protocol()
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    TlsShown {
+        version,
+        suite,
+        alpn,
+        check,
+    }
+}
+
+/// `TLS13_AES_256_GCM_SHA384` → `AES_256_GCM`; `TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256` →
+/// `AES_128_GCM`.
+fn short_suite(name: &str) -> String {
+    let name = name
+        .split_once("_WITH_")
+        .map_or(name, |(_, cipher)| cipher)
+        .trim_start_matches("TLS13_");
+    let name = name
+        .strip_suffix("_SHA256")
+        .or_else(|| name.strip_suffix("_SHA384"))
+        .unwrap_or(name);
+    name.to_string()
+}
+
+/// How the peer's certificate is checked (the status row's words) and the `-v` line
+/// saying so. `name`: what a client checks the server's certificate for; `None` on a
+/// listener.
+pub(crate) fn peer_check(opts: &TlsOptions, name: Option<&str>) -> (PeerCheck, Option<String>) {
+    let Some(name) = name else {
+        return match &opts.client_ca_file {
+            Some(ca) => (
+                PeerCheck::Unchecked,
+                Some(format!(
+                    "client certificate verified by --tls-client-ca {}",
+                    ca.display()
+                )),
+            ),
+            None => (PeerCheck::Unchecked, None),
+        };
+    };
+    if opts.pin.is_some() {
+        return (
+            PeerCheck::Pinned,
+            Some("certificate matches --pin".to_string()),
+        );
+    }
+    if opts.insecure {
+        return (
+            PeerCheck::NotVerified,
+            Some("certificate NOT verified (--insecure)".to_string()),
+        );
+    }
+    let by = match &opts.ca_file {
+        Some(ca) => format!("--tls-ca {}", ca.display()),
+        None => "the system trust store".to_string(),
+    };
+    (
+        PeerCheck::Verified(name.to_string()),
+        Some(format!("certificate verified for {name} by {by}")),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -533,6 +609,47 @@ mod tests {
         let err = parse_ciphers("TLS13_AES_128_GCM_SHA256,nope").unwrap_err();
         assert!(err.starts_with("unknown cipher suite `nope`"), "{err}");
         assert!(parse_ciphers("").is_err());
+    }
+
+    #[test]
+    fn tls_short_suite_names() {
+        assert_eq!(short_suite("TLS13_AES_256_GCM_SHA384"), "AES_256_GCM");
+        assert_eq!(
+            short_suite("TLS13_CHACHA20_POLY1305_SHA256"),
+            "CHACHA20_POLY1305"
+        );
+        assert_eq!(
+            short_suite("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+            "AES_128_GCM"
+        );
+    }
+
+    #[test]
+    fn tls_peer_check_words() {
+        let mut opts = TlsOptions::default();
+        assert_eq!(
+            peer_check(&opts, Some("example.org")),
+            (
+                PeerCheck::Verified("example.org".into()),
+                Some("certificate verified for example.org by the system trust store".into())
+            )
+        );
+        opts.ca_file = Some("ca.pem".into());
+        assert_eq!(
+            peer_check(&opts, Some("h")).1.as_deref(),
+            Some("certificate verified for h by --tls-ca ca.pem")
+        );
+        opts.insecure = true;
+        assert_eq!(
+            peer_check(&opts, Some("h")),
+            (
+                PeerCheck::NotVerified,
+                Some("certificate NOT verified (--insecure)".into())
+            )
+        );
+        opts.pin = Some([0; 32]);
+        assert_eq!(peer_check(&opts, Some("h")).0, PeerCheck::Pinned);
+        assert_eq!(peer_check(&opts, None), (PeerCheck::Unchecked, None));
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //! Rendering never does I/O and never exceeds the width it is given. Fields are dropped
 //! in reverse order of importance (state, then peer, an actionable key hint, the
 //! percentage and ETA, bytes, elapsed, local, RTT, note) and what still does not fit is
-//! cut with `…`. The bar is reverse video with a bold state; `Look::color` adds colours
+//! cut with `…`. A TLS session adds its version and suite, the ALPN protocol and how the
+//! peer was checked (`verified NAME`, `pinned`, `NOT VERIFIED`); the suite goes early,
+//! `NOT VERIFIED` right after the peer, and it is bold (red with colours). The bar is
+//! reverse video with a bold state; `Look::color` adds colours
 //! (NO_COLOR means no colour, not no highlighting), and every escape is an SGR one.
 //! Addresses, paths and notes go through `escape_for_display`, so a hostile name cannot
 //! drive the terminal.
@@ -17,6 +20,7 @@
 //! not UTF-8 (`Look::ascii`) the row is pure ASCII: `<->`, `tx`/`rx`, `us`, `...`, and any
 //! other non-ASCII character as `<U+XXXX>`.
 
+use std::ops::Range;
 use std::time::Duration;
 
 use crate::sys::{TcpInfo, TcpState};
@@ -113,6 +117,35 @@ impl Rtt {
         info.min_rtt.map_or(Rtt::Smoothed(info.srtt), Rtt::Min)
     }
 }
+
+/// How the peer's certificate was checked, as the status row says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PeerCheck {
+    /// Verified for this name (trust store or `--tls-ca`): `verified NAME`.
+    Verified(String),
+    /// `--pin` matched: `pinned`.
+    Pinned,
+    /// `--insecure`: `NOT VERIFIED`, kept before anything but the peer.
+    NotVerified,
+    /// Nothing to say (a listener that asks for no client certificate).
+    Unchecked,
+}
+
+/// What the status row shows of a TLS session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TlsShown {
+    /// `TLS1.3`.
+    pub(crate) version: String,
+    /// The cipher suite, short: `AES_256_GCM`.
+    pub(crate) suite: String,
+    /// The ALPN protocol agreed, if any.
+    pub(crate) alpn: Option<String>,
+    /// How the peer was checked.
+    pub(crate) check: PeerCheck,
+}
+
+/// The words of `PeerCheck::NotVerified`.
+const NOT_VERIFIED: &str = "NOT VERIFIED";
 
 /// How a row may be drawn, from the environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,6 +247,8 @@ pub(crate) struct StatusModel {
     pub(crate) hint: Option<&'static str>,
     /// The connection's number under `-k` (1 for the first), shown as `client N`.
     pub(crate) connection: Option<u64>,
+    /// The TLS session, under `--tls`.
+    pub(crate) tls: Option<TlsShown>,
 }
 
 /// A piece of the row, in display order.
@@ -230,6 +265,10 @@ enum Part {
     Rtt,
     Note,
     Hint,
+    TlsVersion,
+    TlsSuite,
+    Alpn,
+    TlsCheck,
 }
 
 /// Separator between groups of the row.
@@ -253,11 +292,12 @@ impl StatusModel {
             note: None,
             hint: None,
             connection: None,
+            tls: None,
         }
     }
 
     /// Nobody is connected any more: forget what belonged to the connection (peer,
-    /// counts, rates, RTT, number, note, hint, elapsed time). The transport, the local
+    /// counts, rates, RTT, number, note, hint, elapsed time, TLS session). The transport, the local
     /// address, the state and what is still to send stay.
     pub(crate) fn forget_connection(&mut self) {
         self.peer = None;
@@ -270,6 +310,7 @@ impl StatusModel {
         self.note = None;
         self.hint = None;
         self.connection = None;
+        self.tls = None;
     }
 
     /// The status bar: exactly one row of `width` columns, no newline. A reverse-video
@@ -277,7 +318,7 @@ impl StatusModel {
     /// coloured. SGR sequences only. When `expected_to_send` is known it also shows the
     /// send rate, the percentage sent and the ETA.
     pub(crate) fn render(&self, width: usize, look: Look) -> String {
-        let row = self.row_text(width, look.ascii);
+        let (row, warning) = self.row_marked(width, look.ascii);
         if width == 0 {
             return row;
         }
@@ -292,6 +333,24 @@ impl StatusModel {
         } else {
             ("\x1b[1m".to_string(), "\x1b[22m")
         };
+        // `NOT VERIFIED` stands out: bold, and red with colours.
+        let rest = match warning {
+            Some(w) if w.start >= split => {
+                let (start, end) = (w.start - split, w.end - split);
+                let (on, off) = if look.color {
+                    ("\x1b[1;31m", "\x1b[22;39m")
+                } else {
+                    ("\x1b[1m", "\x1b[22m")
+                };
+                format!(
+                    "{}{on}{}{off}{}",
+                    &rest[..start],
+                    &rest[start..end],
+                    &rest[end..]
+                )
+            }
+            _ => rest.to_string(),
+        };
         format!(
             "\x1b[7m{bold}{head}{unbold}{rest}{:pad$}\x1b[0m",
             "",
@@ -300,20 +359,48 @@ impl StatusModel {
     }
 
     /// The status row's text, without attributes: at most `width` columns.
+    #[cfg(test)]
     fn row_text(&self, width: usize, ascii: bool) -> String {
+        self.row_marked(width, ascii).0
+    }
+
+    /// The status row's text and where `NOT VERIFIED` is in it (when shown whole).
+    fn row_marked(&self, width: usize, ascii: bool) -> (String, Option<Range<usize>>) {
         // Without a peer, the local address (what we listen on) is the one to keep.
         let address = if self.peer.is_some() {
             Part::Peer
         } else {
             Part::Local
         };
-        let mut priority = vec![address, Part::Hint, Part::Percent, Part::Eta, Part::Bytes];
+        let mut priority = vec![address];
+        let insecure = self
+            .tls
+            .as_ref()
+            .is_some_and(|tls| tls.check == PeerCheck::NotVerified);
+        if insecure {
+            // A warning outranks everything but the peer.
+            priority.push(Part::TlsCheck);
+        }
+        priority.extend([Part::Hint, Part::Percent, Part::Eta, Part::Bytes]);
+        priority.extend([Part::TlsCheck, Part::TlsVersion]);
         if self.expected_to_send.is_some() {
             // A transfer of known size: its rate belongs with its progress.
             priority.push(Part::Rate);
         }
-        priority.extend([Part::Elapsed, Part::Local, Part::Rtt, Part::Note]);
-        self.fit(width, &priority, Some(address), Symbols::of(ascii))
+        priority.extend([
+            Part::Elapsed,
+            Part::Local,
+            Part::Alpn,
+            Part::Rtt,
+            Part::TlsSuite,
+            Part::Note,
+        ]);
+        let sym = Symbols::of(ascii);
+        let included = self.fit_parts(width, &priority, Some(address), sym);
+        let (text, warning) = self.compose_marked(&included, sym);
+        let row = truncate(&text, width, sym.ellipsis);
+        let warning = warning.filter(|w| row.get(w.clone()) == Some(NOT_VERIFIED));
+        (row, warning)
     }
 
     /// The non-interactive progress line for stderr: state, then (as the width allows)
@@ -334,6 +421,18 @@ impl StatusModel {
     /// The row with as many parts as fit, tried in `priority` order; `must` (the peer, or
     /// the local address without a peer) is kept even if it has to be cut.
     fn fit(&self, width: usize, priority: &[Part], must: Option<Part>, sym: &Symbols) -> String {
+        let included = self.fit_parts(width, priority, must, sym);
+        truncate(&self.compose(&included, sym), width, sym.ellipsis)
+    }
+
+    /// The parts `fit` shows.
+    fn fit_parts(
+        &self,
+        width: usize,
+        priority: &[Part],
+        must: Option<Part>,
+        sym: &Symbols,
+    ) -> Vec<Part> {
         let mut included = vec![Part::Head];
         for &part in priority {
             if included.contains(&part) {
@@ -349,12 +448,17 @@ impl StatusModel {
         {
             included.push(must);
         }
-        truncate(&self.compose(&included, sym), width, sym.ellipsis)
+        included
     }
 
     /// The row made of the `included` parts, in display order: `tcp connected (client 2)
     /// LOCAL ⇄ PEER  ↑ sent ↓ received  rate/s  42% ETA 0:12  elapsed  rtt  note  hint`.
     fn compose(&self, included: &[Part], sym: &Symbols) -> String {
+        self.compose_marked(included, sym).0
+    }
+
+    /// `compose`, and where `NOT VERIFIED` is in the row.
+    fn compose_marked(&self, included: &[Part], sym: &Symbols) -> (String, Option<Range<usize>>) {
         let has = |p: Part| included.contains(&p);
         let local = self.local.as_deref().filter(|_| has(Part::Local));
         let peer = self.peer.as_deref().filter(|_| has(Part::Peer));
@@ -382,6 +486,7 @@ impl StatusModel {
             }
             (None, None) => {}
         }
+        let warning = self.compose_tls(&mut row, &has, sym);
         if has(Part::Bytes) {
             row.push_str(GAP);
             row.push_str(&format!(
@@ -429,7 +534,52 @@ impl StatusModel {
             row.push_str(GAP);
             row.push_str(&sym.shown(hint));
         }
-        row
+        (row, warning)
+    }
+
+    /// `  TLS1.3 AES_256_GCM  alpn h2  verified example.org`, as far as included; where
+    /// `NOT VERIFIED` went.
+    fn compose_tls(
+        &self,
+        row: &mut String,
+        has: &dyn Fn(Part) -> bool,
+        sym: &Symbols,
+    ) -> Option<Range<usize>> {
+        let tls = self.tls.as_ref()?;
+        let mut warning = None;
+        if has(Part::TlsVersion) {
+            row.push_str(GAP);
+            row.push_str(&sym.shown(&tls.version));
+            if has(Part::TlsSuite) {
+                row.push(' ');
+                row.push_str(&sym.shown(&tls.suite));
+            }
+        }
+        if let Some(alpn) = tls.alpn.as_deref().filter(|_| has(Part::Alpn)) {
+            row.push_str(GAP);
+            row.push_str("alpn ");
+            row.push_str(&sym.shown(alpn));
+        }
+        if has(Part::TlsCheck) {
+            match &tls.check {
+                PeerCheck::Verified(name) => {
+                    row.push_str(GAP);
+                    row.push_str("verified ");
+                    row.push_str(&sym.shown(name));
+                }
+                PeerCheck::Pinned => {
+                    row.push_str(GAP);
+                    row.push_str("pinned");
+                }
+                PeerCheck::NotVerified => {
+                    row.push_str(GAP);
+                    warning = Some(row.len()..row.len() + NOT_VERIFIED.len());
+                    row.push_str(NOT_VERIFIED);
+                }
+                PeerCheck::Unchecked => {}
+            }
+        }
+        warning
     }
 
     /// `tcp connected (client 3)`: transport, state and, under `-k`, the client's number.
@@ -634,8 +784,24 @@ mod tests {
         matches!(param, 30..=49 | 90..=107)
     }
 
+    /// A TLS 1.3 session checked with `check`, with ALPN `h2`.
+    fn tls(check: PeerCheck) -> StatusModel {
+        let mut m = full();
+        m.tls = Some(TlsShown {
+            version: "TLS1.3".into(),
+            suite: "AES_256_GCM".into(),
+            alpn: Some("h2".into()),
+            check,
+        });
+        m
+    }
+
     fn all_models() -> Vec<StatusModel> {
         let mut models = vec![connected(), full(), sending()];
+        models.push(tls(PeerCheck::Verified("exämple.org\x1b[2J".into())));
+        models.push(tls(PeerCheck::Pinned));
+        models.push(tls(PeerCheck::NotVerified));
+        models.push(tls(PeerCheck::Unchecked));
         let mut m = StatusModel::new("udp", ConnState::WaitingForDatagram);
         m.local = Some("0.0.0.0:5353".into());
         models.push(m.clone());
@@ -1041,5 +1207,86 @@ mod tests {
             plain(&m, 200).ends_with("  00:42  srtt 5.1 ms"),
             "the smoothed estimate says so"
         );
+    }
+
+    #[test]
+    fn status_render_tls_session() {
+        let m = tls(PeerCheck::Verified("example.org".into()));
+        assert_eq!(
+            plain(&m, 200),
+            "tcp connected (client 3) 127.0.0.1:5000 ⇄ 127.0.0.1:55971  TLS1.3 AES_256_GCM  \
+             alpn h2  verified example.org  ↑ 12 B ↓ 1.4 KiB  00:42  rtt 350 µs  \
+             connection 3 from 127.0.0.1:55971"
+        );
+        assert_eq!(
+            plain(&m, 130),
+            "tcp connected (client 3) 127.0.0.1:5000 ⇄ 127.0.0.1:55971  TLS1.3  alpn h2  \
+             verified example.org  ↑ 12 B ↓ 1.4 KiB  00:42",
+            "the suite goes early"
+        );
+        assert_eq!(
+            plain(&m, 90),
+            "tcp connected (client 3) 127.0.0.1:55971  TLS1.3  verified example.org  \
+             ↑ 12 B ↓ 1.4 KiB",
+            "the version and the check outlast the clock"
+        );
+        assert_eq!(
+            plain(&m, 60),
+            "tcp connected (client 3) 127.0.0.1:55971  ↑ 12 B ↓ 1.4 KiB",
+            "the counters outlast the check"
+        );
+        let pinned = tls(PeerCheck::Pinned);
+        assert!(plain(&pinned, 200).contains("  TLS1.3 AES_256_GCM  alpn h2  pinned  ↑"));
+        let mut unchecked = tls(PeerCheck::Unchecked);
+        unchecked.tls.as_mut().expect("tls").alpn = None;
+        assert!(plain(&unchecked, 200).contains(":55971  TLS1.3 AES_256_GCM  ↑ 12 B"));
+        let mut m = m;
+        m.forget_connection();
+        assert!(!plain(&m, 200).contains("TLS"), "gone with the connection");
+    }
+
+    #[test]
+    fn status_render_keeps_not_verified() {
+        let mut m = tls(PeerCheck::NotVerified);
+        m.hint = Some("Ctrl-D ends, Ctrl-C quits");
+        assert_eq!(
+            plain(&m, 54),
+            "tcp connected (client 3) 127.0.0.1:55971  NOT VERIFIED",
+            "before the hint and the counters"
+        );
+        for width in 54..=200 {
+            let row = plain(&m, width);
+            assert!(row.contains("  NOT VERIFIED"), "{width}: {row:?}");
+            if row.contains('↑') {
+                assert!(row.contains("NOT VERIFIED"));
+            }
+        }
+        let row = m.render(80, COLOR);
+        assert!(
+            row.contains("\x1b[1;31mNOT VERIFIED\x1b[22;39m"),
+            "red: {row:?}"
+        );
+        let row = m.render(80, NO_COLOR);
+        assert!(row.contains("\x1b[1mNOT VERIFIED\x1b[22m"), "bold: {row:?}");
+        assert_eq!(strip_sgr(&m.render(80, COLOR)).chars().count(), 80);
+        let cut = m.render(50, COLOR);
+        assert!(!cut.contains("31m"), "no colour for a cut warning: {cut:?}");
+        assert_eq!(strip_sgr(&cut).chars().count(), 50);
+    }
+
+    #[test]
+    fn status_render_tls_ascii() {
+        let m = tls(PeerCheck::Verified("bücher.example".into()));
+        let row = m.row_text(200, true);
+        assert!(
+            row.contains("  TLS1.3 AES_256_GCM  alpn h2  verified b<U+00FC>cher.example  tx 12 B"),
+            "{row:?}"
+        );
+        for check in [PeerCheck::NotVerified, PeerCheck::Pinned] {
+            for width in 0..=130 {
+                let bar = tls(check.clone()).render(width, ASCII_LOOK);
+                assert!(bar.is_ascii(), "{bar:?}");
+            }
+        }
     }
 }

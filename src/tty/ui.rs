@@ -20,7 +20,7 @@ use crate::notices::{capture_notices, print_line, take_notices};
 use crate::relay::crlf::CrlfEncoder;
 use crate::sys::{self, FdKind};
 use crate::tty::sanitize::{DisplaySanitizer, escape_for_display};
-use crate::tty::status::{ConnState, Look, Rtt, StatusModel};
+use crate::tty::status::{ConnState, Look, Rtt, StatusModel, TlsShown};
 use crate::tty::terminal;
 
 mod screen;
@@ -263,6 +263,14 @@ impl Ui {
         if (self.model.bytes_sent, self.model.bytes_received) != (sent, received) {
             self.model.bytes_sent = sent;
             self.model.bytes_received = received;
+            self.dirty = true;
+        }
+    }
+
+    /// The TLS session the status row shows (`None`: no TLS).
+    pub(crate) fn set_tls(&mut self, tls: Option<TlsShown>) {
+        if self.model.tls != tls {
+            self.model.tls = tls;
             self.dirty = true;
         }
     }
