@@ -1126,3 +1126,109 @@ fn tty_ctrl_z_without_editor_hands_the_screen_back() {
     tmux.send_keys(&["echo after-rnc", "Enter"]);
     tmux.wait_for("\nafter-rnc");
 }
+
+/// A CA (`ca.pem` in `dir`) and a leaf it signed for 127.0.0.1, as DER for a server.
+fn tls_test_pki(dir: &std::path::Path) -> (std::path::PathBuf, Vec<u8>, Vec<u8>) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "rnc tty test CA");
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".into()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let ca = crate::util::write_file(dir, "ca.pem", ca_cert.pem().as_bytes());
+    (ca, leaf.der().to_vec(), leaf_key.serialize_der())
+}
+
+/// A one-connection rustls server on 127.0.0.1: it completes the handshake, then holds
+/// the connection until the client goes.
+fn tls_test_server(leaf: Vec<u8>, key: Vec<u8>) -> (u16, std::thread::JoinHandle<()>) {
+    use std::io::Read;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let key = rustls::pki_types::PrivateKeyDer::try_from(key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.into()], key)
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut conn = rustls::ServerConnection::new(std::sync::Arc::new(config)).unwrap();
+        while conn.is_handshaking() {
+            if conn.complete_io(&mut tcp).is_err() {
+                return;
+            }
+        }
+        let _ = conn.complete_io(&mut tcp);
+        let mut sink = [0u8; 4096];
+        while matches!(tcp.read(&mut sink), Ok(n) if n > 0) {}
+    });
+    (port, handle)
+}
+
+/// rnc `--tls` with `args` against the test server; the status row once it shows `want`.
+fn tls_status_row(args: &[&str], want: &str) -> (Tty, String) {
+    let dir = temp_dir();
+    let (ca, leaf, key) = tls_test_pki(dir.path());
+    let (port, server) = tls_test_server(leaf, key);
+    let port = port.to_string();
+    let ca = ca.to_str().unwrap().to_string();
+    let mut all = vec!["--tls"];
+    all.extend(
+        args.iter()
+            .map(|a| if *a == "CA" { ca.as_str() } else { a }),
+    );
+    all.extend(["127.0.0.1", port.as_str()]);
+    let mut tty = Launch::new(&all).spawn();
+    tty.wait_for(want, |t| {
+        let status = t.status_row();
+        status.contains("connected") && status.contains(want)
+    });
+    let status = tty.status_row();
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
+    server.join().unwrap();
+    (tty, status)
+}
+
+#[test]
+fn tty_status_row_shows_tls_verified_by_tls_ca() {
+    let (_tty, status) = tls_status_row(&["--tls-ca", "CA"], "verified 127.0.0.1");
+    assert!(
+        status.contains("  TLS1.3 ") && status.contains("  verified 127.0.0.1  "),
+        "{status}"
+    );
+    assert!(!status.contains("NOT VERIFIED"), "{status}");
+}
+
+#[test]
+fn tty_status_row_shows_not_verified_in_red_with_insecure() {
+    let dir = temp_dir();
+    let (_ca, leaf, key) = tls_test_pki(dir.path());
+    let (port, server) = tls_test_server(leaf, key);
+    let port = port.to_string();
+    let mut tty = Launch::new(&["--tls", "--insecure", "127.0.0.1", &port]).spawn();
+    tty.wait_for("NOT VERIFIED", |t| t.status_row().contains("NOT VERIFIED"));
+    let status = tty.status_row();
+    assert!(status.contains("TLS1.3"), "{status}");
+    let column = status[..status.find("NOT VERIFIED").unwrap()]
+        .chars()
+        .count();
+    let cell = &tty.status_cells()[column];
+    assert_eq!(cell.contents(), "N");
+    assert!(cell.bold(), "bold");
+    assert_eq!(cell.fgcolor(), vt100::Color::Idx(1), "red");
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
+    server.join().unwrap();
+}
