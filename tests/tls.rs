@@ -964,3 +964,45 @@ fn tls_client_verbose_describes_the_server_certificate_and_handshake_time() {
         "{valid}"
     );
 }
+
+#[test]
+fn tls_client_verbose_says_how_the_certificate_was_verified() {
+    let pki = Pki::new();
+    let ca = path(&pki.ca).to_string();
+    let pin = pki.leaf_pin();
+    let cases: [(&[&str], String); 3] = [
+        (
+            &["--tls-ca", &ca, "localhost"],
+            format!("rnc: certificate verified for localhost by --tls-ca {ca}"),
+        ),
+        (
+            &["--pin", &pin, "127.0.0.1"],
+            "rnc: certificate matches --pin".to_string(),
+        ),
+        (
+            &["--insecure", "127.0.0.1"],
+            "rnc: certificate NOT verified (--insecure)".to_string(),
+        ),
+    ];
+    for (args, expected) in cases {
+        let (port, server) = rustls_server(&pki, b"", false);
+        let port = port.to_string();
+        let mut all = vec!["-v", "--tls"];
+        all.extend(args);
+        all.push(&port);
+        let exit = Rnc::run(&all);
+        exit.assert_code(0);
+        server.join().unwrap();
+        let lines: Vec<&str> = exit.stderr.lines().collect();
+        let done = lines
+            .iter()
+            .position(|l| l.starts_with("rnc: TLS handshake done: "))
+            .unwrap_or_else(|| panic!("{}", exit.stderr));
+        assert_eq!(
+            lines.get(done + 1),
+            Some(&expected.as_str()),
+            "{}",
+            exit.stderr
+        );
+    }
+}
