@@ -1,6 +1,7 @@
 //! `--tls`: rnc as a TLS client of `openssl s_server` and of small rustls servers run by
 //! the test, as a TLS listener for `openssl s_client` and for rnc, and the errors a user
-//! meets (untrusted certificate, wrong pin, plain-text server, truncation, UDP).
+//! meets (untrusted certificate, wrong pin, plain-text server, truncation, UDP); hostile
+//! servers (garbage, oversized records and chains, silence, KeyUpdate under load).
 //!
 //! Certificates are made by each test with rcgen (a CA and a leaf for `localhost` and
 //! 127.0.0.1) in its own temp dir; no key is committed.
