@@ -1,6 +1,7 @@
 //! `--tls`: rnc as a TLS client of `openssl s_server` and of small rustls servers run by
 //! the test, as a TLS listener for `openssl s_client` and for rnc, and the errors a user
-//! meets (untrusted certificate, wrong pin, plain-text server, truncation, UDP).
+//! meets (untrusted certificate, wrong pin, plain-text server, truncation, UDP); hostile
+//! servers (garbage, oversized records and chains, silence, KeyUpdate under load).
 //!
 //! Certificates are made by each test with rcgen (a CA and a leaf for `localhost` and
 //! 127.0.0.1) in its own temp dir; no key is committed.
@@ -1005,4 +1006,243 @@ fn tls_client_verbose_says_how_the_certificate_was_verified() {
             exit.stderr
         );
     }
+}
+
+// Hostile TLS servers (issue 11): each ends rnc with one clear line on stderr and exit 1,
+// without a panic, a hang or unbounded memory.
+
+/// A one-connection TCP "server" on 127.0.0.1 that reads the ClientHello, then runs
+/// `answer` on the socket (its reads time out after `TIMEOUT`).
+fn raw_server(
+    answer: impl FnOnce(&mut std::net::TcpStream) + Send + 'static,
+) -> (String, thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let handle = thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
+        tcp.set_write_timeout(Some(TIMEOUT)).unwrap();
+        let mut hello = [0u8; 4096];
+        let _ = tcp.read(&mut hello);
+        answer(&mut tcp);
+    });
+    (port, handle)
+}
+
+/// Waits (bounded) for the client to close, so what the server sent is all it sees.
+fn wait_for_close(tcp: &mut std::net::TcpStream) {
+    let mut sink = [0u8; 4096];
+    while matches!(tcp.read(&mut sink), Ok(n) if n > 0) {}
+}
+
+/// rnc's stderr is exactly the one line for a failed handshake with 127.0.0.1:`port`.
+fn assert_handshake_error(exit: &crate::util::Exit, port: &str, reason: &str) {
+    assert_eq!(
+        exit.stderr,
+        format!("rnc: TLS handshake with 127.0.0.1:{port}: {reason}\n")
+    );
+}
+
+#[test]
+fn tls_hostile_server_answers_the_client_hello_with_garbage() {
+    let (port, server) = raw_server(|tcp| {
+        let _ = tcp.write_all(
+            &pseudo_random(4096, 11)
+                .iter()
+                .map(|b| b | 0x80)
+                .collect::<Vec<u8>>(),
+        );
+        wait_for_close(tcp);
+    });
+    let exit = Rnc::run(&["--tls", "-w", "5", "127.0.0.1", &port]);
+    exit.assert_code(1);
+    assert_handshake_error(
+        &exit,
+        &port,
+        "the server answered in plain text: is this a TLS port?",
+    );
+    server.join().unwrap();
+}
+
+#[test]
+fn tls_hostile_server_record_header_claims_a_huge_length() {
+    // 0xffff is more than a TLS record may hold: refused at once.
+    let (port, server) = raw_server(|tcp| {
+        let _ = tcp.write_all(&[0x16, 0x03, 0x03, 0xff, 0xff, 0x02, 0x00]);
+        wait_for_close(tcp);
+    });
+    let exit = Rnc::run(&["--tls", "-w", "5", "127.0.0.1", &port]);
+    exit.assert_code(1);
+    assert_handshake_error(
+        &exit,
+        &port,
+        "the server sent a TLS record longer than TLS allows: not a TLS peer?",
+    );
+    server.join().unwrap();
+
+    // 16 KiB is allowed: the rest never comes, and `-w 1` ends the wait.
+    let (port, server) = raw_server(|tcp| {
+        let _ = tcp.write_all(&[0x16, 0x03, 0x03, 0x40, 0x00, 0x02, 0x00]);
+        wait_for_close(tcp);
+    });
+    let started = std::time::Instant::now();
+    let exit = Rnc::run(&["--tls", "-w", "1", "127.0.0.1", &port]);
+    exit.assert_code(1);
+    assert_handshake_error(&exit, &port, "timed out");
+    assert!(started.elapsed() < TIMEOUT, "{:?}", started.elapsed());
+    server.join().unwrap();
+}
+
+#[test]
+fn tls_hostile_server_never_answers() {
+    let (port, server) = raw_server(wait_for_close);
+    let exit = Rnc::run(&["--tls", "-w", "1", "127.0.0.1", &port]);
+    exit.assert_code(1);
+    assert_handshake_error(&exit, &port, "timed out");
+    server.join().unwrap();
+
+    // Without `-w` the handshake waits for good, and SIGTERM still ends it.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (port, server) = raw_server(move |tcp| {
+        ready_tx.send(()).unwrap();
+        wait_for_close(tcp);
+    });
+    let rnc = Rnc::with(&["--tls", "127.0.0.1", &port])
+        .stdin(Input::Null)
+        .spawn();
+    ready_rx
+        .recv_timeout(TIMEOUT)
+        .expect("rnc sent its ClientHello");
+    rnc.signal("TERM");
+    rnc.finish().assert_code(143);
+    server.join().unwrap();
+}
+
+/// rustls buffers at most 64 KiB of a handshake message and refuses a longer one from its
+/// header, so rnc never holds the mebibyte.
+#[test]
+fn tls_hostile_server_certificate_chain_of_a_mebibyte_is_refused() {
+    let pki = Pki::new();
+    // The leaf, then 16 certificates of 64 KiB each (one large extension apiece).
+    let mut chain: Vec<rustls::pki_types::CertificateDer<'static>> =
+        vec![pki.leaf_der.clone().into()];
+    let key = rcgen::KeyPair::generate().unwrap();
+    for i in 0..16u64 {
+        let mut params = rcgen::CertificateParams::new(vec![format!("bulk{i}.test")]).unwrap();
+        params
+            .custom_extensions
+            .push(rcgen::CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 4, 1, 55555, 1],
+                pseudo_random(64 << 10, i),
+            ));
+        chain.push(params.self_signed(&key).unwrap().der().clone());
+    }
+    assert!(chain.iter().map(|c| c.len()).sum::<usize>() > 1 << 20);
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        chain,
+        rustls::pki_types::PrivateKeyDer::try_from(pki.leaf_key_der.clone()).unwrap(),
+    )
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let server = thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
+        tcp.set_write_timeout(Some(TIMEOUT)).unwrap();
+        let mut conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+        while conn.is_handshaking() {
+            if conn.complete_io(&mut tcp).is_err() {
+                return;
+            }
+        }
+    });
+    let exit = Rnc::run(&[
+        "--tls",
+        "--tls-ca",
+        path(&pki.ca),
+        "-w",
+        "5",
+        "127.0.0.1",
+        &port,
+    ]);
+    exit.assert_code(1);
+    assert_handshake_error(
+        &exit,
+        &port,
+        "the server sent a TLS handshake message over 64 KiB (rnc's limit; a certificate chain that large?)",
+    );
+    server.join().unwrap();
+}
+
+#[test]
+fn tls_hostile_server_close_notify_in_the_middle_of_a_line() {
+    let pki = Pki::new();
+    let (port, server) = rustls_server(&pki, b"first line\nhalf a li", false);
+    let exit = Rnc::run(&[
+        "--tls",
+        "--tls-ca",
+        path(&pki.ca),
+        "127.0.0.1",
+        &port.to_string(),
+    ]);
+    exit.assert_code(0);
+    assert_eq!(exit.stdout, b"first line\nhalf a li");
+    assert_eq!(exit.stderr, "");
+    server.join().unwrap();
+}
+
+#[test]
+fn tls_hostile_server_key_updates_under_load_keep_the_bytes_exact() {
+    let pki = Pki::new();
+    let data = pseudo_random(8 << 20, 12);
+    let key = rustls::pki_types::PrivateKeyDer::try_from(pki.leaf_key_der.clone()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13])
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![pki.leaf_der.clone().into()], key)
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let sent = data.clone();
+    let server = thread::spawn(move || -> usize {
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
+        tcp.set_write_timeout(Some(TIMEOUT)).unwrap();
+        let mut conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp).unwrap();
+        }
+        let mut updates = 0;
+        for chunk in sent.chunks(16 << 10) {
+            conn.writer().write_all(chunk).unwrap();
+            conn.refresh_traffic_keys().unwrap();
+            updates += 1;
+            while conn.wants_write() {
+                conn.write_tls(&mut tcp).unwrap();
+            }
+        }
+        conn.send_close_notify();
+        while conn.wants_write() {
+            conn.write_tls(&mut tcp).unwrap();
+        }
+        let _ = tcp.shutdown(Shutdown::Write);
+        wait_for_close(&mut tcp);
+        updates
+    });
+    let mut client = Rnc::spawn(&["--tls", "--tls-ca", path(&pki.ca), "127.0.0.1", &port]);
+    assert_same_bytes(&client.stdout_exact(data.len()), &data);
+    client.close_stdin();
+    let exit = client.finish();
+    exit.assert_code(0);
+    assert_eq!(exit.stderr, "");
+    assert_eq!(server.join().unwrap(), data.len() / (16 << 10));
 }

@@ -228,6 +228,12 @@ pub(crate) fn describe_tls_error(
         RustlsError::NoApplicationProtocol => {
             format!("the {peer} accepted none of the `--alpn` protocols")
         }
+        RustlsError::InvalidMessage(InvalidMessage::MessageTooLarge) => {
+            format!("the {peer} sent a TLS record longer than TLS allows: not a TLS peer?")
+        }
+        RustlsError::InvalidMessage(InvalidMessage::HandshakePayloadTooLarge) => format!(
+            "the {peer} sent a TLS handshake message over 64 KiB (rnc's limit; a certificate chain that large?)"
+        ),
         other => lowercase_first(&other.to_string()),
     }
 }
@@ -355,6 +361,12 @@ mod tests {
         assert_eq!(
             describe_tls_error(&plain, true, true),
             "the server answered in plain text: is this a TLS port?"
+        );
+        let big = RustlsError::InvalidMessage(InvalidMessage::HandshakePayloadTooLarge);
+        assert!(
+            describe_tls_error(&big, true, true).contains("over 64 KiB"),
+            "{}",
+            describe_tls_error(&big, true, true)
         );
     }
 }
