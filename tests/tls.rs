@@ -35,6 +35,12 @@ impl Pki {
     /// A PKI whose CA has this common name (another name: another CA, as far as a
     /// verifier can tell).
     fn with_ca_name(ca_name: &str) -> Pki {
+        Pki::build(ca_name, &["localhost", "127.0.0.1"], None)
+    }
+
+    /// A PKI whose leaf is for `names` and, when given, valid only from January 1st of
+    /// `years.0` to January 1st of `years.1`.
+    fn build(ca_name: &str, names: &[&str], years: Option<(i32, i32)>) -> Pki {
         let dir = temp_dir();
         let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -45,10 +51,14 @@ impl Pki {
         let ca_cert = ca_params.self_signed(&ca_key).unwrap();
         let issuer = rcgen::Issuer::new(ca_params, ca_key);
         let leaf_key = rcgen::KeyPair::generate().unwrap();
-        let leaf = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
-            .unwrap()
-            .signed_by(&leaf_key, &issuer)
-            .unwrap();
+        let mut leaf_params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        if let Some((from, until)) = years {
+            leaf_params.not_before = rcgen::date_time_ymd(from, 1, 1);
+            leaf_params.not_after = rcgen::date_time_ymd(until, 1, 1);
+        }
+        let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
         Pki {
             ca: write_file(dir.path(), "ca.pem", ca_cert.pem().as_bytes()),
             leaf_cert: write_file(dir.path(), "leaf.pem", leaf.pem().as_bytes()),
@@ -1245,4 +1255,55 @@ fn tls_hostile_server_key_updates_under_load_keep_the_bytes_exact() {
     exit.assert_code(0);
     assert_eq!(exit.stderr, "");
     assert_eq!(server.join().unwrap(), data.len() / (16 << 10));
+}
+
+/// The server's certificate is for other names: the error lists them and the one rnc
+/// checked.
+#[test]
+fn tls_client_name_mismatch_lists_the_certificate_names() {
+    let pki = Pki::build("rnc test CA", &["a.example", "b.example"], None);
+    let (port, server) = rustls_server(&pki, b"never", false);
+    let exit = Rnc::run(&[
+        "--tls",
+        "--tls-ca",
+        path(&pki.ca),
+        "127.0.0.1",
+        &port.to_string(),
+    ]);
+    exit.assert_code(1);
+    assert!(
+        exit.stderr
+            .contains("the server's certificate is for a.example, b.example, not 127.0.0.1"),
+        "{}",
+        exit.stderr
+    );
+    assert_eq!(exit.stderr.lines().count(), 1, "{}", exit.stderr);
+    server.join().unwrap();
+}
+
+/// An expired certificate: the error gives its end date and the time now.
+#[test]
+fn tls_client_expired_certificate_says_until_when() {
+    let pki = Pki::build(
+        "rnc test CA",
+        &["localhost", "127.0.0.1"],
+        Some((2020, 2021)),
+    );
+    let (port, server) = rustls_server(&pki, b"never", false);
+    let exit = Rnc::run(&[
+        "--tls",
+        "--tls-ca",
+        path(&pki.ca),
+        "127.0.0.1",
+        &port.to_string(),
+    ]);
+    exit.assert_code(1);
+    assert!(
+        exit.stderr.contains(
+            "the server's certificate has expired: valid until 2021-01-01 00:00 UTC, now "
+        ),
+        "{}",
+        exit.stderr
+    );
+    server.join().unwrap();
 }

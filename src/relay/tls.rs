@@ -10,6 +10,7 @@
 
 use std::io::{self, Read, Write};
 
+use rustls::pki_types::ServerName;
 use rustls::{AlertDescription, CertificateError, Error as RustlsError, InvalidMessage};
 
 use crate::net::endpoint::Endpoint;
@@ -251,15 +252,51 @@ fn describe_certificate_error(err: &CertificateError, peer: &str) -> String {
                 "the {peer}'s certificate is not trusted: self-signed or issued by an unknown authority ({hint})"
             );
         }
+        CertificateError::NotValidForNameContext {
+            expected,
+            presented,
+        } if !presented.is_empty() => {
+            let expected = match expected {
+                ServerName::DnsName(name) => name.as_ref().to_string(),
+                ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+                other => format!("{other:?}"),
+            };
+            // rustls gives each name as `DnsName("a.example")` or `IpAddress(…)`.
+            let names: Vec<&str> = presented
+                .iter()
+                .map(|name| {
+                    let inner = name
+                        .split_once('(')
+                        .map_or(name.as_str(), |(_, rest)| rest.trim_end_matches(')'));
+                    inner.trim_matches('"')
+                })
+                .collect();
+            return format!(
+                "the {peer}'s certificate is for {}, not {expected} (`--sni NAME` checks another name; {hint})",
+                names.join(", ")
+            );
+        }
         CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
             return format!(
                 "the {peer}'s certificate is not valid for this name (`--sni NAME` checks another name; {hint})"
             );
         }
-        CertificateError::Expired | CertificateError::ExpiredContext { .. } => "has expired",
-        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-            "is not valid yet (check the clock)"
+        CertificateError::ExpiredContext { time, not_after } => {
+            return format!(
+                "the {peer}'s certificate has expired: valid until {}, now {}",
+                utc_text(not_after.as_secs()),
+                utc_text(time.as_secs())
+            );
         }
+        CertificateError::NotValidYetContext { time, not_before } => {
+            return format!(
+                "the {peer}'s certificate is not valid yet: valid from {}, now {} (check the clock)",
+                utc_text(not_before.as_secs()),
+                utc_text(time.as_secs())
+            );
+        }
+        CertificateError::Expired => "has expired",
+        CertificateError::NotValidYet => "is not valid yet (check the clock)",
         CertificateError::Revoked => "has been revoked",
         CertificateError::BadSignature => "has a bad signature",
         CertificateError::BadEncoding => "is malformed",
@@ -293,6 +330,23 @@ fn describe_certificate_error(err: &CertificateError, peer: &str) -> String {
         }
     };
     format!("the {peer}'s certificate {what}")
+}
+
+/// Seconds since the Unix epoch as `2026-11-29 20:31 UTC` (the civil-from-days algorithm
+/// of Howard Hinnant's `date` library).
+fn utc_text(secs: u64) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
+    let (hour, minute) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC")
 }
 
 /// An alert's name as the RFC spells it: `handshake_failure`.
@@ -351,6 +405,32 @@ mod tests {
             describe_tls_error(&expired, true, true),
             "the server's certificate has expired"
         );
+        let expired = RustlsError::InvalidCertificate(CertificateError::ExpiredContext {
+            time: rustls::pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+                1_796_000_000,
+            )),
+            not_after: rustls::pki_types::UnixTime::since_unix_epoch(
+                std::time::Duration::from_secs(1_700_000_000),
+            ),
+        });
+        assert_eq!(
+            describe_tls_error(&expired, true, true),
+            "the server's certificate has expired: valid until 2023-11-14 22:13 UTC, \
+             now 2026-11-30 00:53 UTC"
+        );
+        let wrong_name =
+            RustlsError::InvalidCertificate(CertificateError::NotValidForNameContext {
+                expected: ServerName::try_from("c.example").unwrap(),
+                presented: vec![r#"DnsName("a.example")"#.into(), "b.example".into()],
+            });
+        assert!(
+            describe_tls_error(&wrong_name, true, true)
+                .starts_with("the server's certificate is for a.example, b.example, not c.example"),
+            "{}",
+            describe_tls_error(&wrong_name, true, true)
+        );
+        assert_eq!(utc_text(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_text(951_782_400), "2000-02-29 00:00 UTC");
         let alert = RustlsError::AlertReceived(AlertDescription::HandshakeFailure);
         assert_eq!(
             describe_tls_error(&alert, true, true),
