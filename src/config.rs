@@ -13,6 +13,7 @@ use crate::cli::Cli;
 use crate::error::{Error, Result};
 
 mod proxy;
+mod tls;
 pub(crate) use proxy::{ProxyDns, ProxyKind, ProxyOptions};
 
 /// Longest accepted `-w`/`-q` value: one year.
@@ -399,11 +400,11 @@ fn tls_options(cli: &Cli, mode: Mode, transport: Transport) -> Result<Option<Tls
     }
     let ciphers = match cli.tls_ciphers.as_deref() {
         None => Vec::new(),
-        Some(list) => crate::net::tls::parse_ciphers(list).map_err(Error::Usage)?,
+        Some(list) => tls::parse_ciphers(list).map_err(Error::Usage)?,
     };
     let pin = match cli.pin.as_deref() {
         None => None,
-        Some(text) => Some(crate::net::tls::parse_pin(text).ok_or_else(|| {
+        Some(text) => Some(tls::parse_pin(text).ok_or_else(|| {
             Error::Usage(format!(
                 "invalid `--pin {text}` (sha256: and 64 hex digits)"
             ))
