@@ -192,7 +192,12 @@ pub(crate) fn describe_io(err: &io::Error) -> String {
         Some(at) => &text[..at],
         None => &text[..],
     };
-    // An acronym stays as it is (`TLS stream truncated`).
+    lowercase_first(text)
+}
+
+/// `text` with its first letter in lower case, as rnc's messages are, unless it starts
+/// with an acronym (`TLS stream truncated`).
+pub(crate) fn lowercase_first(text: &str) -> String {
     if text.chars().take(2).all(|c| c.is_ascii_uppercase()) {
         return text.to_string();
     }

@@ -13,6 +13,7 @@ use std::io::{self, Read, Write};
 use rustls::pki_types::ServerName;
 use rustls::{AlertDescription, CertificateError, Error as RustlsError, InvalidMessage};
 
+use crate::error::lowercase_first;
 use crate::net::endpoint::Endpoint;
 use crate::relay::direction::{Sink, Source};
 
@@ -378,14 +379,6 @@ fn camel_words(camel: &str, sep: char) -> String {
         after_lower = !c.is_ascii_uppercase();
     }
     out
-}
-
-fn lowercase_first(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 #[cfg(test)]
