@@ -1,5 +1,5 @@
 //! Thin, safe wrappers over the few OS calls rnc needs beyond std: file kind, the
-//! `O_NONBLOCK` flag, and whether an fd is a terminal.
+//! `O_NONBLOCK` flag, whether an fd is a terminal, the open-file limit.
 //!
 //! They go through `rustix` (already in the dependency tree through crossterm), whose API
 //! is safe. The one call rustix lacks, `getsockopt(TCP_INFO)`, goes through `libc` in the
@@ -155,6 +155,22 @@ pub(crate) fn restore_flags(fd: impl AsFd, flags: OFlags) -> io::Result<()> {
     Ok(())
 }
 
+/// Raise the soft open-file limit to the hard one (a listener for many clients, a
+/// concurrent scan), and return the limit now in force. `None` when there is no limit.
+#[allow(dead_code)] // its first users (scans, listeners for many) land next; remove then
+pub(crate) fn raise_nofile_limit() -> io::Result<Option<u64>> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        setrlimit(Resource::Nofile, raised)?;
+    }
+    Ok(getrlimit(Resource::Nofile).current)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +222,12 @@ mod tests {
         if let Some(min) = info.min_rtt {
             assert!(min < Duration::from_secs(1), "loopback: {info:?}");
         }
+    }
+
+    #[test]
+    fn sys_raise_nofile_limit_reaches_the_hard_limit() {
+        let hard = rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum;
+        assert_eq!(raise_nofile_limit().expect("setrlimit"), hard);
     }
 
     #[test]
