@@ -13,7 +13,10 @@ use crate::cli::Cli;
 use crate::error::{Error, Result};
 
 mod proxy;
+mod serve;
 mod tls;
+
+pub(crate) use serve::{AccessEntry, AccessLists, ExecCommand, Fanout, ServeOptions};
 pub(crate) use proxy::{ProxyDns, ProxyKind, ProxyOptions};
 
 /// Longest accepted `-w`/`-q` value: one year.
@@ -144,6 +147,8 @@ pub(crate) struct Config {
     pub(crate) tls: Option<TlsOptions>,
     /// `-x`/`--proxy` and its settings: connect through this proxy.
     pub(crate) proxy: Option<ProxyOptions>,
+    /// How a listener serves its clients; `-e`/`-c` for a client too.
+    pub(crate) serve: ServeOptions,
 }
 
 /// `--tls`'s settings, checked.
@@ -320,7 +325,9 @@ impl Config {
 
         let tls = tls_options(&cli, mode, transport)?;
         let proxy = proxy::proxy_options(&cli, mode, transport, &target)?;
+        let (serve, keeps_serving) = serve::serve_options(&cli, mode, transport)?;
         Ok(Config {
+            serve,
             tls,
             proxy,
             mode,
@@ -332,7 +339,7 @@ impl Config {
             wait,
             quit_after_eof,
             no_stdin: cli.no_stdin,
-            keep_open: cli.keep_open,
+            keep_open: cli.keep_open || keeps_serving,
             crlf: cli.crlf,
             verbose: cli.verbose,
             shutdown_on_eof: !cli.no_shutdown,
