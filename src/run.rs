@@ -153,8 +153,9 @@ fn session_options(config: &Config) -> Options {
         crlf: config.crlf,
         shutdown_on_eof: config.shutdown_on_eof,
         verbose: config.verbose,
-        idle_timeout: config.wait,
-        quit_after_eof: config.quit_after_eof,
+        // The hub keeps `-w` per client; the socket pair to it is never idle.
+        idle_timeout: config.wait.filter(|_| !serves_many(config)),
+        quit_after_eof: config.quit_after_eof.filter(|_| !serves_many(config)),
         follow_latest_sender: config.keep_open,
         keep_listening: config.keep_open,
         zero_copy: config.zero_copy,

@@ -246,7 +246,12 @@ impl Hub {
                 1 => "1 client".to_string(),
                 n => format!("{n} clients"),
             };
-            ui.set_state(ConnState::Listening);
+            // "listening" while nobody is there (a typed line then says it waits).
+            ui.set_state(if self.clients == 0 {
+                ConnState::Listening
+            } else {
+                ConnState::Connected
+            });
             ui.set_addresses(Some(&self.listener.local_description()), Some(&count));
         }
         Ok(!self.dirty.is_empty())
@@ -397,6 +402,7 @@ impl Hub {
             m.joined = true;
             (m.number, m.addr.clone())
         };
+        self.wake_stalled();
         if self.opts.verbose {
             print_line(&format!("connection from {addr} (client {number})"));
         } else if ui.is_interactive() {
@@ -490,10 +496,15 @@ impl Hub {
             self.full -= 1;
         }
         // Room was made: whoever was held back may go on.
+        self.wake_stalled();
+        true
+    }
+
+    /// Visit again the members held back by backpressure or by nobody to send to.
+    fn wake_stalled(&mut self) {
         for stalled in std::mem::take(&mut self.stalled) {
             self.mark_dirty(stalled);
         }
-        true
     }
 
     /// Read what `key` sent and route it.
@@ -501,11 +512,12 @@ impl Hub {
         let mut progress = false;
         for _ in 0..READS_PER_VISIT {
             if !self.members[key].readable || self.members[key].gone.is_some() {
-                break;
+                return progress;
             }
             if !self.may_read(key) {
+                // Woken when an outbox makes room, or a client comes.
                 self.stalled.push(key);
-                break;
+                return progress;
             }
             let mut scratch = std::mem::take(&mut self.scratch);
             let got = self.members[key].read_into(&mut scratch);
@@ -522,12 +534,12 @@ impl Hub {
                 }
                 None => {
                     self.scratch = scratch;
-                    break;
+                    return progress;
                 }
             }
         }
         if self.members[key].readable {
-            // More may be waiting: come back next round.
+            // The visit's reads ran out with more waiting: come back next round.
             self.mark_dirty(key);
         }
         progress
@@ -674,14 +686,27 @@ impl Hub {
                 let program_done = program.output_ended();
                 self.reaper.end(program.process, Instant::now(), !program_done);
             }
-            self.say_left(&member, ui);
+            let departure = Departure {
+                number: member.number,
+                addr: std::mem::take(&mut member.addr),
+                reason: member.gone.take().unwrap_or_default(),
+                joined: member.joined,
+                bytes: (member.bytes_out, member.bytes_in),
+                lasted: member.started.elapsed(),
+            };
+            // Closed before it is reported, so whoever reads the report sees the fd gone.
+            drop(member);
+            self.say_left(&departure, ui);
+        }
+        if !gone.is_empty() {
+            self.wake_stalled();
         }
         !gone.is_empty()
     }
 
     /// `-v` and the transcript: a client left, and why when it was not its own FIN.
-    fn say_left(&mut self, member: &Member, ui: &mut Ui) {
-        let reason = member.gone.as_deref().unwrap_or_default();
+    fn say_left(&mut self, member: &Departure, ui: &mut Ui) {
+        let reason = member.reason.as_str();
         let why = if reason.is_empty() {
             String::new()
         } else {
@@ -699,14 +724,14 @@ impl Hub {
             ));
             print_line(&format!(
                 "{} bytes sent, {} bytes received in {:.3} s",
-                member.bytes_out,
-                member.bytes_in,
-                member.started.elapsed().as_secs_f64()
+                member.bytes.0,
+                member.bytes.1,
+                member.lasted.as_secs_f64()
             ));
         } else if ui.is_interactive() {
             ui.announce(&format!(
                 "client {} left{why} ({} bytes sent, {} received)",
-                member.number, member.bytes_out, member.bytes_in
+                member.number, member.bytes.0, member.bytes.1
             ));
         } else if !reason.is_empty() && !reason.starts_with("idle") {
             print_line(&format!("client {} from {}{why}", member.number, member.addr));
@@ -715,6 +740,19 @@ impl Hub {
             self.broadcast(None, room::left(member.number).into_bytes());
         }
     }
+}
+
+/// What is said of a client that left.
+struct Departure {
+    number: u64,
+    addr: String,
+    /// Why, when it was not its own EOF.
+    reason: String,
+    /// It had been greeted (a chat room says goodbye).
+    joined: bool,
+    /// Bytes sent to it and received from it.
+    bytes: (u64, u64),
+    lasted: Duration,
 }
 
 /// An address without its port, as ncat's chat names members (`127.0.0.1`).
