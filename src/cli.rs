@@ -246,7 +246,12 @@ pub(crate) struct Cli {
     /// Run PROG ARGS (split on whitespace, no shell) for each connection, joined to it
     /// instead of stdin and stdout (ncat's -e). It serves that program to anyone who can
     /// connect: see docs/usage.md
-    #[arg(short = 'e', long = "exec", value_name = "PROG ARGS", conflicts_with = "sh_exec")]
+    #[arg(
+        short = 'e',
+        long = "exec",
+        value_name = "PROG ARGS",
+        conflicts_with = "sh_exec"
+    )]
     pub(crate) exec: Option<String>,
 
     /// Run CMD through /bin/sh -c for each connection, joined to it (ncat's -c)

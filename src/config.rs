@@ -16,8 +16,8 @@ mod proxy;
 mod serve;
 mod tls;
 
-pub(crate) use serve::{AccessEntry, AccessLists, ExecCommand, Fanout, ServeOptions};
 pub(crate) use proxy::{ProxyDns, ProxyKind, ProxyOptions};
+pub(crate) use serve::{AccessEntry, AccessLists, ExecCommand, Fanout, ServeOptions};
 
 /// Longest accepted `-w`/`-q` value: one year.
 const MAX_TIMEOUT_SECS: f64 = 365.0 * 24.0 * 3600.0;

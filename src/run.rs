@@ -11,11 +11,11 @@ use crate::config::{Config, Host, Mode, Target, Transport};
 use crate::error::{Error, Result};
 use crate::event_loop::{LISTENER, Loop, Outcome, drive, drive_hub};
 use crate::net;
+use crate::net::access::AccessFilter;
 use crate::net::connect::{
     connect_tcp, probe_udp_addrs, resolve_waiting, scan_ports, source_addr, udp_probe_success,
     zero_io_success,
 };
-use crate::net::access::AccessFilter;
 use crate::net::endpoint::Endpoint;
 use crate::net::listen::{StreamListener, accept_next};
 use crate::net::{proxy, tls};

@@ -12,6 +12,7 @@ mod hostile;
 mod integrity;
 mod interop;
 mod limits;
+mod many;
 mod proxy;
 mod tcp;
 mod tls;

@@ -837,8 +837,7 @@ fn tty_keep_open_serves_clients_at_once_and_marks_senders() {
     tty.keys(b"still here\r");
     second.expect(b"still here\n");
     assert!(
-        !tty
-            .transcript()
+        !tty.transcript()
             .iter()
             .any(|l| l.starts_with("-- rnc: no one is connected")),
         "lines typed with clients connected are not said to wait\n{}",
@@ -849,7 +848,9 @@ fn tty_keep_open_serves_clients_at_once_and_marks_senders() {
         .stream
         .shutdown(std::net::Shutdown::Write)
         .expect("client 2 closes its side");
-    tty.wait_for("no clients", |t| t.status_row().starts_with("tcp listening "));
+    tty.wait_for("no clients", |t| {
+        t.status_row().starts_with("tcp listening ")
+    });
     tty.keys(b"early\r");
     tty.wait_for("the note that no one is connected", |t| {
         t.transcript()

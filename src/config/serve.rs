@@ -105,7 +105,11 @@ pub(crate) fn serve_options(
         None => None,
         Some(text) => match text.parse::<usize>() {
             Ok(n) if n > 0 => Some(n),
-            _ => return usage(format!("`-m {text}`: the number of clients must be 1 or more")),
+            _ => {
+                return usage(format!(
+                    "`-m {text}`: the number of clients must be 1 or more"
+                ));
+            }
         },
     };
     let mut access = AccessLists::default();
@@ -205,7 +209,11 @@ pub(crate) fn parse_entry(flag: &str, item: &str) -> Result<AccessEntry> {
         }
         return Ok(AccessEntry::Block(ip, bits));
     }
-    if let Ok(ip) = item.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+    if let Ok(ip) = item
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
         let bits = if ip.is_ipv4() { 32 } else { 128 };
         return Ok(AccessEntry::Block(ip, bits));
     }

@@ -165,10 +165,7 @@ impl Endpoint {
             Endpoint::Udp(s) => (s.local_addr(), s.peer_addr()),
             _ => return None,
         };
-        Some((
-            canonical_addr(local.ok()?),
-            peer.ok().map(canonical_addr),
-        ))
+        Some((canonical_addr(local.ok()?), peer.ok().map(canonical_addr)))
     }
 
     /// The connected peer's port (TCP and UDP).

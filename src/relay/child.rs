@@ -46,7 +46,10 @@ pub(crate) struct ChildPipes {
 }
 
 /// Start `command` for a connection described by `env`.
-pub(crate) fn spawn(command: &ExecCommand, env: &ConnectionEnv) -> Result<(ChildProgram, ChildPipes)> {
+pub(crate) fn spawn(
+    command: &ExecCommand,
+    env: &ConnectionEnv,
+) -> Result<(ChildProgram, ChildPipes)> {
     let failed = |source: std::io::Error| Error::Exec {
         program: command.shown.clone(),
         source,
@@ -233,7 +236,11 @@ mod tests {
     #[test]
     fn child_reaper_kills_a_program_that_ignores_sigterm() {
         let command = ExecCommand {
-            argv: vec!["/bin/sh".into(), "-c".into(), "trap '' TERM; sleep 30".into()],
+            argv: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                "trap '' TERM; sleep 30".into(),
+            ],
             shown: "stubborn".into(),
         };
         let (program, _pipes) = spawn(&command, &ConnectionEnv::default()).expect("spawn sh");

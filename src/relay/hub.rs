@@ -9,8 +9,9 @@
 //! `--broker`, every member to every other client; with `--chat`, each line to everyone
 //! else as `<userN> line`. Backpressure: plain `-k` loses nothing (stdin is read only as
 //! fast as the slowest client takes it, clients only as fast as stdout takes them); in
-//! `--broker` and `--chat` a client whose outbox overflows is disconnected instead, so
-//! one slow client never stalls the room.
+//! `--broker` and `--chat` the room also waits for its slowest member, but a client whose
+//! outbox stays full for `SLOW_CLIENT_GRACE` is disconnected, so one stuck client never
+//! stalls the room for longer, and memory stays bounded.
 //!
 //! Only members with something to do are visited (`dirty`), so 10,000 idle clients cost
 //! nothing per event. The loop hands events over with `on_event`; `pump` moves bytes.
@@ -46,9 +47,9 @@ use room::SenderMarks;
 /// An outbox this full holds back what feeds it (plain `-k`), and the local member's
 /// holds back the clients.
 const HIGH_WATER_BYTES: usize = 256 * 1024;
-/// In `--broker` and `--chat`, a client whose outbox passes this is too slow: it is
-/// disconnected rather than stalling the others or growing without bound.
-const SLOW_CLIENT_BYTES: usize = 1 << 20;
+/// In `--broker` and `--chat`, a client whose outbox stays over `HIGH_WATER_BYTES` this
+/// long holds the room back: it is disconnected, and the others go on.
+const SLOW_CLIENT_GRACE: Duration = Duration::from_secs(2);
 /// Bytes read from one member at a time.
 const READ_BYTES: usize = 64 * 1024;
 /// Reads from one member per visit (fairness between busy members).
@@ -192,15 +193,48 @@ impl Hub {
                 .map(|(_, m)| m.last_activity + idle)
                 .min()
         });
-        [self.accept_paused_until, idle, self.reaper.next_deadline(now)]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.accept_paused_until,
+            idle,
+            self.reaper.next_deadline(now),
+            self.next_slow_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
-    /// Close idle clients (`-w`), reap programs.
+    /// `--broker`, `--chat`: when the first client holding the room back runs out of
+    /// grace (looked for only while one is).
+    fn next_slow_deadline(&self) -> Option<Instant> {
+        if self.full == 0 || self.opts.fanout == Fanout::Each {
+            return None;
+        }
+        self.members
+            .iter()
+            .filter_map(|(_, m)| m.full_since)
+            .min()
+            .map(|since| since + SLOW_CLIENT_GRACE)
+    }
+
+    /// Close idle clients (`-w`) and, in a room, clients too slow for it; reap programs.
     pub(crate) fn on_timer(&mut self, now: Instant) {
         self.reaper.poll(now);
+        if self.next_slow_deadline().is_some_and(|at| now >= at) {
+            let slow: Vec<usize> = self
+                .members
+                .iter()
+                .filter(|(_, m)| m.full_since.is_some_and(|s| now >= s + SLOW_CLIENT_GRACE))
+                .map(|(key, _)| key)
+                .collect();
+            for key in slow {
+                self.members[key].gone = Some(format!(
+                    "too slow: what it was sent waited over {} s",
+                    SLOW_CLIENT_GRACE.as_secs()
+                ));
+                self.mark_dirty(key);
+            }
+        }
         if let Some(idle) = self.opts.idle_timeout {
             let expired: Vec<usize> = self
                 .members
@@ -427,11 +461,12 @@ impl Hub {
             .local
             .is_none_or(|local| self.members[local].outbox.len() < HIGH_WATER_BYTES);
         if Some(key) == self.local {
-            return self.clients > 0 && (self.opts.fanout != Fanout::Each || self.full == 0);
+            return self.clients > 0 && self.full == 0;
         }
         match self.opts.fanout {
-            Fanout::Each | Fanout::Chat => local_has_room,
-            Fanout::Broker => true,
+            Fanout::Each => local_has_room,
+            Fanout::Chat => local_has_room && self.full == 0,
+            Fanout::Broker => self.full == 0,
         }
     }
 
@@ -494,6 +529,7 @@ impl Hub {
         }
         if !is_local && before >= HIGH_WATER_BYTES && after < HIGH_WATER_BYTES {
             self.full -= 1;
+            self.members[key].full_since = None;
         }
         // Room was made: whoever was held back may go on.
         self.wake_stalled();
@@ -648,12 +684,7 @@ impl Hub {
         let after = member.outbox.len();
         if !is_local && before < HIGH_WATER_BYTES && after >= HIGH_WATER_BYTES {
             self.full += 1;
-        }
-        if !is_local && self.opts.fanout != Fanout::Each && after > SLOW_CLIENT_BYTES {
-            member.gone = Some(format!(
-                "too slow: {} KiB waited for it",
-                SLOW_CLIENT_BYTES / 1024
-            ));
+            member.full_since = Some(Instant::now());
         }
         self.mark_dirty(key);
     }
@@ -684,7 +715,8 @@ impl Hub {
             }
             if let Some(program) = member.program.take() {
                 let program_done = program.output_ended();
-                self.reaper.end(program.process, Instant::now(), !program_done);
+                self.reaper
+                    .end(program.process, Instant::now(), !program_done);
             }
             let departure = Departure {
                 number: member.number,
@@ -734,7 +766,10 @@ impl Hub {
                 member.number, member.bytes.0, member.bytes.1
             ));
         } else if !reason.is_empty() && !reason.starts_with("idle") {
-            print_line(&format!("client {} from {}{why}", member.number, member.addr));
+            print_line(&format!(
+                "client {} from {}{why}",
+                member.number, member.addr
+            ));
         }
         if self.opts.fanout == Fanout::Chat && member.joined {
             self.broadcast(None, room::left(member.number).into_bytes());
@@ -758,9 +793,10 @@ struct Departure {
 /// An address without its port, as ncat's chat names members (`127.0.0.1`).
 fn host_part(addr: &str) -> String {
     match addr.rsplit_once(':') {
-        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => {
-            host.trim_start_matches('[').trim_end_matches(']').to_string()
-        }
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
         _ => addr.to_string(),
     }
 }

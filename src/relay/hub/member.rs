@@ -66,6 +66,8 @@ pub(super) struct Member {
     pub(super) dirty: bool,
     /// Bytes waiting for it.
     pub(super) outbox: Outbox,
+    /// Since when its outbox has been at or over the high-water mark.
+    pub(super) full_since: Option<Instant>,
     /// `--chat`: its partial line.
     pub(super) lines: Lines,
     pub(super) bytes_in: u64,
@@ -98,6 +100,7 @@ impl Member {
             gone: None,
             dirty: false,
             outbox: Outbox::default(),
+            full_since: None,
             lines: Lines::default(),
             bytes_in: 0,
             bytes_out: 0,
@@ -138,6 +141,8 @@ impl Member {
             Role::ProgramOut => {
                 if let Some(program) = &mut self.program {
                     program.down.source_ready = true;
+                    // Its EOF is pending: a short read no longer means "empty".
+                    program.from_closed_seen |= ready.read_closed;
                 }
             }
             Role::ProgramIn => {
@@ -289,7 +294,7 @@ impl Member {
                 .fill(
                     &mut StdinSource {
                         stdin: out,
-                        short_read_drains: true,
+                        short_read_drains: !program.from_closed_seen,
                     },
                     PROGRAM_READ_BYTES,
                     PROGRAM_READS,
@@ -361,6 +366,8 @@ pub(super) struct Program {
     to_program: Option<StdStream>,
     from_token: Option<Token>,
     to_token: Option<Token>,
+    /// An event said the program closed its stdout: read it until EOF.
+    from_closed_seen: bool,
     /// The client → the program.
     up: Direction,
     /// The program → the client.
@@ -375,6 +382,7 @@ impl Program {
             to_program: Some(pipes.to_program),
             from_token: None,
             to_token: None,
+            from_closed_seen: false,
             up: Direction::new(PROGRAM_QUEUE_BYTES),
             down: Direction::new(PROGRAM_QUEUE_BYTES),
         }

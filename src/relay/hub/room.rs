@@ -171,7 +171,10 @@ mod tests {
         lines.feed(b"llo\r\nwor", |l| got.push(l.to_vec()));
         lines.feed(b"ld\n\n", |l| got.push(l.to_vec()));
         lines.finish(|l| got.push(l.to_vec()));
-        assert_eq!(got, vec![b"hello".to_vec(), b"world".to_vec(), b"".to_vec()]);
+        assert_eq!(
+            got,
+            vec![b"hello".to_vec(), b"world".to_vec(), b"".to_vec()]
+        );
         lines.feed(b"tail", |l| got.push(l.to_vec()));
         lines.finish(|l| got.push(l.to_vec()));
         assert_eq!(got.last().unwrap(), b"tail");
@@ -205,7 +208,10 @@ mod tests {
     #[test]
     fn room_sender_marks_end_a_line_another_client_left_open() {
         let mut marks = SenderMarks::default();
-        assert_eq!(marks.mark(1, b"hello\nwor"), b"[client 1] hello\n[client 1] wor");
+        assert_eq!(
+            marks.mark(1, b"hello\nwor"),
+            b"[client 1] hello\n[client 1] wor"
+        );
         assert_eq!(marks.mark(2, b"hi\n"), b"\n[client 2] hi\n");
         assert_eq!(marks.mark(1, b"ld\n"), b"[client 1] ld\n");
         assert_eq!(marks.close(1), None);
