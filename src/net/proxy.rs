@@ -15,18 +15,21 @@
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use mio::Interest;
 use mio::net::TcpStream;
+use mio::unix::SourceFd;
 
 use crate::config::{Config, Family, Host, ProxyDns, ProxyKind, ProxyOptions};
-use crate::error::{Error, Result};
-use crate::event_loop::{Loop, Outcome, Wait, wait_for};
+use crate::error::{Error, Result, describe_io};
+use crate::event_loop::{Loop, Outcome, Wait, wait_for, wait_paused};
 use crate::net::connect::{connect_tcp, resolve_waiting};
 use crate::net::endpoint::{Endpoint, canonical_addr};
 use crate::notices::print_line;
 use crate::relay::session::Session;
+use crate::tty::prompt::PasswordPrompt;
 
 /// The longest reply accepted from a proxy: an HTTP reply header longer than this is an
 /// error (a SOCKS reply takes at most 262 bytes).
@@ -64,6 +67,9 @@ pub(crate) enum Step {
     /// The reply took the first `used` bytes; send `send` next, or, with `None`, the
     /// tunnel is up.
     Next { used: usize, send: Option<Vec<u8>> },
+    /// The reply took the first `used` bytes and asks for the password of `-P USER`
+    /// (`Handshake::with_password` gives the request that carries it).
+    NeedPassword { used: usize },
 }
 
 /// Why the handshake failed, in words; the driver names the hop.
@@ -88,8 +94,8 @@ pub(crate) struct Handshake {
     destination: Destination,
     /// The target's port.
     port: u16,
-    /// User and password.
-    auth: Option<(String, String)>,
+    /// User and password (`None`: not known yet, asked for when the proxy wants it).
+    auth: Option<(String, Option<String>)>,
 }
 
 impl Handshake {
@@ -98,7 +104,7 @@ impl Handshake {
         kind: ProxyKind,
         destination: Destination,
         port: u16,
-        auth: Option<(String, String)>,
+        auth: Option<(String, Option<String>)>,
     ) -> std::result::Result<(Handshake, Vec<u8>), Refusal> {
         let stage = match kind {
             ProxyKind::Socks5 => Stage::Socks5Greeting,
@@ -142,7 +148,39 @@ impl Handshake {
             }),
             Stage::Socks5Connect => self.on_socks5_connect(reply),
             Stage::Socks4Connect => self.on_socks4_connect(reply),
-            Stage::HttpConnect => on_http_connect(reply),
+            Stage::HttpConnect => on_http_connect(reply, self.user_without_password().is_some()),
+        }
+    }
+
+    /// The user whose password is not known yet (`-P USER`).
+    pub(crate) fn user_without_password(&self) -> Option<&str> {
+        match &self.auth {
+            Some((user, None)) => Some(user),
+            _ => None,
+        }
+    }
+
+    /// After `Step::NeedPassword`: the password typed, and the request that carries it.
+    /// SOCKS5 sends it on the same connection (RFC 1929); HTTP sends its `CONNECT` again
+    /// with credentials, on a new connection, as nc does after a 407.
+    pub(crate) fn with_password(
+        &mut self,
+        password: String,
+    ) -> std::result::Result<Vec<u8>, Refusal> {
+        if let Some((_, pass)) = &mut self.auth {
+            *pass = Some(password);
+        }
+        match (self.kind, &self.auth) {
+            (ProxyKind::Socks5, Some((user, Some(pass)))) => {
+                if pass.len() > 255 {
+                    return Err(Refusal::Proxy(
+                        "the password takes more than the 255 bytes SOCKS5 can carry".into(),
+                    ));
+                }
+                self.stage = Stage::Socks5Auth;
+                Ok(socks5_auth_request(user, pass))
+            }
+            _ => Ok(self.http_request()),
         }
     }
 
@@ -161,17 +199,15 @@ impl Handshake {
                     send: Some(self.socks5_connect_request()),
                 })
             }
-            (2, Some((user, pass))) => {
-                let mut request = vec![1, user.len() as u8];
-                request.extend_from_slice(user.as_bytes());
-                request.push(pass.len() as u8);
-                request.extend_from_slice(pass.as_bytes());
+            (2, Some((user, Some(pass)))) => {
+                let request = socks5_auth_request(user, pass);
                 self.stage = Stage::Socks5Auth;
                 Ok(Step::Next {
                     used: 2,
                     send: Some(request),
                 })
             }
+            (2, Some((_, None))) => Ok(Step::NeedPassword { used: 2 }),
             (0xff, None) => Err(Refusal::Proxy(
                 "authentication required (give `--proxy-auth USER:PASS`)".into(),
             )),
@@ -297,7 +333,7 @@ impl Handshake {
     fn http_request(&self) -> Vec<u8> {
         let target = self.target_text();
         let mut request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
-        if let Some((user, pass)) = &self.auth {
+        if let Some((user, Some(pass))) = &self.auth {
             let credentials = base64(format!("{user}:{pass}").as_bytes());
             let _ = write!(request, "Proxy-Authorization: Basic {credentials}\r\n");
         }
@@ -309,6 +345,16 @@ impl Handshake {
     pub(crate) fn kind(&self) -> ProxyKind {
         self.kind
     }
+}
+
+/// The username/password request (RFC 1929); `config` and `with_password` keep each to
+/// 255 bytes.
+fn socks5_auth_request(user: &str, pass: &str) -> Vec<u8> {
+    let mut request = vec![1, user.len().min(255) as u8];
+    request.extend_from_slice(&user.as_bytes()[..user.len().min(255)]);
+    request.push(pass.len().min(255) as u8);
+    request.extend_from_slice(&pass.as_bytes()[..pass.len().min(255)]);
+    request
 }
 
 fn on_socks5_auth(reply: &[u8]) -> std::result::Result<Step, Refusal> {
@@ -327,8 +373,9 @@ fn on_socks5_auth(reply: &[u8]) -> std::result::Result<Step, Refusal> {
     })
 }
 
-/// An HTTP reply: a status line, headers, an empty line. 2xx opens the tunnel.
-fn on_http_connect(reply: &[u8]) -> std::result::Result<Step, Refusal> {
+/// An HTTP reply: a status line, headers, an empty line. 2xx opens the tunnel; 407 asks
+/// for the password when `asks_password` (`-P USER` without one).
+fn on_http_connect(reply: &[u8], asks_password: bool) -> std::result::Result<Step, Refusal> {
     let prefix = &reply[..reply.len().min(5)];
     if !b"HTTP/".starts_with(prefix) {
         return Err(not_a_reply("HTTP", reply));
@@ -350,6 +397,9 @@ fn on_http_connect(reply: &[u8]) -> std::result::Result<Step, Refusal> {
             used: end,
             send: None,
         });
+    }
+    if code == b"407" && asks_password {
+        return Ok(Step::NeedPassword { used: end });
     }
     let mut status = String::from_utf8_lossy(code).into_owned();
     let reason = shown(reason, 80);
@@ -444,17 +494,23 @@ pub(crate) fn route_text(config: &Config, endpoint: &Endpoint) -> Option<String>
     else {
         return None;
     };
-    let target = match host {
-        Host::Literal { ip, .. } => SocketAddr::new(*ip, *port).to_string(),
-        Host::Name(name) => format!("{name}:{port}"),
-    };
+    let target = host_port_text(host, *port);
     let via = endpoint.peer_description().unwrap_or_default();
     Some(format!("{target} via {} proxy {via}", proxy.kind.name()))
 }
 
+/// `host:port` as shown: `127.0.0.1:1080`, `[::1]:1080`, `proxy.example:1080`.
+fn host_port_text(host: &Host, port: u16) -> String {
+    match host {
+        Host::Literal { ip, .. } => SocketAddr::new(*ip, port).to_string(),
+        Host::Name(name) => format!("{name}:{port}"),
+    }
+}
+
 /// Connect to `host`:`port` through the proxy: resolve the target where `--proxy-dns`
 /// says, connect to the proxy, run the handshake. Returns the tunnel, ready for TLS or
-/// the session, or the signal that interrupted.
+/// the session, or the signal that interrupted. An HTTP proxy that asks for the password
+/// of `-P USER` (407) is asked again on a new connection once the user typed it.
 pub(crate) fn connect_via(
     lp: &mut Loop,
     session: &mut Session,
@@ -467,79 +523,204 @@ pub(crate) fn connect_via(
         Ok(destination) => destination,
         Err(outcome) => return Ok(Err(outcome)),
     };
-    let addrs = match resolve_waiting(lp, session, &proxy.host, proxy.port, config.family)? {
+    let given = host_port_text(&proxy.host, proxy.port);
+    let found = resolve_waiting(lp, session, &proxy.host, proxy.port, config.family);
+    let addrs = match found.map_err(|source| Error::ProxyHost {
+        proxy: given.clone(),
+        source: Box::new(source),
+    })? {
         Ok(addrs) => addrs,
         Err(outcome) => return Ok(Err(outcome)),
     };
-    let mut stream = match connect_tcp(lp, session, config, &addrs).map_err(name_the_proxy)? {
-        Ok(Endpoint::Tcp(stream)) => stream,
-        Ok(_) => {
-            return Err(Error::Usage("a proxy is reached over TCP only".into()));
-        }
-        Err(outcome) => return Ok(Err(outcome)),
-    };
-    let proxy_text = stream
-        .peer_addr()
-        .map(|a| canonical_addr(a).to_string())
-        .unwrap_or_else(|_| "(unknown)".to_string());
-    let refused = |refusal: Refusal| match refusal {
-        Refusal::Proxy(reason) => Error::Proxy {
-            proxy: proxy_text.clone(),
-            source: io::Error::other(reason),
-        },
-        Refusal::Via(reason) => Error::ViaProxy {
-            proxy: proxy_text.clone(),
-            reason,
-        },
-        Refusal::Answered(status) => Error::ProxyAnswered {
-            proxy: proxy_text.clone(),
-            status,
-        },
-    };
-    let (handshake, first) =
-        Handshake::start(proxy.kind, destination, port, proxy.auth.clone()).map_err(refused)?;
-    if config.verbose {
-        print_line(&format!(
-            "connecting to {} via {} proxy {proxy_text}",
-            handshake.target_text(),
-            handshake.kind().name()
-        ));
-    }
-    let deadline = config.wait.map(|w| Instant::now() + w);
-    let token = lp.watch(&mut stream, Interest::READABLE | Interest::WRITABLE)?;
-    let mut exchange = Exchange {
-        handshake,
-        out: first,
-        sent: 0,
-        reply: vec![0; MAX_REPLY_BYTES],
-    };
-    let result = loop {
-        match exchange.advance(&mut stream) {
-            Ok(true) => break Ok(Ok(())),
-            Ok(false) => {}
-            Err(Failure::Io(source)) => {
-                break Err(Error::Proxy {
-                    proxy: proxy_text.clone(),
-                    source,
-                });
+    let mut auth = proxy.auth.clone();
+    loop {
+        let mut stream = match connect_tcp(lp, session, config, &addrs).map_err(name_the_proxy)? {
+            Ok(Endpoint::Tcp(stream)) => stream,
+            Ok(_) => {
+                return Err(Error::Usage("a proxy is reached over TCP only".into()));
             }
-            Err(Failure::Refused(refusal)) => break Err(refused(refusal)),
+            Err(outcome) => return Ok(Err(outcome)),
+        };
+        let hop = Hop {
+            address: stream
+                .peer_addr()
+                .map(|a| canonical_addr(a).to_string())
+                .unwrap_or_else(|_| "(unknown)".to_string()),
+            given: given.clone(),
+        };
+        let (handshake, first) =
+            Handshake::start(proxy.kind, destination.clone(), port, auth.clone())
+                .map_err(|refusal| hop.refused(refusal))?;
+        if config.verbose {
+            print_line(&format!(
+                "connecting to {} via {} proxy {}",
+                handshake.target_text(),
+                handshake.kind().name(),
+                hop.address
+            ));
+        }
+        let exchange = Exchange {
+            handshake,
+            out: first,
+            sent: 0,
+            reply: vec![0; MAX_REPLY_BYTES],
+        };
+        match run_exchange(lp, session, config, &hop, &mut stream, exchange)? {
+            Ok(Tunnel::Up) => return Ok(Ok(Endpoint::Tcp(stream))),
+            Ok(Tunnel::Again(password)) => {
+                if let Some((_, pass)) = &mut auth {
+                    *pass = Some(password);
+                }
+            }
+            Err(outcome) => return Ok(Err(outcome)),
+        }
+    }
+}
+
+/// The proxy as the user knows it and as connected, for messages.
+struct Hop {
+    /// The address connected to (`127.0.0.1:1080`): errors name it.
+    address: String,
+    /// The host and port as given (`proxy.example:1080`): the password prompt names it.
+    given: String,
+}
+
+impl Hop {
+    /// A refusal as rnc's error, naming the proxy.
+    fn refused(&self, refusal: Refusal) -> Error {
+        let proxy = self.address.clone();
+        match refusal {
+            Refusal::Proxy(reason) => Error::Proxy {
+                proxy,
+                source: io::Error::other(reason),
+            },
+            Refusal::Via(reason) => Error::ViaProxy { proxy, reason },
+            Refusal::Answered(status) => Error::ProxyAnswered { proxy, status },
+        }
+    }
+
+    /// A failure of the proxy's socket or of the handshake's timing.
+    fn failed(&self, source: io::Error) -> Error {
+        Error::Proxy {
+            proxy: self.address.clone(),
+            source,
+        }
+    }
+}
+
+/// How a handshake that did not fail ended.
+enum Tunnel {
+    /// The tunnel is up.
+    Up,
+    /// An HTTP proxy asked for the password, and here it is: connect again.
+    Again(String),
+}
+
+/// Run `exchange` on `stream` to its end through the loop, bounded by `-w`; ask for the
+/// password when the proxy wants it.
+fn run_exchange(
+    lp: &mut Loop,
+    session: &mut Session,
+    config: &Config,
+    hop: &Hop,
+    stream: &mut TcpStream,
+    mut exchange: Exchange,
+) -> Result<std::result::Result<Tunnel, Outcome>> {
+    let mut deadline = config.wait.map(|w| Instant::now() + w);
+    let token = lp.watch(stream, Interest::READABLE | Interest::WRITABLE)?;
+    let result = loop {
+        match exchange.advance(stream) {
+            Ok(Progress::Up) => break Ok(Ok(Tunnel::Up)),
+            Ok(Progress::Blocked) => {}
+            Ok(Progress::NeedPassword) => {
+                let user = exchange
+                    .handshake
+                    .user_without_password()
+                    .unwrap_or_default();
+                let password = match ask_password(lp, session, hop, user) {
+                    Ok(Ok(password)) => password,
+                    other => break other.map(|r| r.map(Tunnel::Again)),
+                };
+                if exchange.handshake.kind() == ProxyKind::Http {
+                    break Ok(Ok(Tunnel::Again(password)));
+                }
+                match exchange.handshake.with_password(password) {
+                    Ok(request) => exchange.send(request),
+                    Err(refusal) => break Err(hop.refused(refusal)),
+                }
+                // The user's typing does not count against `-w`.
+                deadline = config.wait.map(|w| Instant::now() + w);
+                continue;
+            }
+            Err(Failure::Io(source)) => break Err(hop.failed(source)),
+            Err(Failure::Refused(refusal)) => break Err(hop.refused(refusal)),
         }
         match wait_for(lp, session, Some(token), deadline) {
             Ok(Wait::Ready) => {}
             Ok(Wait::TimedOut) => {
                 let secs = config.wait.unwrap_or_default().as_secs_f64();
-                break Err(Error::Proxy {
-                    proxy: proxy_text.clone(),
-                    source: io::Error::other(format!("handshake timed out after {secs} s")),
-                });
+                let text = format!("handshake timed out after {secs} s");
+                break Err(hop.failed(io::Error::other(text)));
             }
             Ok(Wait::Ended(outcome)) => break Ok(Err(outcome)),
             Err(e) => break Err(e),
         }
     };
-    lp.unwatch(&mut stream, token);
-    result.map(|r| r.map(|()| Endpoint::Tcp(stream)))
+    lp.unwatch(stream, token);
+    result
+}
+
+/// Ask for `user`'s password on the controlling terminal, with the screen handed back
+/// meanwhile (`tty/prompt.rs`); Ctrl-C or another ending signal returns its outcome.
+fn ask_password(
+    lp: &mut Loop,
+    session: &mut Session,
+    hop: &Hop,
+    user: &str,
+) -> Result<std::result::Result<String, Outcome>> {
+    session.ui().hand_back();
+    let question = format!("Proxy password for {user}@{}: ", hop.given);
+    let result = match PasswordPrompt::open(&question) {
+        Ok(mut prompt) => read_password(lp, session, hop, &mut prompt),
+        Err(_) => Err(Error::ProxyPasswordUnasked {
+            proxy: hop.address.clone(),
+            user: user.to_string(),
+        }),
+    };
+    session.ui().take_back();
+    result
+}
+
+/// Wait for the answer to `prompt`, with the session paused (it must not read the keys).
+fn read_password(
+    lp: &mut Loop,
+    session: &mut Session,
+    hop: &Hop,
+    prompt: &mut PasswordPrompt,
+) -> Result<std::result::Result<String, Outcome>> {
+    let fd = prompt.fd().as_raw_fd();
+    let mut source = SourceFd(&fd);
+    let token = lp.watch(&mut source, Interest::READABLE)?;
+    let result = loop {
+        match prompt.read_answer() {
+            Ok(Some(answer)) => break Ok(Ok(answer)),
+            Ok(None) => {}
+            Err(e) => {
+                let text = format!(
+                    "reading the password from the terminal: {}",
+                    describe_io(&e)
+                );
+                break Err(hop.failed(io::Error::new(e.kind(), text)));
+            }
+        }
+        match wait_paused(lp, session, token) {
+            Ok(Wait::Ended(outcome)) => break Ok(Err(outcome)),
+            Ok(_) => {}
+            Err(e) => break Err(e),
+        }
+    };
+    lp.unwatch(&mut source, token);
+    result
 }
 
 /// The target as the proxy is told it, resolved by rnc when `--proxy-dns` says so (and
@@ -606,16 +787,33 @@ struct Exchange {
     reply: Vec<u8>,
 }
 
+/// How far `Exchange::advance` got.
+enum Progress {
+    /// The socket would block, or the reply is still incomplete.
+    Blocked,
+    /// The tunnel is up.
+    Up,
+    /// The proxy asks for the password (its reply is consumed).
+    NeedPassword,
+}
+
 impl Exchange {
-    /// Write and read as far as the socket allows: `Ok(true)` once the tunnel is up,
-    /// `Ok(false)` when the socket would block (or the reply is still incomplete).
-    fn advance(&mut self, stream: &mut TcpStream) -> std::result::Result<bool, Failure> {
+    /// Send `request` next.
+    fn send(&mut self, request: Vec<u8>) {
+        self.out = request;
+        self.sent = 0;
+    }
+
+    /// Write and read as far as the socket allows.
+    fn advance(&mut self, stream: &mut TcpStream) -> std::result::Result<Progress, Failure> {
         loop {
             while self.sent < self.out.len() {
                 match stream.write(&self.out[self.sent..]) {
                     Ok(0) => return Err(Failure::Io(io::ErrorKind::WriteZero.into())),
                     Ok(n) => self.sent += n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        return Ok(Progress::Blocked);
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(Failure::Io(e)),
                 }
@@ -628,7 +826,7 @@ impl Exchange {
                     )));
                 }
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Progress::Blocked),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Failure::Io(e)),
             };
@@ -645,15 +843,16 @@ impl Exchange {
                         format!("truncated reply (closed after {seen} bytes)"),
                     )));
                 }
-                Ok(Step::NeedMore) => return Ok(false),
+                Ok(Step::NeedMore) => return Ok(Progress::Blocked),
+                Ok(Step::NeedPassword { used }) => {
+                    consume(stream, &mut self.reply[..used])?;
+                    return Ok(Progress::NeedPassword);
+                }
                 Ok(Step::Next { used, send }) => {
                     consume(stream, &mut self.reply[..used])?;
                     match send {
-                        None => return Ok(true),
-                        Some(next) => {
-                            self.out = next;
-                            self.sent = 0;
-                        }
+                        None => return Ok(Progress::Up),
+                        Some(next) => self.send(next),
                     }
                 }
             }
@@ -702,7 +901,7 @@ mod tests {
         dest: Destination,
         auth: Option<(&str, &str)>,
     ) -> (Handshake, Vec<u8>) {
-        let auth = auth.map(|(u, p)| (u.to_string(), p.to_string()));
+        let auth = auth.map(|(u, p)| (u.to_string(), Some(p.to_string())));
         Handshake::start(kind, dest, 8080, auth).expect("starts")
     }
 
@@ -805,6 +1004,78 @@ mod tests {
         let (mut hs, _) = start(ProxyKind::Socks5, ip("::1"), Some(("u", "p")));
         hs.on_reply(&[5, 2]).expect("auth chosen");
         assert!(matches!(hs.on_reply(&[1, 1]), Err(Refusal::Proxy(t)) if t.contains("failed")));
+    }
+
+    #[test]
+    fn proxy_socks5_asks_for_the_password_only_when_chosen() {
+        let asking = || Some(("alice".to_string(), None));
+        let (mut hs, first) =
+            Handshake::start(ProxyKind::Socks5, ip("127.0.0.1"), 80, asking()).expect("starts");
+        assert_eq!(first, [5, 2, 0, 2], "offers none and username/password");
+        assert_eq!(hs.user_without_password(), Some("alice"));
+        assert_eq!(hs.on_reply(&[5, 2, 9]), Ok(Step::NeedPassword { used: 2 }));
+        assert_eq!(
+            hs.with_password("pw".into()),
+            Ok(vec![1, 5, b'a', b'l', b'i', b'c', b'e', 2, b'p', b'w'])
+        );
+        assert_eq!(hs.user_without_password(), None);
+        assert!(matches!(
+            hs.on_reply(&[1, 0]),
+            Ok(Step::Next {
+                used: 2,
+                send: Some(_)
+            })
+        ));
+        let (mut hs, _) =
+            Handshake::start(ProxyKind::Socks5, ip("127.0.0.1"), 80, asking()).expect("starts");
+        assert!(
+            matches!(
+                hs.on_reply(&[5, 0]),
+                Ok(Step::Next {
+                    used: 2,
+                    send: Some(_)
+                })
+            ),
+            "no password wanted, none asked"
+        );
+        let (mut hs, _) =
+            Handshake::start(ProxyKind::Socks5, ip("127.0.0.1"), 80, asking()).expect("starts");
+        hs.on_reply(&[5, 2]).expect("asks");
+        assert!(matches!(
+            hs.with_password("x".repeat(256)),
+            Err(Refusal::Proxy(t)) if t.contains("255")
+        ));
+    }
+
+    #[test]
+    fn proxy_http_407_asks_for_the_password_of_p_user() {
+        let (mut hs, first) = Handshake::start(
+            ProxyKind::Http,
+            ip("127.0.0.1"),
+            80,
+            Some(("user".to_string(), None)),
+        )
+        .expect("starts");
+        assert_eq!(
+            String::from_utf8(first).unwrap(),
+            "CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n",
+            "no credentials before the proxy asks"
+        );
+        let reply = b"HTTP/1.1 407 Proxy Authentication Required\r\nX: y\r\n\r\nbody";
+        assert_eq!(hs.on_reply(reply), Ok(Step::NeedPassword { used: 52 }));
+        let again = hs.with_password("pass".into()).expect("a request");
+        assert!(
+            String::from_utf8(again)
+                .unwrap()
+                .contains("Proxy-Authorization: Basic dXNlcjpwYXNz\r\n")
+        );
+        assert_eq!(
+            hs.on_reply(reply),
+            Err(Refusal::Answered(
+                "407 Proxy Authentication Required".into()
+            )),
+            "a second 407 is the answer"
+        );
     }
 
     #[test]
