@@ -338,8 +338,9 @@ pub(crate) fn wait_for(
 /// Wait for `token` alone, with the session paused: nothing is read from stdin or drawn,
 /// because the terminal is handed to a question (`tty/prompt.rs`) that reads the keys
 /// itself. The session's readiness flags are still set, so no edge is lost. An ending
-/// signal (Ctrl-C at the prompt) ends the wait; a resize or a stop is for the screen,
-/// which is redrawn at its current size afterwards.
+/// signal (Ctrl-C at the prompt) ends the wait. A resize needs nothing now: the screen is
+/// redrawn at its current size afterwards. A stop (Ctrl-Z) is ignored while the question
+/// is up, rather than leaving the terminal stopped with its echo off.
 pub(crate) fn wait_paused(lp: &mut Loop, session: &mut Session, token: Token) -> Result<Wait> {
     loop {
         let woke = lp.wait(None)?;
