@@ -126,7 +126,7 @@ pub(crate) struct Cli {
     #[arg(short = 'X', value_name = "PROTO")]
     pub(crate) nc_proxy_type: Option<String>,
 
-    /// User name for the proxy (empty password; see --proxy-auth)
+    /// User name for the proxy; its password is asked for on the terminal
     #[arg(short = 'P', value_name = "USER")]
     pub(crate) nc_proxy_user: Option<String>,
 

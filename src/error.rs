@@ -83,6 +83,20 @@ pub(crate) enum Error {
         #[source]
         source: io::Error,
     },
+    /// Finding the proxy failed (`proxy p.invalid:1080: cannot resolve …`): said so, or
+    /// it would read as if the target had failed.
+    #[error("proxy {proxy}")]
+    ProxyHost {
+        proxy: String,
+        #[source]
+        source: Box<Error>,
+    },
+    /// The proxy wants the password of `-P USER` and there is no terminal to ask on.
+    #[error(
+        "proxy {proxy} asks for a password for `{user}`, and there is no terminal to ask on: \
+         use `--proxy-auth {user}:PASS`"
+    )]
+    ProxyPasswordUnasked { proxy: String, user: String },
     /// An HTTP proxy answered CONNECT with a status other than 2xx.
     #[error("proxy {proxy} answered HTTP {status}")]
     ProxyAnswered { proxy: String, status: String },

@@ -403,6 +403,25 @@ pub(crate) fn wait_for(
     }
 }
 
+/// Wait for `token` alone, with the session paused: nothing is read from stdin or drawn,
+/// because the terminal is handed to a question (`tty/prompt.rs`) that reads the keys
+/// itself. The session's readiness flags are still set, so no edge is lost. An ending
+/// signal (Ctrl-C at the prompt) ends the wait. A resize needs nothing now: the screen is
+/// redrawn at its current size afterwards. A stop (Ctrl-Z) is ignored while the question
+/// is up, rather than leaving the terminal stopped with its echo off.
+pub(crate) fn wait_paused(lp: &mut Loop, session: &mut Session, token: Token) -> Result<Wait> {
+    loop {
+        let woke = lp.wait(None)?;
+        if let Some(signal) = woke.ending_signal {
+            return Ok(Wait::Ended(Outcome::Signal(signal)));
+        }
+        lp.dispatch(session, &Woke::default());
+        if lp.saw(token) {
+            return Ok(Wait::Ready);
+        }
+    }
+}
+
 pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     a.into_iter().chain(b).min()
 }

@@ -120,7 +120,10 @@ fn secure(
     };
     let started = Instant::now();
     let deadline = config.wait.map(|w| started + w);
-    if let Err(outcome) = tls::handshake(lp, session, endpoint, &mut layer, deadline)? {
+    let peer = proxy::route_text(config, endpoint)
+        .or_else(|| endpoint.peer_description())
+        .unwrap_or_else(|| "peer".to_string());
+    if let Err(outcome) = tls::handshake(lp, session, endpoint, &mut layer, &peer, deadline)? {
         return Ok(Err(outcome));
     }
     let (check, line) = peer_check(config)?;

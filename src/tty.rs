@@ -1,10 +1,12 @@
 //! The terminal: what rnc shows there and how (`ui`), the interactive layout and its
 //! restore (`terminal`), the line editor (`editor`), the status row's model and renderer
-//! (`status`), and the display-safe text of received bytes and names (`sanitize`,
-//! `width`). Nothing here reads or writes a socket.
+//! (`status`), the display-safe text of received bytes and names (`sanitize`, `width`),
+//! and the password question on the controlling terminal (`prompt`). Nothing here reads
+//! or writes a socket.
 
 pub(crate) mod editor;
 pub(crate) mod keys;
+pub(crate) mod prompt;
 pub(crate) mod sanitize;
 pub(crate) mod status;
 pub(crate) mod terminal;

@@ -2,7 +2,8 @@
 //! `--proxy-dns`): Debian's `microsocks` (SOCKS5, with and without a password),
 //! `tinyproxy` and `ncat -l --proxy-type http` (HTTP CONNECT), TLS inside the tunnel, and
 //! an in-test proxy that checks rnc's requests byte for byte and answers with early
-//! tunnel bytes, truncated, oversized and garbage replies, refusals and silence.
+//! tunnel bytes, truncated, oversized and garbage replies, refusals and silence. The
+//! password prompt of `-P USER` is in `proxy/password.rs`.
 //!
 //! Every round trip goes to a loopback echo peer and is byte-exact both ways. Owns no
 //! harness code (that is `util`). A missing tool skips its test (fails under CI).
@@ -11,6 +12,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
+
+#[cfg(target_os = "linux")]
+mod password;
 
 use crate::util::{
     ChildGuard, Deadline, Input, Rnc, TIMEOUT, accept_tcp, assert_same_bytes, closed_tcp_port,
@@ -605,4 +609,48 @@ fn proxy_flag_conflicts_are_usage_errors() {
             exit.stderr
         );
     }
+}
+
+#[test]
+fn proxy_unresolvable_proxy_name_is_named_as_the_proxy() {
+    // `.invalid` never resolves (RFC 6761), and the question never leaves the machine.
+    for flags in [&["-x"][..], &["--proxy"]] {
+        let mut args = flags.to_vec();
+        args.extend_from_slice(&["nosuch.invalid:1080", "127.0.0.1", "80"]);
+        let exit = Rnc::run(&args);
+        exit.assert_code(1);
+        assert!(
+            exit.stderr
+                .starts_with("rnc: proxy nosuch.invalid:1080: cannot resolve `nosuch.invalid`: "),
+            "{flags:?}: {}",
+            exit.stderr
+        );
+        assert_eq!(exit.stderr.lines().count(), 1, "{}", exit.stderr);
+    }
+}
+
+#[test]
+fn proxy_tls_verification_failure_names_the_target_and_the_proxy() {
+    let Some((_proxy, proxy_port)) = microsocks(None) else {
+        return;
+    };
+    // A listener with a fresh self-signed certificate, which no trust store knows.
+    let mut listener = Rnc::spawn(&["-l", "--tls", "127.0.0.1", "0"]);
+    let port = listener.listening_port();
+    let exit = Rnc::run(&[
+        "-w",
+        "10",
+        "--tls",
+        "-x",
+        &format!("127.0.0.1:{proxy_port}"),
+        "127.0.0.1",
+        &port.to_string(),
+    ]);
+    exit.assert_code(1);
+    let want = format!(
+        "rnc: TLS handshake with 127.0.0.1:{port} via socks5 proxy 127.0.0.1:{proxy_port}: "
+    );
+    assert!(exit.stderr.starts_with(&want), "{}", exit.stderr);
+    assert!(exit.stderr.contains("not trusted"), "{}", exit.stderr);
+    assert_eq!(exit.stderr.lines().count(), 1, "{}", exit.stderr);
 }

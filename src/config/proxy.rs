@@ -61,8 +61,9 @@ pub(crate) struct ProxyOptions {
     pub(crate) host: Host,
     /// The proxy's port.
     pub(crate) port: u16,
-    /// User and password (`-P USER`: an empty password; SOCKS4: the user id only).
-    pub(crate) auth: Option<(String, String)>,
+    /// User and password. `-P USER` gives no password: rnc asks for it on the terminal
+    /// when the proxy wants one, as nc does (SOCKS4: the user id only, never asked).
+    pub(crate) auth: Option<(String, Option<String>)>,
     /// Where the target's name is resolved.
     pub(crate) dns: ProxyDns,
 }
@@ -126,15 +127,15 @@ pub(crate) fn proxy_options(
     let host = parse_host(host, cli.numeric)?;
     let auth = match (cli.nc_proxy_user.as_deref(), cli.proxy_auth.as_deref()) {
         (Some(_), Some(_)) => return usage("`-P` and `--proxy-auth` cannot be used together"),
-        (Some(user), None) => Some((user.to_string(), String::new())),
+        (Some(user), None) => Some((user.to_string(), None)),
         (None, Some(text)) => Some(match text.split_once(':') {
-            Some((user, pass)) => (user.to_string(), pass.to_string()),
-            None => (text.to_string(), String::new()),
+            Some((user, pass)) => (user.to_string(), Some(pass.to_string())),
+            None => (text.to_string(), Some(String::new())),
         }),
         (None, None) => None,
     };
     if let Some((user, pass)) = &auth {
-        check_auth(kind, user, pass)?;
+        check_auth(kind, user, pass.as_deref().unwrap_or_default())?;
     }
     let dns = match cli.proxy_dns.as_deref() {
         None if kind == ProxyKind::Socks4 => ProxyDns::Local,
@@ -183,7 +184,7 @@ fn parse_kind(flag: &str, text: &str) -> Result<ProxyKind> {
 
 /// What each protocol can carry: SOCKS5 sends each of user and password in at most 255
 /// bytes (RFC 1929), SOCKS4 a user id only, ending in a NUL; an HTTP header line
-/// cannot hold a line break.
+/// cannot hold a line break. A password typed at the prompt is checked in `net/proxy.rs`.
 fn check_auth(kind: ProxyKind, user: &str, pass: &str) -> Result<()> {
     match kind {
         ProxyKind::Socks5 if user.is_empty() || user.len() > 255 || pass.len() > 255 => {
@@ -237,7 +238,11 @@ mod tests {
             .unwrap();
         assert_eq!(p.kind, ProxyKind::Http);
         assert_eq!((p.host, p.port), (literal("::1"), 8080));
-        assert_eq!(p.auth, Some(("me".into(), String::new())));
+        assert_eq!(
+            p.auth,
+            Some(("me".into(), None)),
+            "-P asks for the password"
+        );
         let p = proxy(&["-X", "4", "-x", "proxy.example", "h", "80"])
             .unwrap()
             .unwrap();
@@ -267,7 +272,7 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!((p.kind, p.port), (ProxyKind::Socks5, 1));
-        assert_eq!(p.auth, Some(("u".into(), "p:q".into())));
+        assert_eq!(p.auth, Some(("u".into(), Some("p:q".into()))));
         assert_eq!(p.dns, ProxyDns::Both);
         let p = proxy(&["--proxy", "127.0.0.1", "--proxy-type", "socks4"])
             .err()

@@ -301,19 +301,18 @@ impl ServerCertVerifier for LooseVerifier {
 
 /// Run the handshake on `endpoint` until it completes, fails, `deadline` passes or a
 /// signal ends rnc. The socket is watched only for this phase; the session attaches it
-/// afterwards as usual.
+/// afterwards as usual. Errors name `peer`: the socket's peer, or through a proxy the
+/// target and the proxy (`127.0.0.1:443 via socks5 proxy 127.0.0.1:1080`).
 pub(crate) fn handshake(
     lp: &mut Loop,
     session: &mut Session,
     endpoint: &mut Endpoint,
     tls: &mut TlsLayer,
+    peer: &str,
     deadline: Option<Instant>,
 ) -> Result<std::result::Result<(), Outcome>> {
-    let peer = endpoint
-        .peer_description()
-        .unwrap_or_else(|| "peer".to_string());
     let failed = |source: io::Error| Error::TlsHandshake {
-        peer: peer.clone(),
+        peer: peer.to_string(),
         source,
     };
     let token = lp.watch(endpoint.source(), Interest::READABLE | Interest::WRITABLE)?;

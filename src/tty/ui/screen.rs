@@ -190,6 +190,21 @@ impl Ui {
     /// editor's Ctrl-Z (raw mode turned the terminal's own off), itself alone for a
     /// SIGTSTP (the terminal or the sender signalled whom it meant).
     pub(crate) fn suspend(&mut self, whole_group: bool) {
+        self.hand_back();
+        // This stops us here until SIGCONT.
+        let stop = rustix::process::Signal::STOP;
+        let _ = if whole_group {
+            rustix::process::kill_current_process_group(stop)
+        } else {
+            rustix::process::kill_process(rustix::process::getpid(), stop)
+        };
+        self.take_back();
+    }
+
+    /// Give the terminal back as it was before rnc drew on it (pending screen bytes
+    /// written first, the progress line erased), for a stop or for a question on the
+    /// terminal (`tty/prompt.rs`); `take_back` draws again.
+    pub(crate) fn hand_back(&mut self) {
         let stdout = io::stdout();
         let pending: Vec<u8> = self.pending.drain(..).collect();
         let _ = terminal::write_fd_retrying(stdout.as_fd(), &pending);
@@ -202,17 +217,14 @@ impl Ui {
             }
             Mode::Plain => {}
         }
-        // This stops us here until SIGCONT.
-        let stop = rustix::process::Signal::STOP;
-        let _ = if whole_group {
-            rustix::process::kill_current_process_group(stop)
-        } else {
-            rustix::process::kill_process(rustix::process::getpid(), stop)
-        };
+    }
+
+    /// Take the terminal again after `hand_back`, at its current size, and redraw.
+    pub(crate) fn take_back(&mut self) {
         if let Mode::Screen(screen) = &mut self.mode {
             let (cols, rows) =
                 crossterm::terminal::size().unwrap_or((screen.guard.cols(), screen.guard.rows()));
-            let resumed = stdout
+            let resumed = io::stdout()
                 .as_fd()
                 .try_clone_to_owned()
                 .map(std::fs::File::from)
