@@ -12,12 +12,11 @@ use crate::error::{Error, Result};
 use crate::event_loop::{LISTENER, Loop, Outcome, drive};
 use crate::net;
 use crate::net::connect::{
-    connect_tcp, probe_udp_addrs, resolve_waiting, source_addr, udp_probe_success,
-    zero_io_success,
+    connect_tcp, probe_udp_addrs, resolve_waiting, source_addr, udp_probe_success, zero_io_success,
 };
-use crate::net::scan::scan_ports;
 use crate::net::endpoint::Endpoint;
 use crate::net::listen::{StreamListener, accept_next};
+use crate::net::scan::scan_ports;
 use crate::net::{proxy, tls};
 use crate::notices::print_line;
 use crate::relay::session::{Options, Session};

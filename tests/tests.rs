@@ -13,6 +13,7 @@ mod integrity;
 mod interop;
 mod limits;
 mod proxy;
+mod scan;
 mod tcp;
 mod tls;
 mod tty;

@@ -121,7 +121,10 @@ mod tests {
 
     #[test]
     fn config_port_list_described_as_ranges() {
-        assert_eq!(describe_ports(&[20, 21, 22, 80, 443, 444]), "20-22,80,443-444");
+        assert_eq!(
+            describe_ports(&[20, 21, 22, 80, 443, 444]),
+            "20-22,80,443-444"
+        );
         assert_eq!(describe_ports(&[65535]), "65535");
         assert_eq!(describe_ports(&[]), "");
     }

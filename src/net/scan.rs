@@ -337,7 +337,7 @@ impl<'a> TcpScan<'a> {
     fn start(&mut self, lp: &mut Loop, index: usize, addr: usize) -> Result<bool> {
         let (mut target, source) = self.addrs[addr];
         target.set_port(self.ports[index]);
-        match net::tcp_connect_start(target, source) {
+        match net::tcp_probe_start(target, source) {
             Ok(mut stream) => {
                 let token = lp.watch(&mut stream, Interest::WRITABLE)?;
                 let deadline = self.config.wait.map(|w| Instant::now() + w);
@@ -434,7 +434,12 @@ fn is_shortage(err: &Error) -> bool {
     let Error::Connect { source, .. } = err else {
         return false;
     };
-    let shortages = [Errno::MFILE, Errno::NFILE, Errno::ADDRNOTAVAIL, Errno::NOBUFS];
+    let shortages = [
+        Errno::MFILE,
+        Errno::NFILE,
+        Errno::ADDRNOTAVAIL,
+        Errno::NOBUFS,
+    ];
     source
         .raw_os_error()
         .is_some_and(|code| shortages.iter().any(|e| e.raw_os_error() == code))
@@ -498,7 +503,10 @@ mod tests {
         let ports = [1, 2, 3];
         let mut verdicts = vec![None, Some(Verdict::Open), Some(Verdict::Refused)];
         report.advance(&ports, &mut verdicts);
-        assert_eq!(report.next, 0, "port 1 is undecided, so nothing is reported");
+        assert_eq!(
+            report.next, 0,
+            "port 1 is undecided, so nothing is reported"
+        );
         verdicts[0] = Some(Verdict::Filtered);
         report.advance(&ports, &mut verdicts);
         assert_eq!(report.next, 3);
