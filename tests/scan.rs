@@ -335,3 +335,46 @@ fn find_nft() -> Option<std::path::PathBuf> {
     }
     found.map(Path::to_path_buf)
 }
+
+/// A connect from port P to the same port P with no listener meets itself (TCP's
+/// simultaneous open): nc reports such a port as open. rnc reports it refused, in a scan
+/// and for one port. `-p` makes it happen on purpose; in a scan of many local ports the
+/// kernel's own choice of source port does it now and then.
+#[test]
+fn tcp_scan_a_connect_that_meets_itself_is_not_open() {
+    use socket2::{Domain, Socket, Type};
+    // Holds the port (bound, not listening) and lets rnc's `-p` bind it too.
+    let holder = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    holder.set_reuse_address(true).expect("SO_REUSEADDR");
+    let addr: std::net::SocketAddr = "127.0.0.1:0".parse().expect("address");
+    holder.bind(&addr.into()).expect("bind 127.0.0.1:0");
+    let port = holder
+        .local_addr()
+        .expect("local_addr")
+        .as_socket()
+        .expect("inet")
+        .port()
+        .to_string();
+    let exit = Rnc::run(&[
+        "-v",
+        "-z",
+        "-p",
+        &port,
+        "127.0.0.1",
+        &format!("{port}-{port}"),
+    ]);
+    exit.assert_code(1);
+    assert_eq!(
+        port_lines(&exit.stderr, "127.0.0.1"),
+        [(port.parse().unwrap(), "refused".to_string())],
+        "{}",
+        exit.stderr
+    );
+    let exit = Rnc::run(&["-z", "-p", &port, "127.0.0.1", &port]);
+    exit.assert_code(1);
+    assert!(
+        exit.stderr.contains("connection refused"),
+        "{}",
+        exit.stderr
+    );
+}

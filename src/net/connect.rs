@@ -239,6 +239,12 @@ pub(crate) fn connect_tcp(
                 Ok(None) => {}
             }
             match stream.peer_addr() {
+                // A connect to a local port that nobody listens on can meet itself, when
+                // the source port (chosen by the kernel, or `-p`) is that port: TCP's
+                // simultaneous open. Nothing is there, which is what a refusal says.
+                Ok(peer) if stream.local_addr().is_ok_and(|local| local == peer) => {
+                    break Err(failed(io::ErrorKind::ConnectionRefused.into()));
+                }
                 Ok(_) => break Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
                 Err(e) => break Err(failed(e)),

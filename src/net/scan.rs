@@ -153,9 +153,10 @@ pub(crate) fn scan_ports(
     }
     if config.verbose {
         let [open, refused, filtered, failed] = report.counts;
+        let count = ports.len();
         let mut line = format!(
-            "{} ports scanned in {:.2} s: {open} open, {refused} refused",
-            ports.len(),
+            "{count} port{} scanned in {:.2} s: {open} open, {refused} refused",
+            if count == 1 { "" } else { "s" },
             started.elapsed().as_secs_f64()
         );
         if !udp {
@@ -338,21 +339,15 @@ impl<'a> TcpScan<'a> {
         let (mut target, source) = self.addrs[addr];
         target.set_port(self.ports[index]);
         match net::tcp_probe_start(target, source) {
-            Ok(mut stream) => {
-                let token = lp.watch(&mut stream, Interest::WRITABLE)?;
-                let deadline = self.config.wait.map(|w| Instant::now() + w);
-                if let Some(d) = deadline {
-                    self.deadlines.push_back((d, token));
+            Ok(stream) => match connect_result(&stream) {
+                // On loopback the answer is usually in before connect(2) returns: one
+                // getsockopt(2) then saves registering with the poll and deregistering.
+                Some(verdict) => {
+                    self.decide(index, addr, verdict);
+                    Ok(true)
                 }
-                let probe = Probe {
-                    index,
-                    addr,
-                    stream,
-                    deadline,
-                };
-                self.in_flight.insert(token, probe);
-                Ok(true)
-            }
+                None => self.watch(lp, index, addr, stream),
+            },
             Err(e) if is_shortage(&e) && !self.in_flight.is_empty() => Ok(false),
             Err(e) => {
                 self.decide(index, addr, Verdict::of_error(&e));
@@ -361,26 +356,37 @@ impl<'a> TcpScan<'a> {
         }
     }
 
+    /// Watch the connect of port `index` to address `addr` until it ends or `-w` passes.
+    fn watch(
+        &mut self,
+        lp: &mut Loop,
+        index: usize,
+        addr: usize,
+        mut stream: TcpStream,
+    ) -> Result<bool> {
+        let token = lp.watch(&mut stream, Interest::WRITABLE)?;
+        let deadline = self.config.wait.map(|w| Instant::now() + w);
+        if let Some(d) = deadline {
+            self.deadlines.push_back((d, token));
+        }
+        let probe = Probe {
+            index,
+            addr,
+            stream,
+            deadline,
+        };
+        self.in_flight.insert(token, probe);
+        Ok(true)
+    }
+
     /// A probe's socket had an event: decide its port if its connect has ended.
     fn on_event(&mut self, lp: &mut Loop, token: Token) {
         let Some(probe) = self.in_flight.get(&token) else {
             return;
         };
-        let stream = &probe.stream;
-        let verdict = match stream.take_error() {
-            Ok(Some(e)) | Err(e) => Verdict::of_io(&e),
-            Ok(None) => match stream.peer_addr() {
-                // A connect to a local port with no listener can meet itself when the
-                // kernel picks that same port as its source (TCP simultaneous open): closed.
-                Ok(peer) if stream.local_addr().is_ok_and(|local| local == peer) => {
-                    Verdict::Refused
-                }
-                Ok(_) => Verdict::Open,
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
-                Err(e) => Verdict::of_io(&e),
-            },
-        };
-        self.finish(lp, token, verdict);
+        if let Some(verdict) = connect_result(&probe.stream) {
+            self.finish(lp, token, verdict);
+        }
     }
 
     /// Give up on the probes whose `-w` has passed: filtered.
@@ -424,6 +430,23 @@ impl<'a> TcpScan<'a> {
         for (token, mut probe) in self.in_flight.drain() {
             lp.unwatch(&mut probe.stream, token);
         }
+    }
+}
+
+/// How a connect ended, or `None` while it is in progress.
+fn connect_result(stream: &TcpStream) -> Option<Verdict> {
+    match stream.take_error() {
+        Ok(Some(e)) | Err(e) => Some(Verdict::of_io(&e)),
+        Ok(None) => match stream.peer_addr() {
+            // A connect to a local port with no listener can meet itself when the kernel
+            // picks that same port as its source (TCP simultaneous open): closed.
+            Ok(peer) if stream.local_addr().is_ok_and(|local| local == peer) => {
+                Some(Verdict::Refused)
+            }
+            Ok(_) => Some(Verdict::Open),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => None,
+            Err(e) => Some(Verdict::of_io(&e)),
+        },
     }
 }
 
