@@ -94,6 +94,24 @@ def open_ports(argv, pattern_open):
     return ports, rc
 
 
+def listening_ports():
+    """TCP ports listening on 127.0.0.1 or every address, from /proc/net/tcp{,6}."""
+    ports = set()
+    for path, local in (("/proc/net/tcp", ("0100007F", "00000000")),
+                        ("/proc/net/tcp6", ("0" * 32, "0000000000000000FFFF00000100007F"))):
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    addr, port = fields[1].split(":")
+                    if fields[3] == "0A" and addr in local:
+                        ports.add(int(port, 16))
+        except FileNotFoundError:
+            pass
+    return ports
+
+
 def summary(runs):
     walls = [r["wall"] for r in runs]
     return {"median_s": statistics.median(walls), "min_s": min(walls), "max_s": max(walls),
@@ -127,10 +145,22 @@ def main():
     results = {}
 
     # 1. Loopback, every port.
-    rnc_open, rnc_rc = open_ports([rnc, "-v", "-z", "127.0.0.1", "1-65535"], "succeeded")
-    nc_open, nc_rc = open_ports([nc, "-v", "-z", "127.0.0.1", "1-65535"], "succeeded!")
-    agree = "agree" if rnc_open == nc_open else f"DIFFER: rnc-only {sorted(rnc_open - nc_open)}, nc-only {sorted(nc_open - rnc_open)}"
+    before = listening_ports()
+    rnc_open, _ = open_ports([rnc, "-v", "-z", "127.0.0.1", "1-65535"], "succeeded")
+    nc_open, _ = open_ports([nc, "-v", "-z", "127.0.0.1", "1-65535"], "succeeded!")
+    listening = before | listening_ports()
+    agree = "agree" if rnc_open == nc_open else "differ"
     print(f"\nloopback 1-65535: open ports rnc {len(rnc_open)}, nc {len(nc_open)}: {agree}")
+    for name, found in (("rnc", rnc_open), ("nc", nc_open)):
+        ghosts = sorted(found - listening)
+        if ghosts:
+            print(f"  {name} reported open with no listener before or after: {ghosts}"
+                  " (a connect that met itself: source port = destination port)")
+    for name, found, other in (("rnc", rnc_open, nc_open), ("nc", nc_open, rnc_open)):
+        missed = sorted((other & listening) - found)
+        if missed:
+            print(f"  {name} did not report listening ports {missed}"
+                  " (listeners of other programs may come and go during the run)")
     runs = {"rnc": [], "nc": []}
     for _ in range(args.reps):
         runs["rnc"].append(run_measured([rnc, "-z", "127.0.0.1", "1-65535"], 600))

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::util::{
     Input, Rnc, closed_tcp_port, installed_tool, ipv6_available, never_accepting_listener,
-    skip_or_fail, tcp_listener,
+    skip_or_fail, tcp_listener, wait_tcp_state,
 };
 
 /// The `-v` lines for `host` in `stderr`: (port, the words after it), in printed order.
@@ -377,4 +377,20 @@ fn tcp_scan_a_connect_that_meets_itself_is_not_open() {
         "{}",
         exit.stderr
     );
+}
+
+/// A signal ends a scan at once, even with connects in flight that have no `-w` (the
+/// kernel would retry their SYNs for about two minutes).
+#[test]
+fn tcp_scan_ends_at_once_on_sigterm() {
+    let (_full, silent, _queued) = never_accepting_listener();
+    let closed = closed_tcp_port();
+    let mut rnc = Rnc::with(&["-z", "127.0.0.1", &list(&[silent, closed.port()])])
+        .stdin(Input::Null)
+        .spawn();
+    wait_tcp_state(rnc.pid(), "02");
+    rnc.signal("TERM");
+    let exit = rnc.finish();
+    exit.assert_code(143);
+    assert_eq!(exit.stderr, "");
 }
