@@ -18,6 +18,8 @@ Examples:
   UDP and Unix sockets:
     rnc -u -l 5353                   # UDP listener
     rnc -l -U /tmp/app.sock          # Unix stream listener
+  Scan ports (many at once; exit 0 if one is open):
+    rnc -zv -w 1 HOST 20-25,80,443
 
 Exit status:
   0    the session ended normally (also: idle timeout -w after connecting,

@@ -385,7 +385,7 @@ fn tcp_scan_a_connect_that_meets_itself_is_not_open() {
 fn tcp_scan_ends_at_once_on_sigterm() {
     let (_full, silent, _queued) = never_accepting_listener();
     let closed = closed_tcp_port();
-    let mut rnc = Rnc::with(&["-z", "127.0.0.1", &list(&[silent, closed.port()])])
+    let rnc = Rnc::with(&["-z", "127.0.0.1", &list(&[silent, closed.port()])])
         .stdin(Input::Null)
         .spawn();
     wait_tcp_state(rnc.pid(), "02");
