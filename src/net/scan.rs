@@ -191,7 +191,11 @@ fn scan_udp(
     for (index, &port) in ports.iter().enumerate() {
         let targets: Vec<SocketAddr> = addrs
             .iter()
-            .map(|a| SocketAddr::new(a.ip(), port))
+            .map(|&a| {
+                let mut target = a; // keeps an IPv6 scope id
+                target.set_port(port);
+                target
+            })
             .collect();
         let verdict = match probe_udp_addrs(lp, session, config, &targets) {
             Ok(Ok(())) => Verdict::Open,
