@@ -18,6 +18,8 @@ Examples:
   UDP and Unix sockets:
     rnc -u -l 5353                   # UDP listener
     rnc -l -U /tmp/app.sock          # Unix stream listener
+  Scan ports (many at once; exit 0 if one is open):
+    rnc -zv -w 1 HOST 20-25,80,443
 
 Exit status:
   0    the session ended normally (also: idle timeout -w after connecting,
@@ -115,8 +117,26 @@ pub(crate) struct Cli {
     pub(crate) verbose: bool,
 
     /// Zero-I/O mode: connect, report, close (port scanning)
-    #[arg(short = 'z', long = "zero-io")]
+    #[arg(
+        short = 'z',
+        long = "zero-io",
+        long_help = "Zero-I/O mode: connect, report, close (port scanning).\n\
+                     Ports may be a list and ranges (`20-25,80,443`) or several arguments \
+                     (`HOST 22 80 443`); TCP ports are tried many at once \
+                     (--scan-parallel), each bounded by -w, and reported in port order. \
+                     Exit 0 if any port is open."
+    )]
     pub(crate) zero_io: bool,
+
+    /// Most TCP connects a -z scan keeps in flight [default: 1024]
+    #[arg(
+        long = "scan-parallel",
+        value_name = "N",
+        long_help = "Most TCP connects a -z scan keeps in flight at once [default: 1024].\n\
+                     rnc raises its open-file limit for a scan and stays below it, so N is \
+                     lowered to fit (-v says so)."
+    )]
+    pub(crate) scan_parallel: Option<String>,
 
     /// Connect through the proxy at HOST[:PORT] (nc; SOCKS5 unless -X says)
     #[arg(short = 'x', value_name = "HOST[:PORT]")]
@@ -295,8 +315,9 @@ pub(crate) struct Cli {
     #[arg(long = "no-busy-poll", hide = true)]
     pub(crate) no_busy_poll: bool,
 
-    /// HOST PORT (or HOST:PORT, [V6]:PORT) to connect to; [ADDR] PORT to listen on; PATH with -U
-    #[arg(value_name = "ARGS", num_args = 0..=2, value_parser = clap::value_parser!(std::ffi::OsString))]
+    /// HOST PORT (or HOST:PORT, [V6]:PORT) to connect to; [ADDR] PORT to listen on; PATH with -U;
+    /// -z HOST PORTS… to scan
+    #[arg(value_name = "ARGS", num_args = 0.., value_parser = clap::value_parser!(std::ffi::OsString))]
     pub(crate) args: Vec<std::ffi::OsString>,
 
     /// Print help (see more with '--help')
@@ -327,7 +348,9 @@ mod tests {
     }
 
     #[test]
-    fn cli_rejects_three_positionals() {
-        assert!(Cli::try_parse_from(["rnc", "a", "b", "c"]).is_err());
+    fn cli_takes_several_ports_for_a_scan() {
+        // `-z HOST 22 80 443`; without `-z`, config rejects the third argument.
+        let cli = Cli::try_parse_from(["rnc", "-z", "h", "22", "80", "443"]).expect("valid");
+        assert_eq!(cli.args.len(), 4);
     }
 }

@@ -12,10 +12,12 @@ use std::time::Duration;
 use crate::cli::Cli;
 use crate::error::{Error, Result};
 
+mod ports;
 mod proxy;
 mod serve;
 mod tls;
 
+pub(crate) use ports::describe_ports;
 pub(crate) use proxy::{ProxyDns, ProxyKind, ProxyOptions};
 pub(crate) use serve::{AccessEntry, AccessLists, ExecCommand, Fanout, ServeOptions};
 
@@ -32,12 +34,9 @@ pub(crate) enum Mode {
     Connect,
     /// `rnc -z HOST PORT`: connect (UDP: probe) and close at once; exit 0 when open.
     Probe,
-    /// `rnc -z HOST LOW-HIGH`: probe each port of the range in turn; the target's port is
-    /// the first.
-    Scan {
-        /// The last port of the range.
-        last: u16,
-    },
+    /// `rnc -z HOST 20-25,80 443`: probe each port of `Config::scan_ports` (TCP: many at
+    /// once); the target's port is the first.
+    Scan,
     /// `rnc -l [ADDR] PORT`: wait for a client (with `-k`, clients in turn) or for
     /// datagrams.
     Listen,
@@ -123,6 +122,10 @@ pub(crate) struct Config {
     pub(crate) source_port: Option<u16>,
     /// `-w`: connect timeout and idle timeout.
     pub(crate) wait: Option<Duration>,
+    /// `Mode::Scan`: the ports, ascending, each once (empty otherwise).
+    pub(crate) scan_ports: Vec<u16>,
+    /// `--scan-parallel`: most TCP connects a scan keeps in flight (`None`: the default).
+    pub(crate) scan_parallel: Option<usize>,
     /// `-q`: quit this long after stdin EOF.
     pub(crate) quit_after_eof: Option<Duration>,
     /// `-d`: do not read stdin.
@@ -211,6 +214,7 @@ impl Config {
 
         let mut source_host = None;
         let mut source_port = None;
+        let mut scan_ports = Vec::new();
         let target = if cli.unix {
             if cli.ipv4 || cli.ipv6 {
                 return usage("`-4`/`-6` cannot be used with `-U`");
@@ -267,13 +271,17 @@ impl Config {
         } else {
             let args = utf8_args(&cli.args)?;
             const NEEDS_HOST_AND_PORT: &str = "a client needs HOST and PORT (or `-l` to listen)";
-            let (host, port) = match args.as_slice() {
-                [host, port] => {
+            let (host, port, more) = match args.as_slice() {
+                // `-z HOST 22 80 443` scans several ports, as nc does.
+                [host, port, more @ ..] if more.is_empty() || cli.zero_io => {
                     reject_port_as_host(host, [host, port], "a client takes HOST PORT")?;
-                    (host.as_str(), port.as_str())
+                    (host.as_str(), port.as_str(), more)
+                }
+                [_, _, _, ..] => {
+                    return usage("too many arguments (several ports need `-z`)");
                 }
                 [one] => match split_host_port(one)? {
-                    Some(host_port) => host_port,
+                    Some((host, port)) => (host, port, &[][..]),
                     None if is_ip_literal(one) => {
                         return usage(format!(
                             "`{one}` is an address without a port: \
@@ -294,21 +302,17 @@ impl Config {
                 .as_deref()
                 .map(|p| parse_port(p, cli.numeric, true))
                 .transpose()?;
-            let (first, last) = match port.split_once('-') {
-                // `-z HOST 20-30` scans a range, as nc does.
-                Some((low, high)) if cli.zero_io && !low.is_empty() => {
-                    let low = parse_port(low, true, false)?;
-                    let high = parse_port(high, true, false)?;
-                    if low > high {
-                        return usage(format!("invalid port range `{port}` (low-high)"));
-                    }
-                    (low, Some(high))
-                }
-                _ => (parse_port(port, cli.numeric, false)?, None),
+            // `-z HOST 20-30` scans a range, `20-25,80,443` a list, as nc and nmap write them.
+            let first = if cli.zero_io && (!more.is_empty() || ports::is_port_list(port)) {
+                let texts: Vec<&str> = std::iter::once(port)
+                    .chain(more.iter().map(String::as_str))
+                    .collect();
+                scan_ports = ports::parse_port_list(&texts, cli.numeric)?;
+                mode = Mode::Scan;
+                scan_ports[0]
+            } else {
+                parse_port(port, cli.numeric, false)?
             };
-            if let Some(last) = last {
-                mode = Mode::Scan { last };
-            }
             Target::Inet {
                 host: Some(parse_host(host, cli.numeric)?),
                 port: first,
@@ -323,6 +327,7 @@ impl Config {
             return usage(format!("address `{ip}` does not match `-4`/`-6`"));
         }
 
+        let scan_parallel = scan_parallel(&cli, mode, transport)?;
         let tls = tls_options(&cli, mode, transport)?;
         let proxy = proxy::proxy_options(&cli, mode, transport, &target)?;
         let (serve, keeps_serving) = serve::serve_options(&cli, mode, transport)?;
@@ -337,6 +342,8 @@ impl Config {
             source_host,
             source_port,
             wait,
+            scan_ports,
+            scan_parallel,
             quit_after_eof,
             no_stdin: cli.no_stdin,
             keep_open: cli.keep_open || keeps_serving,
@@ -349,6 +356,23 @@ impl Config {
             raw_output: cli.raw_output,
         })
     }
+}
+
+/// `--scan-parallel N`, which only a TCP scan uses; `--tls` does not scan.
+fn scan_parallel(cli: &Cli, mode: Mode, transport: Transport) -> Result<Option<usize>> {
+    if mode == Mode::Scan && cli.tls {
+        return usage("`--tls` cannot be used with a `-z` port list: give one port");
+    }
+    let Some(text) = cli.scan_parallel.as_deref() else {
+        return Ok(None);
+    };
+    if !cli.zero_io {
+        return usage("`--scan-parallel` needs `-z`");
+    }
+    if transport == Transport::Udp {
+        return usage("`--scan-parallel` is for TCP: `-z -u` probes one port at a time");
+    }
+    ports::parse_scan_parallel(text).map(Some)
 }
 
 /// `--tls` and the flags that go with it; each of those needs `--tls`, and the client's
@@ -877,7 +901,8 @@ mod tests {
         assert_eq!(inet_target(&["-l", "[::1]:0"]), (literal("::1"), 0));
         assert_eq!(inet_target(&["-u", "-l", "[::]:53"]), (literal("::"), 53));
         let c = config(&["-z", "127.0.0.1:20-30"]).unwrap();
-        assert_eq!(c.mode, Mode::Scan { last: 30 });
+        assert_eq!(c.mode, Mode::Scan);
+        assert_eq!(c.scan_ports, (20..=30).collect::<Vec<u16>>());
         // The old spellings keep working.
         assert_eq!(inet_target(&["-l", "5000"]), (None, 5000));
         assert_eq!(
@@ -919,10 +944,30 @@ mod tests {
     #[test]
     fn config_zero_io_port_range() {
         let c = config(&["-z", "127.0.0.1", "20-30"]).unwrap();
-        assert_eq!(c.mode, Mode::Scan { last: 30 });
+        assert_eq!(c.mode, Mode::Scan);
         assert!(matches!(c.target, Target::Inet { port: 20, .. }));
         assert!(usage_text(&["-z", "h", "30-20"]).contains("range"));
         assert!(usage_text(&["h", "20-30"]).contains("invalid port"));
+        // Lists, and several port arguments (nc's `-z HOST 22 80 443`).
+        let c = config(&["-z", "h", "443", "20-22,80"]).unwrap();
+        assert_eq!(c.mode, Mode::Scan);
+        assert_eq!(c.scan_ports, [20, 21, 22, 80, 443]);
+        assert!(matches!(c.target, Target::Inet { port: 20, .. }));
+        assert_eq!(config(&["-z", "h", "80"]).unwrap().mode, Mode::Probe);
+        assert!(usage_text(&["h", "80", "443"]).contains("too many arguments"));
+        assert!(usage_text(&["h", "80,443"]).contains("invalid port"));
+        assert!(usage_text(&["-l", "h", "80", "443"]).contains("too many arguments"));
+        assert!(usage_text(&["-z", "--tls", "h", "80,443"]).contains("--tls"));
+    }
+
+    #[test]
+    fn config_scan_parallel_flag() {
+        let c = config(&["-z", "--scan-parallel", "50", "h", "1-100"]).unwrap();
+        assert_eq!(c.scan_parallel, Some(50));
+        assert_eq!(config(&["-z", "h", "1-9"]).unwrap().scan_parallel, None);
+        assert!(usage_text(&["--scan-parallel", "5", "h", "80"]).contains("needs `-z`"));
+        assert!(usage_text(&["-zu", "--scan-parallel", "5", "h", "1-9"]).contains("TCP"));
+        assert!(usage_text(&["-z", "--scan-parallel", "0", "h", "1-9"]).contains("invalid"));
     }
 
     #[test]

@@ -69,9 +69,9 @@ pub(crate) enum Error {
         #[source]
         source: io::Error,
     },
-    /// `-z` over a range found nothing open.
-    #[error("no open port on {host} in {first}-{last}")]
-    ScanFoundNothing { host: String, first: u16, last: u16 },
+    /// `-z` over several ports found nothing open (`ports` as `20-25,80`).
+    #[error("no open port on {host} in {ports}")]
+    ScanFoundNothing { host: String, ports: String },
     /// A connect did not finish within `-w`.
     #[error("connect to {addr}: timed out after {secs}")]
     ConnectTimeout { addr: String, secs: String },

@@ -1,7 +1,7 @@
 //! The single-threaded mio loop: `Poll`, tokens, signals, and poll timeouts from
 //! deadlines; `wait_for` keeps the screen and the keys alive while a phase (resolving,
-//! connecting, accepting) waits for one token, and `drive` runs a session's connection to
-//! its end.
+//! connecting, accepting) waits for one token (`wait_any`: for any of many, as a scan's
+//! connects), and `drive` runs a session's connection to its end.
 //!
 //! Only this file calls `poll`. It maps events to `Session` methods and never moves a
 //! byte itself.
@@ -273,6 +273,21 @@ impl Loop {
         self.events.iter().any(|e| e.token() == token)
     }
 
+    /// Append to `ready` the tokens of watched sockets (not the session's connection) that
+    /// had an event in the last `wait`; epoll reports each fd once per wait.
+    fn saw_sockets(&self, ready: &mut Vec<Token>) {
+        for event in self.events.iter() {
+            let token = event.token();
+            let watched = token
+                .0
+                .checked_sub(FIRST_SOCKET_TOKEN)
+                .is_some_and(|key| self.sockets.contains(key));
+            if watched && Some(token) != self.attached {
+                ready.push(token);
+            }
+        }
+    }
+
     /// Hand the last `wait`'s events to the session.
     fn dispatch(&self, session: &mut Session, woke: &Woke) {
         if woke.stopped {
@@ -418,6 +433,43 @@ pub(crate) fn wait_paused(lp: &mut Loop, session: &mut Session, token: Token) ->
         lp.dispatch(session, &Woke::default());
         if lp.saw(token) {
             return Ok(Wait::Ready);
+        }
+    }
+}
+
+/// Wait until any watched socket (`Loop::watch`) has an event, or `deadline`, keeping the
+/// terminal UI alive as `wait_for` does: for phases with many sockets in flight (a scan).
+/// `Ready` appends the tokens that had events to `ready`; events may be spurious, so the
+/// owner of each socket checks it.
+pub(crate) fn wait_any(
+    lp: &mut Loop,
+    session: &mut Session,
+    deadline: Option<Instant>,
+    ready: &mut Vec<Token>,
+) -> Result<Wait> {
+    loop {
+        let more = session.pump()?;
+        session.refresh_ui(Instant::now())?;
+        if session.is_quit_requested() {
+            return Ok(Wait::Ended(Outcome::Signal(SIGINT)));
+        }
+        let wake = if more {
+            Some(Instant::now())
+        } else {
+            earliest(deadline, session.ui_deadline())
+        };
+        let woke = lp.wait(wake)?;
+        if let Some(signal) = woke.ending_signal {
+            return Ok(Wait::Ended(Outcome::Signal(signal)));
+        }
+        lp.dispatch(session, &woke);
+        let before = ready.len();
+        lp.saw_sockets(ready);
+        if ready.len() > before {
+            return Ok(Wait::Ready);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(Wait::TimedOut);
         }
     }
 }

@@ -13,11 +13,11 @@ use crate::event_loop::{LISTENER, Loop, Outcome, drive, drive_hub};
 use crate::net;
 use crate::net::access::AccessFilter;
 use crate::net::connect::{
-    connect_tcp, probe_udp_addrs, resolve_waiting, scan_ports, source_addr, udp_probe_success,
-    zero_io_success,
+    connect_tcp, probe_udp_addrs, resolve_waiting, source_addr, udp_probe_success, zero_io_success,
 };
 use crate::net::endpoint::Endpoint;
 use crate::net::listen::{StreamListener, accept_next};
+use crate::net::scan::scan_ports;
 use crate::net::{proxy, tls};
 use crate::notices::print_line;
 use crate::relay::child::{self, ConnectionEnv, Reaper};
@@ -44,7 +44,7 @@ pub(crate) fn run(config: &Config) -> Result<Outcome> {
     match config.mode {
         Mode::Connect => run_client(&mut lp, &mut session, config, &tls),
         Mode::Probe => run_probe(&mut lp, &mut session, config, &tls),
-        Mode::Scan { last } => run_scan(&mut lp, &mut session, config, last),
+        Mode::Scan => run_scan(&mut lp, &mut session, config),
         Mode::Listen => run_listener(&mut lp, &mut session, config),
     }
 }
@@ -334,14 +334,17 @@ fn run_probe(
     }
 }
 
-/// `-z HOST LOW-HIGH`: probe each port of the range.
-fn run_scan(lp: &mut Loop, session: &mut Session, config: &Config, last: u16) -> Result<Outcome> {
+/// `-z HOST PORTS`: resolve the host once, then probe each port (`net/scan.rs`).
+fn run_scan(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<Outcome> {
     let Target::Inet { host, port } = &config.target else {
-        return Err(Error::Usage("a port range needs a host".into()));
+        return Err(Error::Usage("a port list needs a host".into()));
     };
     let host = inet_host(host)?;
     announce_resolving(session, config, host)?;
-    scan_ports(lp, session, config, host, *port, last)
+    match resolve_waiting(lp, session, host, *port, config.family)? {
+        Ok(addrs) => scan_ports(lp, session, config, host, &addrs),
+        Err(outcome) => Ok(outcome),
+    }
 }
 
 /// The endpoint `config` names, connected: a Unix socket, a connected UDP socket, or a TCP

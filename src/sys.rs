@@ -157,7 +157,6 @@ pub(crate) fn restore_flags(fd: impl AsFd, flags: OFlags) -> io::Result<()> {
 
 /// Raise the soft open-file limit to the hard one (a listener for many clients, a
 /// concurrent scan), and return the limit now in force. `None` when there is no limit.
-#[allow(dead_code)] // its first users (scans, listeners for many) land next; remove then
 pub(crate) fn raise_nofile_limit() -> io::Result<Option<u64>> {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let limit = getrlimit(Resource::Nofile);

@@ -14,6 +14,7 @@ mod interop;
 mod limits;
 mod many;
 mod proxy;
+mod scan;
 mod tcp;
 mod tls;
 mod tty;

@@ -288,9 +288,8 @@ fn udp_zero_io_range_finds_the_open_port() {
         exit.stderr
     );
     assert!(
-        exit.stderr.contains(&format!(
-            "connect to 127.0.0.1:{closed}: connection refused"
-        )),
+        exit.stderr
+            .contains(&format!("connection to 127.0.0.1 {closed} (udp) refused")),
         "{}",
         exit.stderr
     );

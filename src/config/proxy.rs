@@ -101,8 +101,8 @@ pub(crate) fn proxy_options(
         Some("-u")
     } else if cli.unix {
         Some("-U")
-    } else if matches!(mode, Mode::Scan { .. }) {
-        Some("a `-z` port range")
+    } else if mode == Mode::Scan {
+        Some("a `-z` port list")
     } else {
         None
     };
@@ -297,7 +297,7 @@ mod tests {
                 "`-x` cannot be used with `-U`",
             ),
             (&["--proxy", "p", "-U", "-u", "/tmp/s"], "with `-U`"),
-            (&["-x", "p", "-z", "h", "1-5"], "port range"),
+            (&["-x", "p", "-z", "h", "1-5"], "port list"),
             (&["-x", "p", "--proxy", "q", "h", "80"], "together"),
             (&["-X", "5", "h", "80"], "`-X` needs a proxy"),
             (&["--proxy-auth", "u:p", "h", "80"], "`--proxy-auth` needs"),

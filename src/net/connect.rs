@@ -1,6 +1,6 @@
 //! Connecting: resolve a name without blocking the loop, try each address with a
-//! non-blocking connect and `-w` as its timeout, the `-z` port scan, and the `-z -u`
-//! probe. Each waits through the loop (`wait_for`), so signals, Ctrl-C and the status row
+//! non-blocking connect and `-w` as its timeout, and the `-z -u` probe (the scan of many
+//! ports is `scan.rs`). Each waits through the loop (`wait_for`), so signals, Ctrl-C and the status row
 //! stay live meanwhile.
 
 use std::io;
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Interest, Token, Waker};
 
-use crate::config::{Config, Family, Host, Target, Transport};
+use crate::config::{Config, Family, Host, Target};
 use crate::error::{Error, Result};
 use crate::event_loop::{Loop, Outcome, RESOLVER, Wait, wait_for};
 use crate::net;
@@ -20,49 +20,6 @@ use crate::tty::status::ConnState;
 
 /// How long `-z -u` waits for a refusal when `-w` does not say.
 const UDP_PROBE_WAIT: Duration = Duration::from_secs(1);
-
-/// `-z HOST LOW-HIGH`: try each port in turn; `-v` reports each one. Succeeds when at
-/// least one port was open.
-pub(crate) fn scan_ports(
-    lp: &mut Loop,
-    session: &mut Session,
-    config: &Config,
-    host: &Host,
-    first: u16,
-    last: u16,
-) -> Result<Outcome> {
-    let mut any_open = false;
-    for port in first..=last {
-        let addrs = net::resolve(host, port, config.family)?;
-        let found = if config.transport == Transport::Udp {
-            probe_udp_addrs(lp, session, config, &addrs)
-                .map(|r| r.map(|()| udp_probe_success(host, port)))
-        } else {
-            connect_tcp(lp, session, config, &addrs)
-                .map(|r| r.map(|endpoint| zero_io_success(config, &endpoint)))
-        };
-        match found {
-            Ok(Ok(success)) => {
-                any_open = true;
-                if config.verbose {
-                    print_line(&success);
-                }
-            }
-            Ok(Err(outcome)) => return Ok(outcome),
-            Err(e) if config.verbose => print_line(&e.one_line()),
-            Err(_) => {}
-        }
-    }
-    if any_open {
-        Ok(Outcome::Finished)
-    } else {
-        Err(Error::ScanFoundNothing {
-            host: host_text(host),
-            first,
-            last,
-        })
-    }
-}
 
 /// Watch a socket that is connecting (or probing) `addr`, and say so in the status row.
 /// Returns its token, for `wait_for` and `Loop::unwatch`.
@@ -163,7 +120,8 @@ pub(crate) fn zero_io_success(config: &Config, endpoint: &Endpoint) -> String {
     }
 }
 
-fn host_text(host: &Host) -> String {
+/// A host as the user wrote it, for messages.
+pub(crate) fn host_text(host: &Host) -> String {
     match host {
         Host::Literal { ip, .. } => ip.to_string(),
         Host::Name(name) => name.clone(),
@@ -281,6 +239,12 @@ pub(crate) fn connect_tcp(
                 Ok(None) => {}
             }
             match stream.peer_addr() {
+                // A connect to a local port that nobody listens on can meet itself, when
+                // the source port (chosen by the kernel, or `-p`) is that port: TCP's
+                // simultaneous open. Nothing is there, which is what a refusal says.
+                Ok(peer) if stream.local_addr().is_ok_and(|local| local == peer) => {
+                    break Err(failed(io::ErrorKind::ConnectionRefused.into()));
+                }
                 Ok(_) => break Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
                 Err(e) => break Err(failed(e)),
