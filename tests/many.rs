@@ -259,19 +259,15 @@ fn many_rnc_clients_of_an_ncat_broker() {
     let Some(ncat) = installed_tool("ncat") else {
         return;
     };
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = probe.local_addr().unwrap().port();
-    drop(probe);
-    let mut broker = Rnc::tool(
-        &ncat,
-        &["-v", "--broker", "-l", "127.0.0.1", &port.to_string()],
-    )
-    .spawn();
+    let mut broker = Rnc::tool(&ncat, &["-v", "--broker", "-l", "127.0.0.1", "0"]).spawn();
+    // ncat says `Listening on 127.0.0.1:0`, after listen(): ask /proc for the port.
     broker.wait_stderr("Listening on");
+    let port = crate::util::tcp_listen_port_of(broker.pid());
+    // ncat -v says `Connection from IP.` and `Connection from IP:PORT.` for each client.
     let mut a = Rnc::spawn(&["127.0.0.1", &port.to_string()]);
-    broker.wait_stderr_count("Connection from", 1);
-    let mut b = Rnc::spawn(&["127.0.0.1", &port.to_string()]);
     broker.wait_stderr_count("Connection from", 2);
+    let mut b = Rnc::spawn(&["127.0.0.1", &port.to_string()]);
+    broker.wait_stderr_count("Connection from", 4);
     a.write_stdin(b"rnc a speaks\n");
     assert_eq!(b.stdout_line(), "rnc a speaks");
     b.write_stdin(b"rnc b answers\n");

@@ -33,6 +33,35 @@ fn list(ports: &[u16]) -> String {
         .join(",")
 }
 
+/// `n` consecutive ports on 127.0.0.1, all held by this test: bound and not listening, so
+/// each refuses a connect, except the middle one, which listens. A scan of the range then
+/// touches no other test's sockets. Returns the sockets, the first port and the open one.
+fn owned_range(n: u16) -> (Vec<socket2::Socket>, u16, u16) {
+    use socket2::{Domain, Socket, Type};
+    let mut seed = u64::from(std::process::id()) ^ Instant::now().elapsed().as_nanos() as u64;
+    for _ in 0..200 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let low = 20_000 + (seed >> 33) as u16 % 40_000;
+        let mut held = Vec::new();
+        for port in low..low.saturating_add(n) {
+            let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+            let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+            if socket.bind(&addr.into()).is_err() {
+                break;
+            }
+            held.push(socket);
+        }
+        if held.len() == usize::from(n) {
+            let open = low + n / 2;
+            held[usize::from(n / 2)].listen(16).expect("listen");
+            return (held, low, open);
+        }
+    }
+    panic!("no {n} consecutive free ports on 127.0.0.1");
+}
+
 #[test]
 fn tcp_scan_list_reports_each_port_in_order() {
     let (_l1, open1) = tcp_listener();
@@ -84,23 +113,26 @@ fn tcp_scan_takes_several_port_arguments() {
     );
 }
 
-/// Each port of a range gets exactly one line, ascending; the listener's says it is open.
-/// (The neighbours belong to whatever else runs here, so only their presence is checked.)
+/// Each port of a range gets exactly one line, ascending; the listener's says it is open,
+/// every other one refused. (The range is the test's own: a scan must not knock on other
+/// tests' listeners.)
 #[test]
 fn tcp_scan_range_covers_every_port_once_in_order() {
-    let (_listener, open) = tcp_listener();
-    let (low, high) = (open.saturating_sub(40).max(1), open.saturating_add(40));
-    // `-w`: a neighbour may be another test's listener that drops SYNs.
+    let (_held, low, open) = owned_range(81);
+    let high = low + 80;
     let exit = Rnc::run(&["-v", "-z", "-w", "5", "127.0.0.1", &format!("{low}-{high}")]);
     exit.assert_code(0);
     let lines = port_lines(&exit.stderr, "127.0.0.1");
     let ports: Vec<u16> = lines.iter().map(|(p, _)| *p).collect();
     assert_eq!(ports, (low..=high).collect::<Vec<_>>(), "{}", exit.stderr);
-    assert!(
-        lines.contains(&(open, "succeeded".to_string())),
-        "{}",
-        exit.stderr
-    );
+    for (port, words) in &lines {
+        let expected = if *port == open {
+            "succeeded"
+        } else {
+            "refused"
+        };
+        assert_eq!(words, expected, "port {port}\n{}", exit.stderr);
+    }
 }
 
 #[test]
@@ -209,8 +241,8 @@ fn tcp_scan_stays_under_the_open_file_limit() {
     let Some(prlimit) = installed_tool("prlimit") else {
         return;
     };
-    let (_listener, open) = tcp_listener();
-    let (low, high) = (open.saturating_sub(150).max(1), open.saturating_add(150));
+    let (_held, low, open) = owned_range(301);
+    let high = low + 300;
     let range = format!("{low}-{high}");
     let rnc = Path::new(crate::util::RNC).to_str().expect("utf-8 path");
     let args = [

@@ -95,7 +95,7 @@ pub(crate) fn serve_options(
             return usage(format!("`{name}` cannot be used with `-e`/`-c`"));
         }
     }
-    if exec.is_some() && matches!(mode, Mode::Probe | Mode::Scan { .. }) {
+    if exec.is_some() && matches!(mode, Mode::Probe | Mode::Scan) {
         return usage("`-e`/`-c` cannot be used with `-z`");
     }
     if exec.is_some() && cli.no_stdin {
