@@ -77,7 +77,7 @@ pub(crate) struct Cli {
     #[arg(short = 'n', long = "numeric")]
     pub(crate) numeric: bool,
 
-    /// Connect timeout, and idle timeout once connected, in seconds
+    /// Connect timeout, and idle timeout once connected (seconds, or 500ms, 2s, 1m)
     #[arg(
         short = 'w',
         long = "wait",
@@ -85,11 +85,12 @@ pub(crate) struct Cli {
         allow_hyphen_values = true,
         long_help = "Connect timeout, and idle timeout once connected, in seconds.\n\
                      A connect that takes longer fails (exit 1); a session with no data in \
-                     either direction for SECS ends normally (exit 0). Fractions are allowed."
+                     either direction for SECS ends normally (exit 0). Fractions are allowed, \
+                     and so are units: 500ms, 2s, 1.5m, 1h."
     )]
     pub(crate) wait: Option<String>,
 
-    /// Quit SECS seconds after stdin EOF (0: as soon as everything read is sent)
+    /// Quit SECS after stdin EOF (0: as soon as everything read is sent; units: 500ms, 2s)
     #[arg(
         short = 'q',
         long = "quit-after-eof",

@@ -13,11 +13,9 @@ use crate::cli::Cli;
 use crate::error::{Error, Result};
 
 mod proxy;
+mod time;
 mod tls;
 pub(crate) use proxy::{ProxyDns, ProxyKind, ProxyOptions};
-
-/// Longest accepted `-w`/`-q` value: one year.
-const MAX_TIMEOUT_SECS: f64 = 365.0 * 24.0 * 3600.0;
 
 /// Room in `sockaddr_un.sun_path` for a path, leaving its terminating NUL.
 pub(crate) const UNIX_PATH_MAX_BYTES: usize = 107;
@@ -617,18 +615,19 @@ fn parse_scope(scope: &str) -> Option<u32> {
     index.trim().parse().ok()
 }
 
-/// Parse a `-w`/`-q` value in seconds. `-q` (`allow_zero`) accepts 0.
+/// Parse a time value given to `flag` (`config/time.rs`: seconds, or with a unit);
+/// `allow_zero` lets 0 through (`-q 0`).
 fn parse_timeout(flag: &str, text: &str, allow_zero: bool) -> Result<Duration> {
-    let secs: f64 = text.trim().parse().unwrap_or(f64::NAN);
-    let ok =
-        secs.is_finite() && secs <= MAX_TIMEOUT_SECS && (secs > 0.0 || (allow_zero && secs == 0.0));
-    if !ok {
-        let lower = if allow_zero { "0 <=" } else { "0 <" };
-        return usage(format!(
-            "invalid timeout `{text}` for `{flag}` ({lower} SECS <= {MAX_TIMEOUT_SECS})"
-        ));
+    match time::parse_duration(text) {
+        Some(d) if allow_zero || !d.is_zero() => Ok(d),
+        _ => {
+            let lower = if allow_zero { "0 <=" } else { "0 <" };
+            usage(format!(
+                "invalid timeout `{text}` for `{flag}` ({}; {lower} value <= 1 year)",
+                time::SYNTAX
+            ))
+        }
     }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 /// Hosts and ports must be text; only a Unix path may be any bytes.
@@ -935,6 +934,21 @@ mod tests {
             );
         }
         assert!(usage_text(&["-q", "-1", "h", "80"]).contains("invalid timeout"));
+        assert_eq!(
+            config(&["-w", "500ms", "-q", "2s", "h", "80"])
+                .unwrap()
+                .wait,
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(
+            config(&["-q", "1m", "h", "80"]).unwrap().quit_after_eof,
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            usage_text(&["-w", "5x", "h", "80"]),
+            "invalid timeout `5x` for `-w` (seconds, or a number with a unit: 500ms, 2s, \
+             1.5m, 1h; 0 < value <= 1 year)"
+        );
     }
 
     #[test]
