@@ -100,8 +100,19 @@ pub(crate) struct Cli {
     pub(crate) quit: Option<String>,
 
     /// Never read stdin (receive only)
-    #[arg(short = 'd', long = "no-stdin")]
+    #[arg(short = 'd', long = "no-stdin", visible_alias = "recv-only")]
     pub(crate) no_stdin: bool,
+
+    /// Never write received bytes to stdout; quit once stdin's bytes are sent (ncat)
+    #[arg(
+        long = "send-only",
+        long_help = "Only send: what the peer sends is read and dropped, never written to \
+                     stdout (ncat's --send-only).\n\
+                     At stdin EOF rnc sends what is left, shuts down its side and exits, as \
+                     with -q 0, without waiting for the peer to close. -q SECS still sets \
+                     a longer wait."
+    )]
+    pub(crate) send_only: bool,
 
     /// Keep listening: after one connection ends, accept the next
     #[arg(short = 'k', long = "keep-open")]

@@ -118,8 +118,10 @@ pub(crate) struct Config {
     pub(crate) source_port: Option<u16>,
     /// `-w`: connect timeout and idle timeout.
     pub(crate) wait: Option<Duration>,
-    /// `-q`: quit this long after stdin EOF.
+    /// `-q`: quit this long after stdin EOF (`--send-only` without `-q`: zero).
     pub(crate) quit_after_eof: Option<Duration>,
+    /// `--send-only`: received bytes are dropped, never written to stdout.
+    pub(crate) send_only: bool,
     /// `-d`: do not read stdin.
     pub(crate) no_stdin: bool,
     /// `-k`: accept again after a connection ends.
@@ -196,11 +198,18 @@ impl Config {
             .as_deref()
             .map(|s| parse_timeout("-w", s, false))
             .transpose()?;
-        let quit_after_eof = cli
+        let mut quit_after_eof = cli
             .quit
             .as_deref()
             .map(|s| parse_timeout("-q", s, true))
             .transpose()?;
+        if cli.send_only {
+            if cli.no_stdin {
+                return usage("`--send-only` cannot be used with `-d`/`--recv-only`");
+            }
+            // ncat quits at stdin EOF instead of waiting for the peer.
+            quit_after_eof.get_or_insert(Duration::ZERO);
+        }
 
         let mut source_host = None;
         let mut source_port = None;
@@ -329,6 +338,7 @@ impl Config {
             source_port,
             wait,
             quit_after_eof,
+            send_only: cli.send_only,
             no_stdin: cli.no_stdin,
             keep_open: cli.keep_open,
             crlf: cli.crlf,
@@ -949,6 +959,17 @@ mod tests {
             "invalid timeout `5x` for `-w` (seconds, or a number with a unit: 500ms, 2s, \
              1.5m, 1h; 0 < value <= 1 year)"
         );
+    }
+
+    #[test]
+    fn config_send_only_quits_at_stdin_eof_and_excludes_recv_only() {
+        let c = config(&["--send-only", "h", "80"]).unwrap();
+        assert!(c.send_only);
+        assert_eq!(c.quit_after_eof, Some(Duration::ZERO));
+        let c = config(&["--send-only", "-q", "2", "h", "80"]).unwrap();
+        assert_eq!(c.quit_after_eof, Some(Duration::from_secs(2)));
+        assert!(config(&["--recv-only", "h", "80"]).unwrap().no_stdin);
+        assert!(usage_text(&["--send-only", "--recv-only", "h", "80"]).contains("--send-only"));
     }
 
     #[test]

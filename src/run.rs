@@ -158,6 +158,7 @@ fn session_options(config: &Config) -> Options {
         sniff_tls: config.mode == Mode::Connect
             && config.tls.is_none()
             && !config.transport.is_datagram(),
+        send_only: config.send_only,
     }
 }
 

@@ -81,6 +81,9 @@ pub(crate) struct Options {
     /// A client without `--tls`: a TLS record as the first bytes from the peer ends the
     /// session with `the peer speaks TLS: try --tls` instead of reaching stdout.
     pub(crate) sniff_tls: bool,
+    /// `--send-only`: received bytes are read (so the peer is never blocked and a close
+    /// is a FIN, not a reset) and dropped; nothing reaches stdout or the screen.
+    pub(crate) send_only: bool,
 }
 
 /// Whether `first` (the first bytes a server sent) is a TLS alert record: what a TLS server
@@ -547,6 +550,11 @@ impl Session {
 
     /// from-peer queue → stdout.
     fn write_stdout(&mut self) -> Result<bool> {
+        if self.options.send_only {
+            let dropped = !self.from_peer.queue.is_empty();
+            self.from_peer.queue.clear();
+            return Ok(dropped);
+        }
         if self.ui.shows_received() {
             return self.write_screen();
         }
@@ -720,6 +728,7 @@ mod tests {
             keep_listening: false,
             zero_copy: true,
             sniff_tls: false,
+            send_only: false,
         }
     }
 

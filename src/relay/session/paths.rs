@@ -52,6 +52,7 @@ impl Session {
             }
         }
         self.from_peer_bulk = !self.ui.shows_received()
+            && !self.options.send_only
             && matches!(
                 self.stdout.kind(),
                 FdKind::Pipe | FdKind::File | FdKind::CharDevice
