@@ -171,6 +171,46 @@ pub(crate) struct Cli {
     )]
     pub(crate) proxy_dns: Option<String>,
 
+    /// Receive buffer size (SO_RCVBUF) in bytes; 64k, 4m work too
+    #[arg(short = 'I', long = "recv-buffer", value_name = "BYTES")]
+    pub(crate) recv_buffer: Option<String>,
+
+    /// Send buffer size (SO_SNDBUF) in bytes; 64k, 4m work too
+    #[arg(short = 'O', long = "send-buffer", value_name = "BYTES")]
+    pub(crate) send_buffer: Option<String>,
+
+    /// IPv4 TOS / IPv6 traffic class: a number or a keyword (lowdelay, ef, af11, cs1…)
+    #[arg(
+        short = 'T',
+        long = "tos",
+        value_name = "TOS",
+        long_help = "Set the IPv4 TOS byte (IP_TOS) or the IPv6 traffic class (IPV6_TCLASS).\n\
+                     TOS is a number 0-255 (decimal or 0x hex) or one of nc's keywords: \
+                     critical, inetcontrol, lowcost, lowdelay, netcontrol, throughput, \
+                     reliability, or a DiffServ code point: ef, af11 … af43, cs0 … cs7."
+    )]
+    pub(crate) tos: Option<String>,
+
+    /// Set TCP_NODELAY (rnc's default already: accepted for ncat/socat habits)
+    #[arg(long = "nodelay")]
+    pub(crate) nodelay: bool,
+
+    /// Turn on TCP keepalive probes, optionally with their timing
+    #[arg(
+        long = "keepalive",
+        value_name = "IDLE,INTERVAL,COUNT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "",
+        long_help = "Turn on TCP keepalive probes (SO_KEEPALIVE).\n\
+                     --keepalive=IDLE,INTERVAL,COUNT also sets the silence before the first \
+                     probe (TCP_KEEPIDLE), the time between probes (TCP_KEEPINTVL) and how \
+                     many unanswered probes drop the connection (TCP_KEEPCNT); any field may \
+                     be left empty for the kernel's default. Times take units (60s, 1m) and \
+                     are whole seconds. Example: --keepalive=60s,10s,5"
+    )]
+    pub(crate) keepalive: Option<String>,
+
     /// Do not shut down the socket's write side at stdin EOF
     #[arg(long = "no-shutdown")]
     pub(crate) no_shutdown: bool,

@@ -13,9 +13,11 @@ use crate::cli::Cli;
 use crate::error::{Error, Result};
 
 mod proxy;
+mod sockopts;
 mod time;
 mod tls;
 pub(crate) use proxy::{ProxyDns, ProxyKind, ProxyOptions};
+pub(crate) use sockopts::SocketOptions;
 
 /// Room in `sockaddr_un.sun_path` for a path, leaving its terminating NUL.
 pub(crate) const UNIX_PATH_MAX_BYTES: usize = 107;
@@ -122,6 +124,8 @@ pub(crate) struct Config {
     pub(crate) quit_after_eof: Option<Duration>,
     /// `--send-only`: received bytes are dropped, never written to stdout.
     pub(crate) send_only: bool,
+    /// `-I`, `-O`, `-T`, `--keepalive`: set on TCP and UDP sockets.
+    pub(crate) socket_options: SocketOptions,
     /// `-d`: do not read stdin.
     pub(crate) no_stdin: bool,
     /// `-k`: accept again after a connection ends.
@@ -325,6 +329,7 @@ impl Config {
             return usage(format!("address `{ip}` does not match `-4`/`-6`"));
         }
 
+        let socket_options = socket_options(&cli, transport)?;
         let tls = tls_options(&cli, mode, transport)?;
         let proxy = proxy::proxy_options(&cli, mode, transport, &target)?;
         Ok(Config {
@@ -339,6 +344,7 @@ impl Config {
             wait,
             quit_after_eof,
             send_only: cli.send_only,
+            socket_options,
             no_stdin: cli.no_stdin,
             keep_open: cli.keep_open,
             crlf: cli.crlf,
@@ -350,6 +356,56 @@ impl Config {
             raw_output: cli.raw_output,
         })
     }
+}
+
+/// `-I`, `-O`, `-T`, `--nodelay` and `--keepalive`: IP socket options; the last two are
+/// TCP's.
+fn socket_options(cli: &Cli, transport: Transport) -> Result<SocketOptions> {
+    let given = [
+        ("-I", cli.recv_buffer.is_some()),
+        ("-O", cli.send_buffer.is_some()),
+        ("-T", cli.tos.is_some()),
+        ("--nodelay", cli.nodelay),
+        ("--keepalive", cli.keepalive.is_some()),
+    ];
+    let first_given = |names: &[&str]| {
+        given
+            .iter()
+            .find(|(name, on)| *on && names.contains(name))
+            .map(|(name, _)| *name)
+    };
+    if cli.unix
+        && let Some(flag) = first_given(&["-I", "-O", "-T", "--nodelay", "--keepalive"])
+    {
+        return usage(format!("`{flag}` needs a TCP or UDP socket, not `-U`"));
+    }
+    if transport == Transport::Udp
+        && let Some(flag) = first_given(&["--nodelay", "--keepalive"])
+    {
+        return usage(format!("`{flag}` is for TCP, not `-u`"));
+    }
+    let size = |flag, text: &Option<String>| {
+        text.as_deref()
+            .map(|t| sockopts::parse_buffer_size(flag, t))
+            .transpose()
+            .map_err(Error::Usage)
+    };
+    Ok(SocketOptions {
+        recv_buffer_bytes: size("-I", &cli.recv_buffer)?,
+        send_buffer_bytes: size("-O", &cli.send_buffer)?,
+        tos: cli
+            .tos
+            .as_deref()
+            .map(sockopts::parse_tos)
+            .transpose()
+            .map_err(Error::Usage)?,
+        keepalive: cli
+            .keepalive
+            .as_deref()
+            .map(sockopts::parse_keepalive)
+            .transpose()
+            .map_err(Error::Usage)?,
+    })
 }
 
 /// `--tls` and the flags that go with it; each of those needs `--tls`, and the client's

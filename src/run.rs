@@ -354,7 +354,11 @@ fn connect(
             if transport == Transport::Udp {
                 let addr = addrs[0];
                 let source = source_addr(config, &addr)?;
-                Ok(Ok(Endpoint::Udp(net::udp_connect(addr, source)?)))
+                Ok(Ok(Endpoint::Udp(net::udp_connect(
+                    addr,
+                    source,
+                    &config.socket_options,
+                )?)))
             } else {
                 connect_tcp(lp, session, config, &addrs)
             }
@@ -392,7 +396,7 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
     let mut listener = match (&config.target, config.transport) {
         (Target::Inet { host, port }, Transport::Tcp) => {
             let candidates = net::listen_addrs(host.as_ref(), *port, config.family)?;
-            StreamListener::Tcp(net::tcp_listener(&candidates)?)
+            StreamListener::Tcp(net::tcp_listener(&candidates, &config.socket_options)?)
         }
         (Target::Unix(path), Transport::UnixStream) => {
             let (l, file) = net::unix_listener(path)?;
@@ -400,7 +404,7 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
         }
         (Target::Inet { host, port }, _) => {
             let candidates = net::listen_addrs(host.as_ref(), *port, config.family)?;
-            let endpoint = Endpoint::Udp(net::udp_listener(&candidates)?);
+            let endpoint = Endpoint::Udp(net::udp_listener(&candidates, &config.socket_options)?);
             let local = endpoint.local_description();
             announce(session, &local, ConnState::WaitingForDatagram);
             return run_datagram_listener(lp, session, config, endpoint);

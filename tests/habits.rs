@@ -7,10 +7,17 @@
 //! from below (a delay happened), never from above.
 
 use std::io::Write;
-use std::net::Shutdown;
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use crate::util::{Rnc, expect_eof, read_exact_within, read_to_end_within, rnc_client};
+use rustix::net::sockopt;
+use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags, pidfd_getfd, pidfd_open};
+
+use crate::util::{
+    Rnc, accept_tcp, expect_eof, ipv6_available, read_exact_within, read_to_end_within, recv_udp,
+    rnc_client, udp_socket,
+};
 
 #[test]
 fn habits_wait_takes_a_unit() {
@@ -82,4 +89,152 @@ fn habits_recv_only_is_dash_d() {
     exit.assert_code(0);
     assert_eq!(exit.stdout, b"data\n");
     assert_eq!(read_to_end_within(&mut peer), b"");
+}
+
+/// A duplicate of the socket rnc (`pid`) holds whose peer is `peer` (the test's end of
+/// the connection), taken with pidfd_getfd(2): the options are read on the real socket.
+fn socket_of(pid: u32, peer: SocketAddr) -> OwnedFd {
+    let pid_t = Pid::from_raw(pid as i32).expect("a live pid");
+    let pidfd = pidfd_open(pid_t, PidfdFlags::empty()).expect("pidfd_open");
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).expect("read /proc/PID/fd") {
+        let entry = entry.expect("fd entry");
+        let is_socket = std::fs::read_link(entry.path())
+            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
+        let Ok(fd) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if !is_socket {
+            continue;
+        }
+        let dup = pidfd_getfd(&pidfd, fd, PidfdGetfdFlags::empty()).expect("pidfd_getfd");
+        let matches = rustix::net::getpeername(&dup)
+            .ok()
+            .flatten()
+            .and_then(|addr| SocketAddr::try_from(addr).ok())
+            .is_some_and(|addr| addr == peer);
+        if matches {
+            return dup;
+        }
+    }
+    panic!("rnc (pid {pid}) holds no socket connected to {peer}");
+}
+
+/// The options every check below reads from rnc's socket.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    recv_buffer: usize,
+    send_buffer: usize,
+    keepalive: bool,
+    keepalive_timing: (Duration, Duration, u32),
+    nodelay: bool,
+}
+
+fn seen(fd: &OwnedFd) -> Seen {
+    Seen {
+        recv_buffer: sockopt::socket_recv_buffer_size(fd).unwrap(),
+        send_buffer: sockopt::socket_send_buffer_size(fd).unwrap(),
+        keepalive: sockopt::socket_keepalive(fd).unwrap(),
+        keepalive_timing: (
+            sockopt::tcp_keepidle(fd).unwrap(),
+            sockopt::tcp_keepintvl(fd).unwrap(),
+            sockopt::tcp_keepcnt(fd).unwrap(),
+        ),
+        nodelay: sockopt::tcp_nodelay(fd).unwrap(),
+    }
+}
+
+/// What `-I 100000 -O 50000 --keepalive=77s,7,4` gives (the kernel doubles buffer sizes).
+const ASKED: [&str; 5] = ["-I", "100000", "-O", "50000", "--keepalive=77s,7,4"];
+const WANT: Seen = Seen {
+    recv_buffer: 200_000,
+    send_buffer: 100_000,
+    keepalive: true,
+    keepalive_timing: (Duration::from_secs(77), Duration::from_secs(7), 4),
+    nodelay: true,
+};
+
+#[test]
+fn habits_tcp_client_socket_options_are_set() {
+    let mut flags = ASKED.to_vec();
+    flags.extend(["-T", "lowdelay", "--nodelay"]);
+    let (rnc, peer) = rnc_client(&flags);
+    let fd = socket_of(rnc.pid(), peer.local_addr().unwrap());
+    assert_eq!(seen(&fd), WANT);
+    assert_eq!(sockopt::ip_tos(&fd).unwrap(), 0x10);
+    // Without the flags the kernel's defaults stay (keepalive off, no TOS).
+    let (plain, peer) = rnc_client(&[]);
+    let fd = socket_of(plain.pid(), peer.local_addr().unwrap());
+    assert!(!sockopt::socket_keepalive(&fd).unwrap());
+    assert_eq!(sockopt::ip_tos(&fd).unwrap(), 0);
+}
+
+#[test]
+fn habits_tcp_listener_sets_options_on_the_accepted_socket() {
+    let mut args = ASKED.to_vec();
+    args.extend(["-T", "af41", "-l", "127.0.0.1", "0"]);
+    let mut rnc = Rnc::spawn(&args);
+    let port = rnc.listening_port();
+    let mut peer = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    // Once the byte is on rnc's stdout, rnc has accepted: the socket is in its fd table.
+    peer.write_all(b"x").unwrap();
+    assert_eq!(rnc.stdout_exact(1), b"x");
+    let fd = socket_of(rnc.pid(), peer.local_addr().unwrap());
+    assert_eq!(seen(&fd), WANT);
+    assert_eq!(sockopt::ip_tos(&fd).unwrap(), 0x88);
+}
+
+#[test]
+fn habits_ipv6_tos_is_the_traffic_class() {
+    if !ipv6_available() {
+        return;
+    }
+    let listener = std::net::TcpListener::bind("[::1]:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let rnc = Rnc::spawn(&["-T", "ef", "::1", &port]);
+    let (peer, _) = accept_tcp(&listener);
+    let fd = socket_of(rnc.pid(), peer.local_addr().unwrap());
+    assert_eq!(sockopt::ipv6_tclass(&fd).unwrap(), 0xb8);
+}
+
+#[test]
+fn habits_udp_client_sets_tos_and_buffers() {
+    let (peer, port) = udp_socket();
+    let mut rnc = Rnc::spawn(&[
+        "-u",
+        "-T",
+        "0x20",
+        "-O",
+        "64k",
+        "127.0.0.1",
+        &port.to_string(),
+    ]);
+    rnc.write_stdin(b"x");
+    recv_udp(&peer);
+    let fd = socket_of(rnc.pid(), peer.local_addr().unwrap());
+    assert_eq!(sockopt::ip_tos(&fd).unwrap(), 0x20);
+    assert_eq!(sockopt::socket_send_buffer_size(&fd).unwrap(), 2 * 65536);
+}
+
+#[test]
+fn habits_socket_option_usage_errors() {
+    for (args, want) in [
+        (&["-T", "fast", "h", "80"][..], "rnc: invalid `-T fast`"),
+        (&["-I", "0", "h", "80"], "rnc: invalid `-I 0`"),
+        (
+            &["--keepalive=0", "h", "80"],
+            "rnc: invalid `--keepalive=0`",
+        ),
+        (
+            &["-u", "--keepalive", "h", "80"],
+            "rnc: `--keepalive` is for TCP",
+        ),
+        (
+            &["-U", "-T", "ef", "/tmp/x"],
+            "rnc: `-T` needs a TCP or UDP socket",
+        ),
+    ] {
+        let exit = Rnc::run(args);
+        exit.assert_code(2);
+        assert!(exit.stderr.starts_with(want), "{args:?}: {}", exit.stderr);
+    }
 }
