@@ -99,6 +99,18 @@ pub(crate) struct Cli {
     )]
     pub(crate) quit: Option<String>,
 
+    /// Wait SECS between lines sent (nc; units: 500ms, 2s)
+    #[arg(
+        short = 'i',
+        long = "interval",
+        value_name = "SECS",
+        allow_hyphen_values = true,
+        long_help = "Wait SECS between the lines sent (nc's -i): the first line goes at once, \
+                     each next one SECS after the one before. Units are allowed: 500ms, 2s, 1m. \
+                     (ncat's -i is an idle timeout: that is rnc's -w.)"
+    )]
+    pub(crate) interval: Option<String>,
+
     /// Never read stdin (receive only)
     #[arg(short = 'd', long = "no-stdin", visible_alias = "recv-only")]
     pub(crate) no_stdin: bool,

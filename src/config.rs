@@ -124,6 +124,8 @@ pub(crate) struct Config {
     pub(crate) quit_after_eof: Option<Duration>,
     /// `--send-only`: received bytes are dropped, never written to stdout.
     pub(crate) send_only: bool,
+    /// `-i`: the pause between lines sent.
+    pub(crate) line_delay: Option<Duration>,
     /// `-I`, `-O`, `-T`, `--keepalive`: set on TCP and UDP sockets.
     pub(crate) socket_options: SocketOptions,
     /// `-d`: do not read stdin.
@@ -206,6 +208,11 @@ impl Config {
             .quit
             .as_deref()
             .map(|s| parse_timeout("-q", s, true))
+            .transpose()?;
+        let line_delay = cli
+            .interval
+            .as_deref()
+            .map(|s| parse_timeout("-i", s, false))
             .transpose()?;
         if cli.send_only {
             if cli.no_stdin {
@@ -344,6 +351,7 @@ impl Config {
             wait,
             quit_after_eof,
             send_only: cli.send_only,
+            line_delay,
             socket_options,
             no_stdin: cli.no_stdin,
             keep_open: cli.keep_open,

@@ -1,6 +1,6 @@
 //! Moving bytes: the session (`session`) with its two directions (`direction`, one type
 //! used twice, with the `Source`/`Sink` traits) between stdin/stdout and the socket,
-//! their bounded queues (`buffer`), the `-C` translation (`crlf`), the
+//! their bounded queues (`buffer`), the `-C` translation (`crlf`), `-i`'s pauses (`pace`), the
 //! zero-copy paths (`zerocopy`) and the non-blocking stdio handles (`stdio`).
 
 pub(crate) mod buffer;
@@ -8,6 +8,7 @@ pub(crate) mod connection;
 pub(crate) mod crlf;
 pub(crate) mod direction;
 pub(crate) mod ends;
+pub(crate) mod pace;
 pub(crate) mod session;
 pub(crate) mod stdio;
 pub(crate) mod tls;

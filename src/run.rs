@@ -159,6 +159,7 @@ fn session_options(config: &Config) -> Options {
             && config.tls.is_none()
             && !config.transport.is_datagram(),
         send_only: config.send_only,
+        line_delay: config.line_delay,
     }
 }
 

@@ -15,8 +15,8 @@ use rustix::net::sockopt;
 use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags, pidfd_getfd, pidfd_open};
 
 use crate::util::{
-    Rnc, accept_tcp, expect_eof, ipv6_available, read_exact_within, read_to_end_within, recv_udp,
-    rnc_client, udp_socket,
+    Input, Rnc, accept_tcp, expect_eof, ipv6_available, read_exact_within, read_to_end_within,
+    recv_udp, rnc_client, tcp_listener, temp_dir, udp_socket, write_file,
 };
 
 #[test]
@@ -237,4 +237,34 @@ fn habits_socket_option_usage_errors() {
         exit.assert_code(2);
         assert!(exit.stderr.starts_with(want), "{args:?}: {}", exit.stderr);
     }
+}
+
+#[test]
+fn habits_interval_spaces_the_lines_sent() {
+    let dir = temp_dir();
+    // A file on stdin would go by sendfile in one piece: -i must hold each line back.
+    let file = write_file(dir.path(), "lines", b"one\ntwo\nthree\nfour");
+    let (listener, port) = tcp_listener();
+    let started = Instant::now();
+    let rnc = Rnc::with(&["-i", "300ms", "127.0.0.1", &port.to_string()])
+        .stdin(Input::File(file))
+        .spawn();
+    let (mut peer, _) = accept_tcp(&listener);
+    let mut got = Vec::new();
+    for (k, want) in [&b"one\n"[..], b"two\n", b"three\n", b"four"]
+        .iter()
+        .enumerate()
+    {
+        got.extend(read_exact_within(&mut peer, want.len()));
+        // Line k cannot leave before k pauses have passed (checked from below only).
+        let at_least = Duration::from_millis(300) * k as u32;
+        assert!(
+            started.elapsed() >= at_least,
+            "line {k} came before {at_least:?}"
+        );
+    }
+    assert_eq!(got, b"one\ntwo\nthree\nfour");
+    expect_eof(&mut peer);
+    drop(peer);
+    rnc.finish().assert_code(0);
 }

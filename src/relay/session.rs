@@ -23,6 +23,7 @@ use crate::relay::connection::{
 use crate::relay::crlf::CrlfEncoder;
 use crate::relay::direction::{CrlfSource, Direction, QUEUE_BYTES};
 use crate::relay::ends::{SocketSink, SocketSource, StdinSource, StdoutSink};
+use crate::relay::pace::LinePacer;
 use crate::relay::stdio::StdStream;
 use crate::relay::tls::{TlsLayer, TlsSink, TlsSource, truncated_error};
 use crate::relay::zerocopy::{FromPeer, ToPeer};
@@ -84,6 +85,8 @@ pub(crate) struct Options {
     /// `--send-only`: received bytes are read (so the peer is never blocked and a close
     /// is a FIN, not a reset) and dropped; nothing reaches stdout or the screen.
     pub(crate) send_only: bool,
+    /// `-i`: the pause between lines sent.
+    pub(crate) line_delay: Option<Duration>,
 }
 
 /// Whether `first` (the first bytes a server sent) is a TLS alert record: what a TLS server
@@ -143,6 +146,8 @@ pub(crate) struct Session {
     from_peer_bulk: bool,
     /// `-C` state and its scratch buffer.
     crlf: Option<(CrlfEncoder, Vec<u8>, Vec<u8>)>,
+    /// `-i`: which queued bytes may go now.
+    pacer: Option<LinePacer>,
     /// The current connection.
     conn: Option<Connection>,
     /// What the terminal shows.
@@ -168,6 +173,7 @@ impl Session {
             .crlf
             .then(|| (CrlfEncoder::default(), vec![0; QUEUE_BYTES / 2], Vec::new()));
         let stdin_short_read_drains = stdin.as_ref().is_some_and(|s| s.kind() == FdKind::Pipe);
+        let pacer = options.line_delay.map(LinePacer::new);
         let stdout_short_write_fills = matches!(stdout.kind(), FdKind::Pipe | FdKind::Socket);
         Session {
             stdin_short_read_drains,
@@ -183,6 +189,7 @@ impl Session {
             },
             from_peer: Direction::new(QUEUE_BYTES),
             crlf,
+            pacer,
             to_peer_fast: None,
             from_peer_fast: None,
             to_peer_bulk: None,
@@ -459,18 +466,43 @@ impl Session {
         if self.to_peer.is_empty() || !self.to_peer.sink_ready {
             return Ok(false);
         }
+        let now = Instant::now();
         if conn.datagram {
-            return send_datagram(conn, &mut self.to_peer, self.options.verbose);
+            if self.pacer.as_ref().is_some_and(|p| !p.is_due(now)) {
+                return Ok(false);
+            }
+            let sent = send_datagram(conn, &mut self.to_peer, self.options.verbose)?;
+            if let Some(pacer) = self.pacer.as_mut().filter(|_| sent) {
+                pacer.wrote_message(now);
+            }
+            return Ok(sent);
+        }
+        let complete = self.to_peer.source_eof || self.to_peer.queue.room() == 0;
+        let allowed = match &mut self.pacer {
+            None => usize::MAX,
+            Some(pacer) => pacer.allowance(self.to_peer.queue.as_slice(), complete, now),
+        };
+        if allowed == 0 {
+            return Ok(false);
         }
         let written = match &mut conn.tls {
-            Some(tls) => self.to_peer.drain(&mut TlsSink {
-                tls,
-                endpoint: &mut conn.endpoint,
-            }),
-            None => self.to_peer.drain(&mut SocketSink {
-                endpoint: &mut conn.endpoint,
-            }),
+            Some(tls) => self.to_peer.drain_at_most(
+                &mut TlsSink {
+                    tls,
+                    endpoint: &mut conn.endpoint,
+                },
+                allowed,
+            ),
+            None => self.to_peer.drain_at_most(
+                &mut SocketSink {
+                    endpoint: &mut conn.endpoint,
+                },
+                allowed,
+            ),
         };
+        if let (Some(pacer), Ok(n)) = (&mut self.pacer, &written) {
+            pacer.wrote(*n, now);
+        }
         let written = match written {
             Ok(n) => n,
             Err(source) => return Err(conn.error("send to", source)),
@@ -729,6 +761,7 @@ mod tests {
             zero_copy: true,
             sniff_tls: false,
             send_only: false,
+            line_delay: None,
         }
     }
 

@@ -15,8 +15,18 @@ impl Session {
         self.conn.as_ref().and_then(|c| c.ended_by)
     }
 
-    /// The nearest instant at which a timer needs attention.
+    /// The nearest instant at which a timer needs attention, or `-i` lets the next line
+    /// go.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let pace = self.conn.as_ref().and_then(|conn| {
+            let pacer = self.pacer.as_ref().filter(|_| conn.ended_by.is_none())?;
+            pacer.deadline(!self.to_peer.queue.is_empty())
+        });
+        self.ending_deadline().into_iter().chain(pace).min()
+    }
+
+    /// The nearest instant at which a timer may end the connection.
+    fn ending_deadline(&self) -> Option<Instant> {
         let conn = self.conn.as_ref()?;
         if conn.ended_by.is_some() {
             return None;
@@ -41,7 +51,7 @@ impl Session {
 
     /// Let timers that are due end the connection.
     pub(crate) fn on_timer(&mut self, now: Instant) {
-        let Some(deadline) = self.next_deadline() else {
+        let Some(deadline) = self.ending_deadline() else {
             return;
         };
         if now < deadline {
