@@ -223,6 +223,25 @@ pub(crate) struct Cli {
     )]
     pub(crate) keepalive: Option<String>,
 
+    /// Try a refused connect again N times (the server is not up yet; socat's retry)
+    #[arg(
+        long = "retry",
+        value_name = "N",
+        allow_hyphen_values = true,
+        long_help = "When the connect is refused (nothing listens yet, or a Unix socket path \
+                     does not exist yet), try again up to N more times, --retry-delay apart \
+                     (1 s unless said). Other failures end at once. -v shows each attempt."
+    )]
+    pub(crate) retry: Option<String>,
+
+    /// The pause before each --retry (default 1 s; units: 500ms, 2s)
+    #[arg(
+        long = "retry-delay",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
+    pub(crate) retry_delay: Option<String>,
+
     /// Do not shut down the socket's write side at stdin EOF
     #[arg(long = "no-shutdown")]
     pub(crate) no_shutdown: bool,

@@ -126,6 +126,8 @@ pub(crate) struct Config {
     pub(crate) send_only: bool,
     /// `-i`: the pause between lines sent.
     pub(crate) line_delay: Option<Duration>,
+    /// `--retry`, `--retry-delay`: a refused client connect is tried again.
+    pub(crate) retry: Option<RetryPolicy>,
     /// `-I`, `-O`, `-T`, `--keepalive`: set on TCP and UDP sockets.
     pub(crate) socket_options: SocketOptions,
     /// `-d`: do not read stdin.
@@ -174,6 +176,19 @@ pub(crate) struct TlsOptions {
     /// `--tls-client-ca`: a listener requires client certificates these CAs issued.
     pub(crate) client_ca_file: Option<PathBuf>,
 }
+
+/// `--retry N` with `--retry-delay`: how often and how patiently a refused connect is
+/// tried again (`net/retry.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RetryPolicy {
+    /// Connects tried again after the first one fails.
+    pub(crate) retries: u32,
+    /// The pause before each retry.
+    pub(crate) delay: Duration,
+}
+
+/// The pause between retries when `--retry-delay` does not say (socat's `interval`).
+const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 impl Config {
     /// Check a parsed command line and turn it into a `Config`.
@@ -337,6 +352,7 @@ impl Config {
         }
 
         let socket_options = socket_options(&cli, transport)?;
+        let retry = retry_policy(&cli, mode, transport)?;
         let tls = tls_options(&cli, mode, transport)?;
         let proxy = proxy::proxy_options(&cli, mode, transport, &target)?;
         Ok(Config {
@@ -352,6 +368,7 @@ impl Config {
             quit_after_eof,
             send_only: cli.send_only,
             line_delay,
+            retry,
             socket_options,
             no_stdin: cli.no_stdin,
             keep_open: cli.keep_open,
@@ -364,6 +381,33 @@ impl Config {
             raw_output: cli.raw_output,
         })
     }
+}
+
+/// `--retry N` and `--retry-delay`: for a stream client only (a datagram connect is never
+/// refused, and a listener or a probe has no server to wait for).
+fn retry_policy(cli: &Cli, mode: Mode, transport: Transport) -> Result<Option<RetryPolicy>> {
+    let Some(text) = cli.retry.as_deref() else {
+        return match cli.retry_delay {
+            Some(_) => usage("`--retry-delay` needs `--retry`"),
+            None => Ok(None),
+        };
+    };
+    if mode != Mode::Connect {
+        return usage("`--retry` is for a client (not with `-l` or `-z`)");
+    }
+    if transport.is_datagram() {
+        return usage("`--retry` needs a stream socket: a datagram connect is never refused");
+    }
+    let retries = text
+        .parse::<u32>()
+        .ok()
+        .filter(|_| text.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| Error::Usage(format!("invalid `--retry {text}` (a number of retries)")))?;
+    let delay = match cli.retry_delay.as_deref() {
+        None => DEFAULT_RETRY_DELAY,
+        Some(text) => parse_timeout("--retry-delay", text, true)?,
+    };
+    Ok(Some(RetryPolicy { retries, delay }))
 }
 
 /// `-I`, `-O`, `-T`, `--nodelay` and `--keepalive`: IP socket options; the last two are
@@ -1034,6 +1078,24 @@ mod tests {
         assert_eq!(c.quit_after_eof, Some(Duration::from_secs(2)));
         assert!(config(&["--recv-only", "h", "80"]).unwrap().no_stdin);
         assert!(usage_text(&["--send-only", "--recv-only", "h", "80"]).contains("--send-only"));
+    }
+
+    #[test]
+    fn config_retry() {
+        let c = config(&["--retry", "4", "--retry-delay", "250ms", "h", "80"]).unwrap();
+        assert_eq!(
+            c.retry,
+            Some(RetryPolicy {
+                retries: 4,
+                delay: Duration::from_millis(250)
+            })
+        );
+        let c = config(&["--retry", "2", "-U", "/tmp/s"]).unwrap();
+        assert_eq!(c.retry.map(|r| r.delay), Some(DEFAULT_RETRY_DELAY));
+        assert!(usage_text(&["--retry", "-1", "h", "80"]).contains("invalid `--retry -1`"));
+        assert!(usage_text(&["--retry-delay", "1", "h", "80"]).contains("needs `--retry`"));
+        assert!(usage_text(&["--retry", "1", "-l", "80"]).contains("for a client"));
+        assert!(usage_text(&["--retry", "1", "-u", "h", "80"]).contains("stream socket"));
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub(crate) mod connect;
 pub(crate) mod endpoint;
 pub(crate) mod listen;
 pub(crate) mod proxy;
+pub(crate) mod retry;
 pub(crate) mod tls;
 mod unix_diag;
 

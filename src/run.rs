@@ -17,7 +17,7 @@ use crate::net::connect::{
 };
 use crate::net::endpoint::Endpoint;
 use crate::net::listen::{StreamListener, accept_next};
-use crate::net::{proxy, tls};
+use crate::net::{proxy, retry, tls};
 use crate::notices::print_line;
 use crate::relay::session::{Options, Session};
 use crate::relay::stdio::StdStream;
@@ -207,10 +207,12 @@ fn run_client(
     config: &Config,
     tls: &TlsSide,
 ) -> Result<Outcome> {
-    let mut endpoint = match connect(lp, session, config)? {
-        Ok(endpoint) => endpoint,
-        Err(outcome) => return Ok(outcome),
-    };
+    let attempt = |lp: &mut Loop, session: &mut Session| connect(lp, session, config);
+    let mut endpoint =
+        match retry::with_retries(lp, session, config.retry, config.verbose, attempt)? {
+            Ok(endpoint) => endpoint,
+            Err(outcome) => return Ok(outcome),
+        };
     let peer = proxy::route_text(config, &endpoint)
         .or_else(|| endpoint.peer_description())
         .unwrap_or_else(|| "peer".to_string());

@@ -15,8 +15,9 @@ use rustix::net::sockopt;
 use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags, pidfd_getfd, pidfd_open};
 
 use crate::util::{
-    Input, Rnc, accept_tcp, expect_eof, ipv6_available, read_exact_within, read_to_end_within,
-    recv_udp, rnc_client, tcp_listener, temp_dir, udp_socket, write_file,
+    Input, Rnc, accept_tcp, accept_unix, closed_tcp_port, expect_eof, ipv6_available,
+    read_exact_within, read_to_end_within, recv_udp, rnc_client, tcp_listener, temp_dir,
+    udp_socket, write_file,
 };
 
 #[test]
@@ -265,6 +266,86 @@ fn habits_interval_spaces_the_lines_sent() {
     }
     assert_eq!(got, b"one\ntwo\nthree\nfour");
     expect_eof(&mut peer);
+    drop(peer);
+    rnc.finish().assert_code(0);
+}
+
+#[test]
+fn habits_retry_waits_for_a_server_that_comes_up_later() {
+    // Bound but not listening: refused for now, and no one else can take the port.
+    let server = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    server
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    let port = server.local_addr().unwrap().as_socket().unwrap().port();
+    let args = ["--retry", "100", "--retry-delay", "50ms", "-v", "127.0.0.1"];
+    let mut rnc = Rnc::spawn(&[&args[..], &[&port.to_string()]].concat());
+    let line = rnc.wait_stderr("(attempt 2 of 101)");
+    assert_eq!(
+        line,
+        format!(
+            "rnc: connect to 127.0.0.1:{port}: connection refused; retrying in 50 ms \
+             (attempt 2 of 101)"
+        )
+    );
+    server.listen(1).unwrap();
+    let listener: std::net::TcpListener = server.into();
+    let (mut peer, _) = accept_tcp(&listener);
+    rnc.write_stdin(b"up\n");
+    assert_eq!(read_exact_within(&mut peer, 3), b"up\n");
+    peer.write_all(b"hello\n").unwrap();
+    assert_eq!(rnc.stdout_exact(6), b"hello\n");
+    rnc.close_stdin();
+    drop(peer);
+    rnc.finish().assert_code(0);
+}
+
+#[test]
+fn habits_retry_gives_up_with_the_last_refusal() {
+    let closed = closed_tcp_port();
+    let port = closed.port().to_string();
+    let exit = Rnc::run(&[
+        "--retry",
+        "2",
+        "--retry-delay",
+        "10ms",
+        "-v",
+        "127.0.0.1",
+        &port,
+    ]);
+    exit.assert_code(1);
+    let refused = format!("rnc: connect to 127.0.0.1:{port}: connection refused");
+    let lines: Vec<&str> = exit.stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            format!("{refused}; retrying in 10 ms (attempt 2 of 3)"),
+            format!("{refused}; retrying in 10 ms (attempt 3 of 3)"),
+            refused.clone(),
+        ]
+    );
+}
+
+#[test]
+fn habits_retry_waits_for_a_unix_socket_to_appear() {
+    let dir = temp_dir();
+    let path = dir.path().join("later.sock");
+    let path_text = path.to_str().unwrap();
+    let mut rnc = Rnc::spawn(&[
+        "--retry",
+        "100",
+        "--retry-delay",
+        "50ms",
+        "-v",
+        "-U",
+        path_text,
+    ]);
+    rnc.wait_stderr("no such file or directory; retrying in 50 ms (attempt 2 of 101)");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let mut peer = accept_unix(&listener, &path);
+    peer.write_all(b"hi\n").unwrap();
+    assert_eq!(rnc.stdout_exact(3), b"hi\n");
+    rnc.close_stdin();
     drop(peer);
     rnc.finish().assert_code(0);
 }
