@@ -120,6 +120,8 @@ pub(crate) struct Config {
     pub(crate) source_port: Option<u16>,
     /// `-w`: connect timeout and idle timeout.
     pub(crate) wait: Option<Duration>,
+    /// `-U -u -s PATH`: the datagram client's own socket path (else a temporary one).
+    pub(crate) unix_source: Option<PathBuf>,
     /// `-q`: quit this long after stdin EOF (`--send-only` without `-q`: zero).
     pub(crate) quit_after_eof: Option<Duration>,
     /// `--send-only`: received bytes are dropped, never written to stdout.
@@ -239,16 +241,26 @@ impl Config {
 
         let mut source_host = None;
         let mut source_port = None;
+        let mut unix_source = None;
         let target = if cli.unix {
             if cli.ipv4 || cli.ipv6 {
                 return usage("`-4`/`-6` cannot be used with `-U`");
             }
-            if cli.source.is_some() || cli.port.is_some() {
-                return usage("`-s`/`-p` cannot be used with `-U`");
+            let datagram_client = cli.udp && mode != Mode::Listen;
+            if cli.port.is_some() || (cli.source.is_some() && !datagram_client) {
+                return usage(
+                    "`-s`/`-p` cannot be used with `-U` (except `-s PATH` for a `-U -u` client)",
+                );
             }
             let [path] = cli.args.as_slice() else {
                 return usage("`-U` takes exactly one argument: the socket PATH");
             };
+            // nc's `-U -u -s PATH`: the client's own address, so the server can answer.
+            unix_source = cli
+                .source
+                .as_deref()
+                .map(|s| parse_unix_path(OsStr::new(s)))
+                .transpose()?;
             Target::Unix(parse_unix_path(path)?)
         } else if mode == Mode::Listen {
             let args = utf8_args(&cli.args)?;
@@ -366,6 +378,7 @@ impl Config {
             source_port,
             wait,
             quit_after_eof,
+            unix_source,
             send_only: cli.send_only,
             line_delay,
             retry,
@@ -1096,6 +1109,21 @@ mod tests {
         assert!(usage_text(&["--retry-delay", "1", "h", "80"]).contains("needs `--retry`"));
         assert!(usage_text(&["--retry", "1", "-l", "80"]).contains("for a client"));
         assert!(usage_text(&["--retry", "1", "-u", "h", "80"]).contains("stream socket"));
+    }
+
+    #[test]
+    fn config_unix_datagram_client_source_path() {
+        let c = config(&["-U", "-u", "-s", "/tmp/me.sock", "/tmp/srv.sock"]).unwrap();
+        assert_eq!(c.unix_source, Some(PathBuf::from("/tmp/me.sock")));
+        for args in [
+            &["-U", "-s", "/tmp/me.sock", "/tmp/srv.sock"][..],
+            &["-U", "-u", "-l", "-s", "/tmp/me.sock", "/tmp/srv.sock"],
+            &["-U", "-u", "-p", "5", "/tmp/srv.sock"],
+        ] {
+            assert!(usage_text(args).contains("`-s`/`-p` cannot"), "{args:?}");
+        }
+        let long = format!("/tmp/{}", "a".repeat(120));
+        assert!(config(&["-U", "-u", "-s", &long, "/tmp/srv.sock"]).is_err());
     }
 
     #[test]

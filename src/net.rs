@@ -506,15 +506,24 @@ pub(crate) fn unix_connect(path: &Path) -> Result<UnixStream> {
     Ok(UnixStream::from_std(socket.into()))
 }
 
-/// A Unix datagram client: bound to a temporary path (so the listener can reply) and
-/// connected to `path`.
-pub(crate) fn unix_datagram_connect(path: &Path) -> Result<(UnixDatagram, SocketFile)> {
+/// A Unix datagram client connected to `path`, bound to `local` (`-s PATH`, checked as a
+/// listener's path is: a stale socket file is replaced) or else to a temporary path, so
+/// the listener can reply. The file is removed when the `SocketFile` drops.
+pub(crate) fn unix_datagram_connect(
+    path: &Path,
+    local: Option<&Path>,
+) -> Result<(UnixDatagram, SocketFile)> {
     let socket = unix_socket(Type::DGRAM)?;
-    let local = temp_socket_path()?;
-    socket
-        .bind(&unix_addr(&local)?)
-        .map_err(bind_error(&local))?;
-    let file = SocketFile::record(&local).map_err(bind_error(&local))?;
+    let file = match local {
+        Some(local) => bind_unix(&socket, local, true)?,
+        None => {
+            let local = temp_socket_path()?;
+            socket
+                .bind(&unix_addr(&local)?)
+                .map_err(bind_error(&local))?;
+            SocketFile::record(&local).map_err(bind_error(&local))?
+        }
+    };
     connect_unix(&socket, path)?;
     Ok((UnixDatagram::from_std(socket.into()), file))
 }
@@ -650,7 +659,10 @@ mod tests {
         std::fs::write(&path, b"text").unwrap();
         let want = format!("connect to {}: not a socket", path.display());
         assert_eq!(unix_connect(&path).unwrap_err().one_line(), want);
-        assert_eq!(unix_datagram_connect(&path).unwrap_err().one_line(), want);
+        assert_eq!(
+            unix_datagram_connect(&path, None).unwrap_err().one_line(),
+            want
+        );
         // A stale socket file is still refused as such.
         drop(std::os::unix::net::UnixListener::bind(dir.path().join("s")).unwrap());
         let err = unix_connect(&dir.path().join("s")).unwrap_err();

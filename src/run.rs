@@ -340,7 +340,8 @@ fn connect(
             Ok(Ok(if transport == Transport::UnixStream {
                 Endpoint::Unix(net::unix_connect(path)?)
             } else {
-                let (socket, file) = net::unix_datagram_connect(path)?;
+                let (socket, file) =
+                    net::unix_datagram_connect(path, config.unix_source.as_deref())?;
                 Endpoint::UnixDatagram(socket, Some(file))
             }))
         }

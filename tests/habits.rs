@@ -16,8 +16,8 @@ use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags, pidfd_getfd, pidfd_open}
 
 use crate::util::{
     Input, Rnc, accept_tcp, accept_unix, closed_tcp_port, expect_eof, ipv6_available,
-    read_exact_within, read_to_end_within, recv_udp, rnc_client, tcp_listener, temp_dir,
-    udp_socket, write_file,
+    read_exact_within, read_to_end_within, recv_udp, recv_unix_datagram, rnc_client, tcp_listener,
+    temp_dir, udp_socket, write_file,
 };
 
 #[test]
@@ -348,4 +348,51 @@ fn habits_retry_waits_for_a_unix_socket_to_appear() {
     rnc.close_stdin();
     drop(peer);
     rnc.finish().assert_code(0);
+}
+
+#[test]
+fn habits_unix_datagram_client_binds_the_source_path_it_is_given() {
+    let dir = temp_dir();
+    let server_path = dir.path().join("server.sock");
+    let client_path = dir.path().join("me.sock");
+    let server = std::os::unix::net::UnixDatagram::bind(&server_path).unwrap();
+    let mut rnc = Rnc::spawn(&[
+        "-U",
+        "-u",
+        "-s",
+        client_path.to_str().unwrap(),
+        server_path.to_str().unwrap(),
+    ]);
+    rnc.write_stdin(b"ping\n");
+    let (data, from) = recv_unix_datagram(&server);
+    assert_eq!(data, b"ping\n");
+    assert_eq!(
+        from.as_deref(),
+        Some(client_path.as_path()),
+        "the sender's address"
+    );
+    // The server answers the address it was given: rnc receives it.
+    server.send_to(b"pong\n", &client_path).unwrap();
+    assert_eq!(rnc.stdout_exact(5), b"pong\n");
+    rnc.close_stdin();
+    rnc.finish().assert_code(0);
+    assert!(!client_path.exists(), "rnc removes the socket file it made");
+}
+
+#[test]
+fn habits_unix_datagram_source_path_that_is_a_file_is_refused() {
+    let dir = temp_dir();
+    let server_path = dir.path().join("server.sock");
+    let _server = std::os::unix::net::UnixDatagram::bind(&server_path).unwrap();
+    let file = write_file(dir.path(), "notes.txt", b"keep me");
+    let exit = Rnc::run(&[
+        "-U",
+        "-u",
+        "-s",
+        file.to_str().unwrap(),
+        server_path.to_str().unwrap(),
+    ]);
+    exit.assert_code(1);
+    assert!(exit.stderr.starts_with("rnc: bind to "), "{}", exit.stderr);
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
 }
