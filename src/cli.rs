@@ -130,6 +130,17 @@ pub(crate) struct Cli {
     #[arg(short = 'k', long = "keep-open")]
     pub(crate) keep_open: bool,
 
+    /// Answer telnet negotiation by refusing every option (nc), keep it out of stdout
+    #[arg(
+        short = 't',
+        long = "telnet",
+        long_help = "Answer telnet option negotiation by refusing everything, as nc -t does: \
+                     DO x gets WONT x, WILL x gets DONT x (RFC 854). The telnet commands never \
+                     reach stdout; IAC IAC arrives as one 0xFF byte. For scripting a telnet \
+                     server with a plain connection."
+    )]
+    pub(crate) telnet: bool,
+
     /// Send CRLF for each LF read from stdin
     #[arg(short = 'C', long = "crlf")]
     pub(crate) crlf: bool,

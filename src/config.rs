@@ -128,6 +128,8 @@ pub(crate) struct Config {
     pub(crate) send_only: bool,
     /// `-i`: the pause between lines sent.
     pub(crate) line_delay: Option<Duration>,
+    /// `-t`: refuse telnet negotiation, keep it out of stdout.
+    pub(crate) telnet: bool,
     /// `--retry`, `--retry-delay`: a refused client connect is tried again.
     pub(crate) retry: Option<RetryPolicy>,
     /// `-I`, `-O`, `-T`, `--keepalive`: set on TCP and UDP sockets.
@@ -365,6 +367,9 @@ impl Config {
 
         let socket_options = socket_options(&cli, transport)?;
         let retry = retry_policy(&cli, mode, transport)?;
+        if cli.telnet && transport.is_datagram() {
+            return usage("`-t` (telnet) needs a stream socket, not `-u`");
+        }
         let tls = tls_options(&cli, mode, transport)?;
         let proxy = proxy::proxy_options(&cli, mode, transport, &target)?;
         Ok(Config {
@@ -381,6 +386,7 @@ impl Config {
             unix_source,
             send_only: cli.send_only,
             line_delay,
+            telnet: cli.telnet,
             retry,
             socket_options,
             no_stdin: cli.no_stdin,

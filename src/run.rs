@@ -160,6 +160,7 @@ fn session_options(config: &Config) -> Options {
             && !config.transport.is_datagram(),
         send_only: config.send_only,
         line_delay: config.line_delay,
+        telnet: config.telnet,
     }
 }
 

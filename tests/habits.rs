@@ -15,9 +15,9 @@ use rustix::net::sockopt;
 use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags, pidfd_getfd, pidfd_open};
 
 use crate::util::{
-    Input, Rnc, accept_tcp, accept_unix, closed_tcp_port, expect_eof, ipv6_available,
-    read_exact_within, read_to_end_within, recv_udp, recv_unix_datagram, rnc_client, tcp_listener,
-    temp_dir, udp_socket, write_file,
+    Input, Rnc, accept_tcp, accept_unix, closed_tcp_port, expect_eof, installed_tool,
+    ipv6_available, read_exact_within, read_to_end_within, recv_udp, recv_unix_datagram,
+    rnc_client, tcp_listener, temp_dir, udp_socket, write_file,
 };
 
 #[test]
@@ -395,4 +395,63 @@ fn habits_unix_datagram_source_path_that_is_a_file_is_refused() {
     exit.assert_code(1);
     assert!(exit.stderr.starts_with("rnc: bind to "), "{}", exit.stderr);
     assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
+}
+
+/// A telnet-ish server in python3: negotiation split across sends, data with an escaped
+/// 0xFF, a subnegotiation; prints the replies it got, then what else rnc sent.
+const TELNET_SERVER: &str = r#"
+import socket, time
+IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(1)
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept()
+c.settimeout(10)
+c.sendall(bytes([IAC, DO, 24, IAC]))
+time.sleep(0.05)  # not for synchronisation: only makes a split read likely
+c.sendall(bytes([WILL, 1]) + b"login: " + bytes([IAC, IAC]) + b"!\n"
+          + bytes([IAC, SB, 24, 1, IAC, SE, IAC, DONT, 3, IAC, WONT, 5]))
+want = bytes([IAC, WONT, 24, IAC, DONT, 1])
+got = b""
+while len(got) < len(want):
+    d = c.recv(100)
+    if not d:
+        break
+    got += d
+print("replies", got.hex(), flush=True)
+c.sendall(b"bye\n")
+rest = b""
+while True:
+    d = c.recv(100)
+    if not d:
+        break
+    rest += d
+print("rest", rest.hex(), flush=True)
+c.close()
+"#;
+
+#[test]
+fn habits_telnet_refuses_negotiation_and_keeps_it_off_stdout() {
+    let Some(python) = installed_tool("python3") else {
+        return;
+    };
+    let mut server = Rnc::tool(&python, &["-c", TELNET_SERVER]).spawn();
+    let port = server.stdout_line();
+    let mut rnc = Rnc::spawn(&["-t", "127.0.0.1", &port]);
+    // IAC WONT 24, IAC DONT 1: DO and WILL refused; DONT and WONT not answered.
+    assert_eq!(server.stdout_line(), "replies fffc18fffe01");
+    let want = [b"login: ".as_slice(), &[0xff], b"!\nbye\n"].concat();
+    assert_eq!(rnc.stdout_exact(want.len()), want);
+    rnc.write_stdin(b"user\n");
+    rnc.close_stdin();
+    assert_eq!(server.stdout_line(), format!("rest {}", hex(b"user\n")));
+    server.finish().assert_code(0);
+    let exit = rnc.finish();
+    exit.assert_code(0);
+    assert!(exit.stdout.is_empty(), "{:?}", exit.stdout_text());
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

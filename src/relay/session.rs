@@ -21,10 +21,11 @@ use crate::relay::connection::{
     Connection, DatagramPeer, TimerEnd, receive_datagrams, send_datagram,
 };
 use crate::relay::crlf::CrlfEncoder;
-use crate::relay::direction::{CrlfSource, Direction, QUEUE_BYTES};
+use crate::relay::direction::{CrlfSource, Direction, QUEUE_BYTES, Source};
 use crate::relay::ends::{SocketSink, SocketSource, StdinSource, StdoutSink};
 use crate::relay::pace::LinePacer;
 use crate::relay::stdio::StdStream;
+use crate::relay::telnet::Telnet;
 use crate::relay::tls::{TlsLayer, TlsSink, TlsSource, truncated_error};
 use crate::relay::zerocopy::{FromPeer, ToPeer};
 use crate::sys::FdKind;
@@ -87,6 +88,8 @@ pub(crate) struct Options {
     pub(crate) send_only: bool,
     /// `-i`: the pause between lines sent.
     pub(crate) line_delay: Option<Duration>,
+    /// `-t`: answer telnet negotiation with refusals, keep it out of stdout.
+    pub(crate) telnet: bool,
 }
 
 /// Whether `first` (the first bytes a server sent) is a TLS alert record: what a TLS server
@@ -148,6 +151,8 @@ pub(crate) struct Session {
     crlf: Option<(CrlfEncoder, Vec<u8>, Vec<u8>)>,
     /// `-i`: which queued bytes may go now.
     pacer: Option<LinePacer>,
+    /// `-t`: the telnet layer of the current connection.
+    telnet: Option<Telnet>,
     /// The current connection.
     conn: Option<Connection>,
     /// What the terminal shows.
@@ -190,6 +195,7 @@ impl Session {
             from_peer: Direction::new(QUEUE_BYTES),
             crlf,
             pacer,
+            telnet: None,
             to_peer_fast: None,
             from_peer_fast: None,
             to_peer_bulk: None,
@@ -223,6 +229,7 @@ impl Session {
     /// that learns its peer from the first datagram.
     /// The loop has registered its socket.
     pub(crate) fn attach(&mut self, endpoint: Endpoint, waiting_for_sender: bool) {
+        self.telnet = self.options.telnet.then(Telnet::default);
         self.choose_paths(endpoint.is_datagram(), endpoint.is_tcp());
         // The socket is the source of one direction and the sink of the other.
         self.from_peer.source_attached();
@@ -330,6 +337,7 @@ impl Session {
             progress |= self.read_keys()?;
             progress |= self.take_typed_lines();
             progress |= self.read_stdin()?;
+            progress |= self.send_telnet_replies()?;
             progress |= self.send_to_peer()?;
             progress |= self.flush_tls()?;
             progress |= self.splice_from_peer()?;
@@ -514,6 +522,34 @@ impl Session {
         Ok(written > 0)
     }
 
+    /// `-t`'s refusals → the socket, ahead of what stdin queued (telnet commands may come
+    /// between any two data bytes).
+    fn send_telnet_replies(&mut self) -> Result<bool> {
+        let (Some(conn), Some(telnet)) = (&mut self.conn, &mut self.telnet) else {
+            return Ok(false);
+        };
+        if !telnet.has_replies() || !self.to_peer.sink_ready || conn.to_peer_done_at.is_some() {
+            return Ok(false);
+        }
+        let written = match &mut conn.tls {
+            Some(tls) => telnet.send_replies(&mut TlsSink {
+                tls,
+                endpoint: &mut conn.endpoint,
+            }),
+            None => telnet.send_replies(&mut SocketSink {
+                endpoint: &mut conn.endpoint,
+            }),
+        };
+        match written {
+            Ok(n) => Ok(n > 0),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.to_peer.sink_ready = false;
+                Ok(false)
+            }
+            Err(source) => Err(conn.error("send to", source)),
+        }
+    }
+
     /// socket → from-peer queue.
     fn receive_from_peer(&mut self) -> Result<bool> {
         let verbose = self.options.verbose;
@@ -531,23 +567,28 @@ impl Session {
             let follow_latest = self.options.follow_latest_sender;
             return receive_datagrams(conn, &mut self.from_peer, follow_latest, verbose);
         }
-        let filled = match &mut conn.tls {
-            Some(tls) => self.from_peer.fill(
-                &mut TlsSource {
+        let (mut tls_source, mut socket_source);
+        let source: &mut dyn Source = match &mut conn.tls {
+            Some(tls) => {
+                tls_source = TlsSource {
                     tls,
                     endpoint: &mut conn.endpoint,
-                },
-                usize::MAX,
-                usize::MAX,
-            ),
-            None => self.from_peer.fill(
-                &mut SocketSource {
+                };
+                &mut tls_source
+            }
+            None => {
+                socket_source = SocketSource {
                     endpoint: &mut conn.endpoint,
                     read_closed_seen: conn.read_closed_seen,
-                },
-                usize::MAX,
-                usize::MAX,
-            ),
+                };
+                &mut socket_source
+            }
+        };
+        let filled = match &mut self.telnet {
+            Some(telnet) => self
+                .from_peer
+                .fill(&mut telnet.layer(source), usize::MAX, usize::MAX),
+            None => self.from_peer.fill(source, usize::MAX, usize::MAX),
         };
         let filled = match filled {
             Ok(filled) => filled,
@@ -762,6 +803,7 @@ mod tests {
             sniff_tls: false,
             send_only: false,
             line_delay: None,
+            telnet: false,
         }
     }
 

@@ -54,6 +54,7 @@ impl Session {
         }
         self.from_peer_bulk = !self.ui.shows_received()
             && !self.options.send_only
+            && !self.options.telnet
             && matches!(
                 self.stdout.kind(),
                 FdKind::Pipe | FdKind::File | FdKind::CharDevice
