@@ -18,6 +18,10 @@ Examples:
   UDP and Unix sockets:
     rnc -u -l 5353                   # UDP listener
     rnc -l -U /tmp/app.sock          # Unix stream listener
+  Wait for a server that is still starting, then send a file and quit:
+    rnc --retry 20 --retry-delay 500ms --send-only HOST 5000 < file
+  Script a telnet console (refuse its option negotiation), one line a second:
+    rnc -t -i 1s HOST 23 < commands
 
 Exit status:
   0    the session ended normally (also: idle timeout -w after connecting,
@@ -26,6 +30,19 @@ Exit status:
        connect timeout, bind failure, I/O error)
   2    usage error (bad flag, port or address; nothing was sent)
   128+N  ended by signal N (130 for Ctrl-C, 143 for SIGTERM)";
+
+/// What `--generate` prints (`generate.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Generate {
+    /// The man page (roff), for `man -l -` or a `man1` directory.
+    Man,
+    /// bash completion.
+    Bash,
+    /// zsh completion.
+    Zsh,
+    /// fish completion.
+    Fish,
+}
 
 /// rnc's command line (clap derive).
 #[derive(Debug, Parser)]
@@ -345,6 +362,10 @@ pub(crate) struct Cli {
     /// request/response exchange spends waiting for a quick reply, at the cost of latency
     #[arg(long = "no-busy-poll", hide = true)]
     pub(crate) no_busy_poll: bool,
+
+    /// Print the man page or a shell completion script: man, bash, zsh or fish
+    #[arg(long = "generate", value_name = "KIND", value_enum, hide = true)]
+    pub(crate) generate: Option<Generate>,
 
     /// HOST PORT (or HOST:PORT, [V6]:PORT) to connect to; [ADDR] PORT to listen on; PATH with -U
     #[arg(value_name = "ARGS", num_args = 0..=2, value_parser = clap::value_parser!(std::ffi::OsString))]

@@ -455,3 +455,91 @@ fn habits_telnet_refuses_negotiation_and_keeps_it_off_stdout() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// `rnc --generate KIND`'s stdout, checked to be a success.
+fn generated(kind: &str) -> String {
+    let exit = Rnc::run(&["--generate", kind]);
+    exit.assert_code(0);
+    assert!(exit.stderr.is_empty(), "{}", exit.stderr);
+    exit.stdout_text()
+}
+
+/// Every `--long` option `rnc --help` lists.
+fn options_in_help() -> Vec<String> {
+    let help = Rnc::run(&["--help"]).stdout_text();
+    let mut names: Vec<String> = help
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|word| word.starts_with("--") && word.len() > 2)
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names.dedup();
+    assert!(names.len() > 30, "{names:?}");
+    names
+}
+
+#[test]
+fn habits_man_page_renders_with_every_option_and_the_examples() {
+    let dir = temp_dir();
+    let page = write_file(dir.path(), "rnc.1", generated("man").as_bytes());
+    let Some(man) = installed_tool("man") else {
+        return;
+    };
+    let exit = Rnc::tool(&man, &["-l", page.to_str().unwrap()])
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "200")
+        .env("LC_ALL", "C")
+        .stdin(Input::Null)
+        .spawn()
+        .finish();
+    exit.assert_code(0);
+    // Overstrike bold (`c\bc`) and underline (`_\bc`) to plain text, as `col -b` does.
+    let mut text = String::new();
+    for c in exit.stdout_text().chars() {
+        if c == '\u{8}' {
+            text.pop();
+        } else {
+            text.push(c);
+        }
+    }
+    for name in options_in_help() {
+        assert!(text.contains(&name), "`man rnc` lacks {name}:\n{text}");
+    }
+    for section in ["SYNOPSIS", "OPTIONS", "EXAMPLES"] {
+        assert!(text.contains(section), "no {section} section:\n{text}");
+    }
+    assert!(text.contains("rnc -l 5000"), "no examples:\n{text}");
+}
+
+#[test]
+fn habits_bash_completion_parses_and_registers() {
+    let dir = temp_dir();
+    let script = write_file(dir.path(), "rnc.bash", generated("bash").as_bytes());
+    let Some(bash) = installed_tool("bash") else {
+        return;
+    };
+    let script = script.to_str().unwrap();
+    Rnc::tool(&bash, &["-n", script])
+        .spawn()
+        .finish()
+        .assert_code(0);
+    let load = format!("source {script} && complete -p rnc");
+    let exit = Rnc::tool(&bash, &["-c", &load]).spawn().finish();
+    exit.assert_code(0);
+    assert!(
+        exit.stdout_text().contains(" rnc"),
+        "{}",
+        exit.stdout_text()
+    );
+}
+
+#[test]
+fn habits_zsh_and_fish_completions_name_the_options() {
+    for kind in ["zsh", "fish"] {
+        let script = generated(kind);
+        for name in options_in_help() {
+            let bare = name.trim_start_matches('-');
+            assert!(script.contains(bare), "{kind} completion lacks {name}");
+        }
+    }
+}
