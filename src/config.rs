@@ -13,10 +13,12 @@ use crate::cli::Cli;
 use crate::error::{Error, Result};
 
 mod proxy;
+mod retry;
 mod sockopts;
 mod time;
 mod tls;
 pub(crate) use proxy::{ProxyDns, ProxyKind, ProxyOptions};
+pub(crate) use retry::RetryPolicy;
 pub(crate) use sockopts::SocketOptions;
 
 /// Room in `sockaddr_un.sun_path` for a path, leaving its terminating NUL.
@@ -180,19 +182,6 @@ pub(crate) struct TlsOptions {
     /// `--tls-client-ca`: a listener requires client certificates these CAs issued.
     pub(crate) client_ca_file: Option<PathBuf>,
 }
-
-/// `--retry N` with `--retry-delay`: how often and how patiently a refused connect is
-/// tried again (`net/retry.rs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RetryPolicy {
-    /// Connects tried again after the first one fails.
-    pub(crate) retries: u32,
-    /// The pause before each retry.
-    pub(crate) delay: Duration,
-}
-
-/// The pause between retries when `--retry-delay` does not say (socat's `interval`).
-const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 impl Config {
     /// Check a parsed command line and turn it into a `Config`.
@@ -365,8 +354,8 @@ impl Config {
             return usage(format!("address `{ip}` does not match `-4`/`-6`"));
         }
 
-        let socket_options = socket_options(&cli, transport)?;
-        let retry = retry_policy(&cli, mode, transport)?;
+        let socket_options = sockopts::socket_options(&cli, transport)?;
+        let retry = retry::retry_policy(&cli, mode, transport)?;
         if cli.telnet && transport.is_datagram() {
             return usage("`-t` (telnet) needs a stream socket, not `-u`");
         }
@@ -400,83 +389,6 @@ impl Config {
             raw_output: cli.raw_output,
         })
     }
-}
-
-/// `--retry N` and `--retry-delay`: for a stream client only (a datagram connect is never
-/// refused, and a listener or a probe has no server to wait for).
-fn retry_policy(cli: &Cli, mode: Mode, transport: Transport) -> Result<Option<RetryPolicy>> {
-    let Some(text) = cli.retry.as_deref() else {
-        return match cli.retry_delay {
-            Some(_) => usage("`--retry-delay` needs `--retry`"),
-            None => Ok(None),
-        };
-    };
-    if mode != Mode::Connect {
-        return usage("`--retry` is for a client (not with `-l` or `-z`)");
-    }
-    if transport.is_datagram() {
-        return usage("`--retry` needs a stream socket: a datagram connect is never refused");
-    }
-    let retries = text
-        .parse::<u32>()
-        .ok()
-        .filter(|_| text.bytes().all(|b| b.is_ascii_digit()))
-        .ok_or_else(|| Error::Usage(format!("invalid `--retry {text}` (a number of retries)")))?;
-    let delay = match cli.retry_delay.as_deref() {
-        None => DEFAULT_RETRY_DELAY,
-        Some(text) => parse_timeout("--retry-delay", text, true)?,
-    };
-    Ok(Some(RetryPolicy { retries, delay }))
-}
-
-/// `-I`, `-O`, `-T`, `--nodelay` and `--keepalive`: IP socket options; the last two are
-/// TCP's.
-fn socket_options(cli: &Cli, transport: Transport) -> Result<SocketOptions> {
-    let given = [
-        ("-I", cli.recv_buffer.is_some()),
-        ("-O", cli.send_buffer.is_some()),
-        ("-T", cli.tos.is_some()),
-        ("--nodelay", cli.nodelay),
-        ("--keepalive", cli.keepalive.is_some()),
-    ];
-    let first_given = |names: &[&str]| {
-        given
-            .iter()
-            .find(|(name, on)| *on && names.contains(name))
-            .map(|(name, _)| *name)
-    };
-    if cli.unix
-        && let Some(flag) = first_given(&["-I", "-O", "-T", "--nodelay", "--keepalive"])
-    {
-        return usage(format!("`{flag}` needs a TCP or UDP socket, not `-U`"));
-    }
-    if transport == Transport::Udp
-        && let Some(flag) = first_given(&["--nodelay", "--keepalive"])
-    {
-        return usage(format!("`{flag}` is for TCP, not `-u`"));
-    }
-    let size = |flag, text: &Option<String>| {
-        text.as_deref()
-            .map(|t| sockopts::parse_buffer_size(flag, t))
-            .transpose()
-            .map_err(Error::Usage)
-    };
-    Ok(SocketOptions {
-        recv_buffer_bytes: size("-I", &cli.recv_buffer)?,
-        send_buffer_bytes: size("-O", &cli.send_buffer)?,
-        tos: cli
-            .tos
-            .as_deref()
-            .map(sockopts::parse_tos)
-            .transpose()
-            .map_err(Error::Usage)?,
-        keepalive: cli
-            .keepalive
-            .as_deref()
-            .map(sockopts::parse_keepalive)
-            .transpose()
-            .map_err(Error::Usage)?,
-    })
 }
 
 /// `--tls` and the flags that go with it; each of those needs `--tls`, and the client's
@@ -568,7 +480,7 @@ fn tls_options(cli: &Cli, mode: Mode, transport: Transport) -> Result<Option<Tls
     }))
 }
 
-fn usage<T>(msg: impl Into<String>) -> Result<T> {
+pub(super) fn usage<T>(msg: impl Into<String>) -> Result<T> {
     Err(Error::Usage(msg.into()))
 }
 
@@ -754,7 +666,7 @@ fn parse_scope(scope: &str) -> Option<u32> {
 
 /// Parse a time value given to `flag` (`config/time.rs`: seconds, or with a unit);
 /// `allow_zero` lets 0 through (`-q 0`).
-fn parse_timeout(flag: &str, text: &str, allow_zero: bool) -> Result<Duration> {
+pub(super) fn parse_timeout(flag: &str, text: &str, allow_zero: bool) -> Result<Duration> {
     match time::parse_duration(text) {
         Some(d) if allow_zero || !d.is_zero() => Ok(d),
         _ => {
@@ -1110,7 +1022,7 @@ mod tests {
             })
         );
         let c = config(&["--retry", "2", "-U", "/tmp/s"]).unwrap();
-        assert_eq!(c.retry.map(|r| r.delay), Some(DEFAULT_RETRY_DELAY));
+        assert_eq!(c.retry.map(|r| r.delay), Some(Duration::from_secs(1)));
         assert!(usage_text(&["--retry", "-1", "h", "80"]).contains("invalid `--retry -1`"));
         assert!(usage_text(&["--retry-delay", "1", "h", "80"]).contains("needs `--retry`"));
         assert!(usage_text(&["--retry", "1", "-l", "80"]).contains("for a client"));

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use super::time;
+use super::{Transport, time, usage};
+use crate::cli::Cli;
+use crate::error::Error;
 
 /// Largest `-I`/`-O` value: 1 GiB (the kernel caps it lower, at `net.core.rmem_max`).
 const MAX_BUFFER_BYTES: usize = 1 << 30;
@@ -73,7 +75,7 @@ const TOS_KEYWORDS: [(&str, u8); 28] = [
 ];
 
 /// `-T VALUE`: a keyword (any case) or a number 0-255 in decimal or `0x` hex.
-pub(crate) fn parse_tos(text: &str) -> Result<u8, String> {
+fn parse_tos(text: &str) -> Result<u8, String> {
     let lower = text.to_ascii_lowercase();
     if let Some(&(_, tos)) = TOS_KEYWORDS.iter().find(|(name, _)| *name == lower) {
         return Ok(tos);
@@ -91,7 +93,7 @@ pub(crate) fn parse_tos(text: &str) -> Result<u8, String> {
 }
 
 /// `-I`/`-O BYTES`: a number of bytes, or of KiB/MiB with `k`/`m`.
-pub(crate) fn parse_buffer_size(flag: &str, text: &str) -> Result<usize, String> {
+fn parse_buffer_size(flag: &str, text: &str) -> Result<usize, String> {
     let (digits, scale) = match text.as_bytes().last() {
         Some(b'k' | b'K') => (&text[..text.len() - 1], 1024),
         Some(b'm' | b'M') => (&text[..text.len() - 1], 1024 * 1024),
@@ -109,7 +111,7 @@ pub(crate) fn parse_buffer_size(flag: &str, text: &str) -> Result<usize, String>
 /// `--keepalive[=IDLE,INTERVAL,COUNT]`: empty turns keepalive on with the kernel's
 /// timing; each field may be left empty (`--keepalive=,10s`). Times take units and must
 /// be whole seconds, because the kernel counts in seconds.
-pub(crate) fn parse_keepalive(text: &str) -> Result<Keepalive, String> {
+fn parse_keepalive(text: &str) -> Result<Keepalive, String> {
     let bad = |why: &str| {
         format!("invalid `--keepalive={text}` ({why}; IDLE,INTERVAL,COUNT as in 60s,10s,5)")
     };
@@ -144,6 +146,59 @@ pub(crate) fn parse_keepalive(text: &str) -> Result<Keepalive, String> {
         idle: secs(fields[0])?,
         interval: fields.get(1).map(|f| secs(f)).transpose()?.flatten(),
         count,
+    })
+}
+
+/// `-I`, `-O`, `-T`, `--nodelay` and `--keepalive`: IP socket options; the last two are
+/// TCP's.
+pub(super) fn socket_options(
+    cli: &Cli,
+    transport: Transport,
+) -> crate::error::Result<SocketOptions> {
+    let given = [
+        ("-I", cli.recv_buffer.is_some()),
+        ("-O", cli.send_buffer.is_some()),
+        ("-T", cli.tos.is_some()),
+        ("--nodelay", cli.nodelay),
+        ("--keepalive", cli.keepalive.is_some()),
+    ];
+    let first_given = |names: &[&str]| {
+        given
+            .iter()
+            .find(|(name, on)| *on && names.contains(name))
+            .map(|(name, _)| *name)
+    };
+    if cli.unix
+        && let Some(flag) = first_given(&["-I", "-O", "-T", "--nodelay", "--keepalive"])
+    {
+        return usage(format!("`{flag}` needs a TCP or UDP socket, not `-U`"));
+    }
+    if transport == Transport::Udp
+        && let Some(flag) = first_given(&["--nodelay", "--keepalive"])
+    {
+        return usage(format!("`{flag}` is for TCP, not `-u`"));
+    }
+    let size = |flag, text: &Option<String>| {
+        text.as_deref()
+            .map(|t| parse_buffer_size(flag, t))
+            .transpose()
+            .map_err(Error::Usage)
+    };
+    Ok(SocketOptions {
+        recv_buffer_bytes: size("-I", &cli.recv_buffer)?,
+        send_buffer_bytes: size("-O", &cli.send_buffer)?,
+        tos: cli
+            .tos
+            .as_deref()
+            .map(parse_tos)
+            .transpose()
+            .map_err(Error::Usage)?,
+        keepalive: cli
+            .keepalive
+            .as_deref()
+            .map(parse_keepalive)
+            .transpose()
+            .map_err(Error::Usage)?,
     })
 }
 

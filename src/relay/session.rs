@@ -8,7 +8,7 @@
 //! (edge-triggered) and never re-registered. Stdin and stdout outlive one connection
 //! (`-k`), so the loop `attach`es each new socket in turn. Its parts: `paths` (zero-copy
 //! choice and steps), `screen` (keys, typed lines, the screen, the status model),
-//! `timers` (`-w`, `-q`, datagram linger).
+//! `timers` (`-w`, `-q`, datagram linger, `-i`'s wake-ups), `replies` (`-t`'s refusals).
 
 use std::io;
 use std::os::fd::RawFd;
@@ -32,6 +32,7 @@ use crate::sys::FdKind;
 use crate::tty::ui::Ui;
 
 mod paths;
+mod replies;
 mod screen;
 mod timers;
 
@@ -520,34 +521,6 @@ impl Session {
             conn.last_activity = Instant::now();
         }
         Ok(written > 0)
-    }
-
-    /// `-t`'s refusals → the socket, ahead of what stdin queued (telnet commands may come
-    /// between any two data bytes).
-    fn send_telnet_replies(&mut self) -> Result<bool> {
-        let (Some(conn), Some(telnet)) = (&mut self.conn, &mut self.telnet) else {
-            return Ok(false);
-        };
-        if !telnet.has_replies() || !self.to_peer.sink_ready || conn.to_peer_done_at.is_some() {
-            return Ok(false);
-        }
-        let written = match &mut conn.tls {
-            Some(tls) => telnet.send_replies(&mut TlsSink {
-                tls,
-                endpoint: &mut conn.endpoint,
-            }),
-            None => telnet.send_replies(&mut SocketSink {
-                endpoint: &mut conn.endpoint,
-            }),
-        };
-        match written {
-            Ok(n) => Ok(n > 0),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.to_peer.sink_ready = false;
-                Ok(false)
-            }
-            Err(source) => Err(conn.error("send to", source)),
-        }
     }
 
     /// socket → from-peer queue.
