@@ -17,7 +17,7 @@ use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags, pidfd_getfd, pidfd_open}
 use crate::util::{
     Input, Rnc, accept_tcp, accept_unix, closed_tcp_port, expect_eof, installed_tool,
     ipv6_available, read_exact_within, read_to_end_within, recv_udp, recv_unix_datagram,
-    rnc_client, tcp_listener, temp_dir, udp_socket, write_file,
+    rnc_client, skip_or_fail, tcp_listener, temp_dir, udp_socket, write_file,
 };
 
 #[test]
@@ -94,9 +94,22 @@ fn habits_recv_only_is_dash_d() {
 
 /// A duplicate of the socket rnc (`pid`) holds whose peer is `peer` (the test's end of
 /// the connection), taken with pidfd_getfd(2): the options are read on the real socket.
-fn socket_of(pid: u32, peer: SocketAddr) -> OwnedFd {
+/// `None` (skipped, or failed under CI) where pidfd_getfd is not allowed (a container's
+/// seccomp profile may ask for CAP_SYS_PTRACE).
+fn socket_of(pid: u32, peer: SocketAddr) -> Option<OwnedFd> {
+    let not_allowed = |e: rustix::io::Errno| {
+        if e == rustix::io::Errno::PERM || e == rustix::io::Errno::NOSYS {
+            skip_or_fail(&format!("pidfd_getfd(2) is not allowed here ({e})"));
+            None
+        } else {
+            panic!("pidfd_getfd: {e}")
+        }
+    };
     let pid_t = Pid::from_raw(pid as i32).expect("a live pid");
-    let pidfd = pidfd_open(pid_t, PidfdFlags::empty()).expect("pidfd_open");
+    let pidfd = match pidfd_open(pid_t, PidfdFlags::empty()) {
+        Ok(fd) => fd,
+        Err(e) => return not_allowed(e),
+    };
     for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).expect("read /proc/PID/fd") {
         let entry = entry.expect("fd entry");
         let is_socket = std::fs::read_link(entry.path())
@@ -107,14 +120,17 @@ fn socket_of(pid: u32, peer: SocketAddr) -> OwnedFd {
         if !is_socket {
             continue;
         }
-        let dup = pidfd_getfd(&pidfd, fd, PidfdGetfdFlags::empty()).expect("pidfd_getfd");
+        let dup = match pidfd_getfd(&pidfd, fd, PidfdGetfdFlags::empty()) {
+            Ok(dup) => dup,
+            Err(e) => return not_allowed(e),
+        };
         let matches = rustix::net::getpeername(&dup)
             .ok()
             .flatten()
             .and_then(|addr| SocketAddr::try_from(addr).ok())
             .is_some_and(|addr| addr == peer);
         if matches {
-            return dup;
+            return Some(dup);
         }
     }
     panic!("rnc (pid {pid}) holds no socket connected to {peer}");
@@ -159,12 +175,16 @@ fn habits_tcp_client_socket_options_are_set() {
     let mut flags = ASKED.to_vec();
     flags.extend(["-T", "lowdelay", "--nodelay"]);
     let (rnc, peer) = rnc_client(&flags);
-    let fd = socket_of(rnc.pid(), peer.local_addr().unwrap());
+    let Some(fd) = socket_of(rnc.pid(), peer.local_addr().unwrap()) else {
+        return;
+    };
     assert_eq!(seen(&fd), WANT);
     assert_eq!(sockopt::ip_tos(&fd).unwrap(), 0x10);
     // Without the flags the kernel's defaults stay (keepalive off, no TOS).
     let (plain, peer) = rnc_client(&[]);
-    let fd = socket_of(plain.pid(), peer.local_addr().unwrap());
+    let Some(fd) = socket_of(plain.pid(), peer.local_addr().unwrap()) else {
+        return;
+    };
     assert!(!sockopt::socket_keepalive(&fd).unwrap());
     assert_eq!(sockopt::ip_tos(&fd).unwrap(), 0);
 }
@@ -179,7 +199,9 @@ fn habits_tcp_listener_sets_options_on_the_accepted_socket() {
     // Once the byte is on rnc's stdout, rnc has accepted: the socket is in its fd table.
     peer.write_all(b"x").unwrap();
     assert_eq!(rnc.stdout_exact(1), b"x");
-    let fd = socket_of(rnc.pid(), peer.local_addr().unwrap());
+    let Some(fd) = socket_of(rnc.pid(), peer.local_addr().unwrap()) else {
+        return;
+    };
     assert_eq!(seen(&fd), WANT);
     assert_eq!(sockopt::ip_tos(&fd).unwrap(), 0x88);
 }
@@ -193,7 +215,9 @@ fn habits_ipv6_tos_is_the_traffic_class() {
     let port = listener.local_addr().unwrap().port().to_string();
     let rnc = Rnc::spawn(&["-T", "ef", "::1", &port]);
     let (peer, _) = accept_tcp(&listener);
-    let fd = socket_of(rnc.pid(), peer.local_addr().unwrap());
+    let Some(fd) = socket_of(rnc.pid(), peer.local_addr().unwrap()) else {
+        return;
+    };
     assert_eq!(sockopt::ipv6_tclass(&fd).unwrap(), 0xb8);
 }
 
@@ -211,7 +235,9 @@ fn habits_udp_client_sets_tos_and_buffers() {
     ]);
     rnc.write_stdin(b"x");
     recv_udp(&peer);
-    let fd = socket_of(rnc.pid(), peer.local_addr().unwrap());
+    let Some(fd) = socket_of(rnc.pid(), peer.local_addr().unwrap()) else {
+        return;
+    };
     assert_eq!(sockopt::ip_tos(&fd).unwrap(), 0x20);
     assert_eq!(sockopt::socket_send_buffer_size(&fd).unwrap(), 2 * 65536);
 }
