@@ -569,3 +569,14 @@ fn habits_zsh_and_fish_completions_name_the_options() {
         }
     }
 }
+
+#[test]
+fn habits_interval_pause_is_not_idle_time() {
+    // `-w 100ms` with pauses of 300 ms: the lines held back still go, then the idle
+    // timeout ends the session (stdin stays open).
+    let (mut rnc, mut peer) = rnc_client(&["-i", "300ms", "-w", "100ms"]);
+    rnc.write_stdin(b"one\ntwo\nthree\n");
+    assert_eq!(read_exact_within(&mut peer, 14), b"one\ntwo\nthree\n");
+    let status = rnc.wait_exit();
+    assert_eq!(status.code(), Some(0), "{}", rnc.stderr_so_far());
+}
