@@ -354,6 +354,49 @@ pub(crate) struct Cli {
     )]
     pub(crate) tls_ciphers: Option<String>,
 
+    /// Run PROG ARGS (split on whitespace, no shell) for each connection, joined to it
+    /// instead of stdin and stdout (ncat's -e). It serves that program to anyone who can
+    /// connect: see docs/usage.md
+    #[arg(
+        short = 'e',
+        long = "exec",
+        value_name = "PROG ARGS",
+        conflicts_with = "sh_exec"
+    )]
+    pub(crate) exec: Option<String>,
+
+    /// Run CMD through /bin/sh -c for each connection, joined to it (ncat's -c)
+    #[arg(short = 'c', long = "sh-exec", value_name = "CMD")]
+    pub(crate) sh_exec: Option<String>,
+
+    /// With -l: relay every client's bytes to every other client (ncat's --broker)
+    #[arg(long = "broker", conflicts_with = "chat")]
+    pub(crate) broker: bool,
+
+    /// With -l: a line-based chat room, each line prefixed with its sender (ncat's --chat)
+    #[arg(long = "chat")]
+    pub(crate) chat: bool,
+
+    /// With -l: at most N clients at once; more are accepted and closed at once
+    #[arg(short = 'm', long = "max-conns", value_name = "N")]
+    pub(crate) max_conns: Option<String>,
+
+    /// With -l: accept only these clients (addresses, CIDR blocks or names, comma-separated)
+    #[arg(long = "allow", value_name = "LIST")]
+    pub(crate) allow: Vec<String>,
+
+    /// With -l: refuse these clients (addresses, CIDR blocks or names, comma-separated)
+    #[arg(long = "deny", value_name = "LIST")]
+    pub(crate) deny: Vec<String>,
+
+    /// With -l: accept only the clients listed in FILE (one entry per line, # comments)
+    #[arg(long = "allowfile", value_name = "FILE")]
+    pub(crate) allowfile: Vec<std::path::PathBuf>,
+
+    /// With -l: refuse the clients listed in FILE (one entry per line, # comments)
+    #[arg(long = "denyfile", value_name = "FILE")]
+    pub(crate) denyfile: Vec<std::path::PathBuf>,
+
     /// Always copy through user space (no sendfile/splice); for benchmarks and tests
     #[arg(long = "no-zero-copy", hide = true)]
     pub(crate) no_zero_copy: bool,

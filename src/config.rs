@@ -14,11 +14,14 @@ use crate::error::{Error, Result};
 
 mod proxy;
 mod retry;
+mod serve;
 mod sockopts;
 mod time;
 mod tls;
+
 pub(crate) use proxy::{ProxyDns, ProxyKind, ProxyOptions};
 pub(crate) use retry::RetryPolicy;
+pub(crate) use serve::{AccessEntry, AccessLists, ExecCommand, Fanout, ServeOptions};
 pub(crate) use sockopts::SocketOptions;
 
 /// Room in `sockaddr_un.sun_path` for a path, leaving its terminating NUL.
@@ -158,6 +161,8 @@ pub(crate) struct Config {
     pub(crate) tls: Option<TlsOptions>,
     /// `-x`/`--proxy` and its settings: connect through this proxy.
     pub(crate) proxy: Option<ProxyOptions>,
+    /// How a listener serves its clients; `-e`/`-c` for a client too.
+    pub(crate) serve: ServeOptions,
 }
 
 /// `--tls`'s settings, checked.
@@ -356,12 +361,18 @@ impl Config {
 
         let socket_options = sockopts::socket_options(&cli, transport)?;
         let retry = retry::retry_policy(&cli, mode, transport)?;
+        let tls = tls_options(&cli, mode, transport)?;
+        let proxy = proxy::proxy_options(&cli, mode, transport, &target)?;
+        let (serve, keeps_serving) = serve::serve_options(&cli, mode, transport)?;
         if cli.telnet && transport.is_datagram() {
             return usage("`-t` (telnet) needs a stream socket, not `-u`");
         }
-        let tls = tls_options(&cli, mode, transport)?;
-        let proxy = proxy::proxy_options(&cli, mode, transport, &target)?;
+        if cli.telnet && (cli.keep_open || keeps_serving) {
+            // The hub merges every client into one stream: telnet state is per connection.
+            return usage("`-t` (telnet) is for one connection, not with `-k`");
+        }
         Ok(Config {
+            serve,
             tls,
             proxy,
             mode,
@@ -379,7 +390,7 @@ impl Config {
             retry,
             socket_options,
             no_stdin: cli.no_stdin,
-            keep_open: cli.keep_open,
+            keep_open: cli.keep_open || keeps_serving,
             crlf: cli.crlf,
             verbose: cli.verbose,
             shutdown_on_eof: !cli.no_shutdown,
@@ -1027,6 +1038,7 @@ mod tests {
         assert!(usage_text(&["--retry-delay", "1", "h", "80"]).contains("needs `--retry`"));
         assert!(usage_text(&["--retry", "1", "-l", "80"]).contains("for a client"));
         assert!(usage_text(&["--retry", "1", "-u", "h", "80"]).contains("stream socket"));
+        assert!(usage_text(&["-t", "-k", "-l", "80"]).contains("`-t` (telnet) is for one"));
     }
 
     #[test]

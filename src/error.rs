@@ -113,6 +113,13 @@ pub(crate) enum Error {
         #[source]
         source: io::Error,
     },
+    /// Starting the program of `-e`/`-c` failed.
+    #[error("run `{program}`")]
+    Exec {
+        program: String,
+        #[source]
+        source: io::Error,
+    },
     /// Reading stdin or writing stdout failed.
     #[error("{op}")]
     Stdio {

@@ -20,6 +20,7 @@ use crate::busy_poll::BusyPoll;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::net::endpoint::Endpoint;
+use crate::relay::hub::{Hub, Ready};
 use crate::relay::session::Session;
 
 // Fixed tokens, one each per process.
@@ -182,6 +183,13 @@ impl Loop {
         }
     }
 
+    /// Free the token of an fd that closed (closing it took it out of epoll).
+    pub(crate) fn forget(&mut self, token: Token) {
+        if let Some(key) = token.0.checked_sub(FIRST_SOCKET_TOKEN) {
+            self.sockets.try_remove(key);
+        }
+    }
+
     /// Give `session` a connection on `endpoint`, watched both ways.
     /// `waiting_for_sender` marks a datagram listener that learns its peer from the first
     /// datagram.
@@ -289,6 +297,66 @@ impl Loop {
                 _ => {}
             }
         }
+    }
+}
+
+impl Loop {
+    /// Hand the last `wait`'s events that are not the session's to the hub: the listener
+    /// and every client's fds.
+    fn dispatch_hub(&self, hub: &mut Hub) {
+        for event in self.events.iter() {
+            let token = event.token();
+            if matches!(token, STDIN | STDOUT | SIGNALS | RESOLVER) || Some(token) == self.attached
+            {
+                continue;
+            }
+            hub.on_event(
+                token,
+                Ready {
+                    readable: event.is_readable() || event.is_read_closed() || event.is_error(),
+                    writable: event.is_writable() || event.is_write_closed() || event.is_error(),
+                    read_closed: event.is_read_closed() || event.is_error(),
+                },
+            );
+        }
+    }
+}
+
+/// Run a hub (many clients) and the session of the local user (stdin and stdout, over
+/// the hub's socket pair) until a signal, Ctrl-C, or stdout's reader going away.
+pub(crate) fn drive_hub(lp: &mut Loop, session: &mut Session, hub: &mut Hub) -> Result<Outcome> {
+    loop {
+        let more = session.pump()?;
+        let more_hub = hub.pump(lp, session.ui())?;
+        session.refresh_ui(Instant::now())?;
+        if session.is_quit_requested() {
+            return Ok(Outcome::Signal(SIGINT));
+        }
+        if session.is_done() {
+            return Ok(Outcome::Finished);
+        }
+        let now = Instant::now();
+        let deadline = if more || more_hub {
+            Some(now)
+        } else {
+            [
+                session.next_deadline(),
+                session.ui_deadline(),
+                hub.next_deadline(now),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+        };
+        let woke = lp.wait(deadline)?;
+        if let Some(signal) = woke.ending_signal {
+            return Ok(Outcome::Signal(signal));
+        }
+        lp.dispatch(session, &woke);
+        lp.dispatch_hub(hub);
+        let now = Instant::now();
+        session.on_timer(now);
+        hub.on_timer(now);
     }
 }
 

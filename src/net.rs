@@ -15,6 +15,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use crate::config::{Family, Host, SocketOptions, UNIX_PATH_MAX_BYTES};
 use crate::error::{Error, Result};
 
+pub(crate) mod access;
 pub(crate) mod connect;
 pub(crate) mod endpoint;
 pub(crate) mod listen;

@@ -4,10 +4,12 @@
 //! zero-copy paths (`zerocopy`) and the non-blocking stdio handles (`stdio`).
 
 pub(crate) mod buffer;
+pub(crate) mod child;
 pub(crate) mod connection;
 pub(crate) mod crlf;
 pub(crate) mod direction;
 pub(crate) mod ends;
+pub(crate) mod hub;
 pub(crate) mod pace;
 pub(crate) mod session;
 pub(crate) mod stdio;

@@ -9,8 +9,9 @@ use mio::Interest;
 
 use crate::config::{Config, Host, Mode, Target, Transport};
 use crate::error::{Error, Result};
-use crate::event_loop::{LISTENER, Loop, Outcome, drive};
+use crate::event_loop::{LISTENER, Loop, Outcome, drive, drive_hub};
 use crate::net;
+use crate::net::access::AccessFilter;
 use crate::net::connect::{
     connect_tcp, probe_udp_addrs, resolve_waiting, scan_ports, source_addr, udp_probe_success,
     zero_io_success,
@@ -19,6 +20,8 @@ use crate::net::endpoint::Endpoint;
 use crate::net::listen::{StreamListener, accept_next};
 use crate::net::{proxy, retry, tls};
 use crate::notices::print_line;
+use crate::relay::child::{self, ConnectionEnv, Reaper};
+use crate::relay::hub::{Hub, HubOptions};
 use crate::relay::session::{Options, Session};
 use crate::relay::stdio::StdStream;
 use crate::relay::tls::TlsLayer;
@@ -150,22 +153,32 @@ fn session_options(config: &Config) -> Options {
         crlf: config.crlf,
         shutdown_on_eof: config.shutdown_on_eof,
         verbose: config.verbose,
-        idle_timeout: config.wait,
-        quit_after_eof: config.quit_after_eof,
+        // The hub keeps `-w` per client; the socket pair to it is never idle.
+        idle_timeout: config.wait.filter(|_| !serves_many(config)),
+        quit_after_eof: config.quit_after_eof.filter(|_| !serves_many(config)),
         follow_latest_sender: config.keep_open,
         keep_listening: config.keep_open,
         zero_copy: config.zero_copy,
         sniff_tls: config.mode == Mode::Connect
             && config.tls.is_none()
             && !config.transport.is_datagram(),
+        for_hub: serves_many(config),
+        program: false,
         send_only: config.send_only,
         line_delay: config.line_delay,
         telnet: config.telnet,
     }
 }
 
+/// Whether a hub serves the clients: a stream listener with `-k` (or `--broker`,
+/// `--chat`).
+fn serves_many(config: &Config) -> bool {
+    config.mode == Mode::Listen && config.keep_open && !config.transport.is_datagram()
+}
+
 fn open_session(lp: &Loop, config: &Config) -> Result<Session> {
-    let stdin = if config.no_stdin {
+    let exec = config.serve.exec.is_some();
+    let stdin = if config.no_stdin || exec {
         None
     } else {
         Some(StdStream::stdin().map_err(|source| Error::Stdio {
@@ -179,15 +192,18 @@ fn open_session(lp: &Loop, config: &Config) -> Result<Session> {
     })?;
     let ui = Ui::new(
         UiWish {
-            status: config.status,
+            // With `-e` the program has the connection; its stderr shares the terminal.
+            status: config.status && !exec,
             raw_output: config.raw_output,
-            reads_stdin: !config.no_stdin,
+            reads_stdin: !config.no_stdin && !exec,
             transport: config.transport.name(),
         },
         stdout.as_fd(),
     );
     let mut session = Session::new(session_options(config), stdin, stdout, ui);
-    lp.watch_stdio(&mut session)?;
+    if !exec {
+        lp.watch_stdio(&mut session)?;
+    }
     Ok(session)
 }
 
@@ -229,6 +245,9 @@ fn run_client(
     let tls_port = endpoint
         .peer_port()
         .filter(|port| layer.is_none() && endpoint.is_tcp() && USUAL_TLS_PORTS.contains(port));
+    if config.serve.exec.is_some() {
+        return serve_program(lp, config, endpoint, false, layer);
+    }
     session.ui().new_connection(None);
     lp.attach(session, endpoint, false)?;
     if let Some(layer) = layer {
@@ -437,6 +456,9 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
             what: "register listener",
             source,
         })?;
+    if serves_many(config) {
+        return run_hub(lp, session, config, listener, &tls);
+    }
     let mut listener = Some(listener);
     let mut served = 0u64;
     loop {
@@ -478,6 +500,9 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
             }
             Err(e) => return Err(e),
         };
+        if config.serve.exec.is_some() {
+            return serve_program(lp, config, endpoint, false, layer);
+        }
         lp.attach(session, endpoint, false)?;
         if let Some(layer) = layer {
             session.start_tls(layer);
@@ -508,6 +533,45 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
             other => return other,
         }
     }
+}
+
+/// `-k` (or `--broker`, `--chat`) on a stream listener: serve every client at once on
+/// the hub. The local user joins through a socket pair the session relays, unless `-e`
+/// gives each client a program instead.
+fn run_hub(
+    lp: &mut Loop,
+    session: &mut Session,
+    config: &Config,
+    listener: StreamListener,
+    tls: &TlsSide,
+) -> Result<Outcome> {
+    // Many clients want many fds; the hub says so when the limit is reached.
+    let _ = crate::sys::raise_nofile_limit();
+    let filter = AccessFilter::new(&config.serve.access)?;
+    let opts = HubOptions {
+        fanout: config.serve.fanout,
+        exec: config.serve.exec.clone(),
+        max_conns: config.serve.max_conns,
+        verbose: config.verbose,
+        shutdown_on_eof: config.shutdown_on_eof,
+        idle_timeout: config.wait,
+        proto: config.transport.name(),
+        mark_senders: session.ui().is_interactive()
+            && config.serve.fanout == crate::config::Fanout::Each,
+    };
+    let mut hub = Hub::new(opts, listener, filter, tls.server.clone());
+    if config.serve.exec.is_none() {
+        let (ours, theirs) = mio::net::UnixStream::pair().map_err(|source| Error::Socket {
+            what: "make the socket pair between stdin/stdout and the clients".into(),
+            source,
+        })?;
+        hub.add_local(lp, Endpoint::Unix(theirs))?;
+        lp.attach(session, Endpoint::Unix(ours), false)?;
+    }
+    let outcome = drive_hub(lp, session, &mut hub);
+    lp.detach(session);
+    hub.finish();
+    outcome
 }
 
 /// A listener's TLS side: its certificate, or one made now for `localhost`, the listen
@@ -562,5 +626,50 @@ fn run_datagram_listener(
     config: &Config,
     endpoint: Endpoint,
 ) -> Result<Outcome> {
+    if config.serve.exec.is_some() {
+        return serve_program(lp, config, endpoint, true, None);
+    }
     serve_one(lp, session, config, endpoint, true, None)
+}
+
+/// `-e`/`-c` for one connection: the program's stdout and stdin take the place of
+/// rnc's stdin and stdout in a session of their own, so every rule of a session (EOF,
+/// half-close, TLS, datagrams, zero-copy between pipe and socket) holds for it. The
+/// program is stopped and reaped when the connection ends.
+fn serve_program(
+    lp: &mut Loop,
+    config: &Config,
+    endpoint: Endpoint,
+    waiting_for_sender: bool,
+    tls: Option<TlsLayer>,
+) -> Result<Outcome> {
+    let Some(command) = &config.serve.exec else {
+        return Ok(Outcome::Finished);
+    };
+    let addrs = endpoint.inet_addrs();
+    let env = ConnectionEnv {
+        proto: config.transport.name(),
+        local: addrs.map(|(local, _)| local),
+        remote: addrs.and_then(|(_, peer)| peer),
+    };
+    let (program, pipes) = child::spawn(command, &env)?;
+    let mut options = session_options(config);
+    // The program is a pipe: it ends its side with its EOF, and its stdout is not a
+    // screen.
+    options.for_hub = false;
+    options.program = true;
+    let mut session = Session::new(
+        options,
+        Some(pipes.from_program),
+        pipes.to_program,
+        Ui::plain(),
+    );
+    lp.watch_stdio(&mut session)?;
+    let mut reaper = Reaper::new(config.verbose);
+    let outcome = serve_one(lp, &mut session, config, endpoint, waiting_for_sender, tls);
+    let program_done = session.is_stdin_ended();
+    drop(session);
+    reaper.end(program, Instant::now(), !program_done);
+    reaper.finish();
+    outcome
 }

@@ -28,9 +28,10 @@ fn stdout_file(dir: &Path) -> (Output, PathBuf) {
 }
 
 /// A `-k` TCP listener on 127.0.0.1 with stdin at EOF and stdout to `stdout`, started
-/// through `sh` with a soft open-file limit of `nofile`. Returns rnc and its port.
+/// through `sh` with an open-file limit of `nofile` (soft and hard: rnc raises its soft
+/// limit to the hard one). Returns rnc and its port.
 fn keep_open_listener_with_limit(nofile: u64, extra: &[&str], stdout: Output) -> (Rnc, u16) {
-    let script = format!("ulimit -Sn {nofile} && exec \"$0\" \"$@\"");
+    let script = format!("ulimit -n {nofile} && exec \"$0\" \"$@\"");
     let mut args = vec!["-c", &script, RNC];
     args.extend_from_slice(extra);
     args.extend_from_slice(&["-k", "-l", "127.0.0.1", "0"]);

@@ -365,22 +365,25 @@ fn tcp_keep_open_serves_sequential_clients_without_fd_leak() {
 }
 
 #[test]
-fn tcp_keep_open_client_that_never_closes_holds_the_listener_until_w() {
-    // `-k` serves one client at a time: a client that stays silent and never closes holds
-    // the listener, and the next one waits in the backlog. `-w` bounds that: after 1 s of
-    // silence the idle client is dropped and the waiting one is served.
-    let mut rnc = Rnc::spawn(&["-k", "-w", "1", "-l", "127.0.0.1", "0"]);
+fn tcp_keep_open_silent_client_does_not_hold_up_the_next() {
+    // `-k` serves clients at once (the user: a silent client held the listener
+    // and the next `curl` got an empty reply). `-w` still closes a client idle that long.
+    let mut rnc = Rnc::spawn(&["-k", "-w", "2", "-l", "127.0.0.1", "0"]);
     let port = rnc.listening_port();
     let mut idle = connect_tcp(&format!("127.0.0.1:{port}"));
     idle.write_all(b"first\n").unwrap();
     assert_eq!(rnc.stdout_exact(6), b"first\n");
-    let mut waiting = connect_tcp(&format!("127.0.0.1:{port}"));
-    waiting.write_all(b"second\n").unwrap();
-    waiting.shutdown(Shutdown::Write).unwrap();
-    // Served only once the idle client has been dropped by the idle timeout.
+    let mut next = connect_tcp(&format!("127.0.0.1:{port}"));
+    next.write_all(b"second\n").unwrap();
+    next.shutdown(Shutdown::Write).unwrap();
+    // Served while the first client is still connected and silent.
     assert_eq!(rnc.stdout_exact(7), b"second\n");
+    expect_eof(&mut next);
+    // stdin reaches every client still connected.
+    rnc.write_stdin(b"to all\n");
+    assert_eq!(read_exact_within(&mut idle, 7), b"to all\n");
+    // Idle for 2 s: closed.
     expect_eof(&mut idle);
-    expect_eof(&mut waiting);
     assert!(!rnc.has_exited(), "-k listener exited after its clients");
     rnc.signal("TERM");
     rnc.finish().assert_code(143);

@@ -13,6 +13,7 @@ mod hostile;
 mod integrity;
 mod interop;
 mod limits;
+mod many;
 mod proxy;
 mod tcp;
 mod tls;

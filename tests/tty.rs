@@ -775,7 +775,7 @@ fn tty_c_locale_status_row_is_ascii() {
 /// closed (at a normal width, before the counters), and once nobody is connected it no
 /// longer shows the last client's peer, number or RTT.
 #[test]
-fn tty_keep_open_status_forgets_the_last_client() {
+fn tty_keep_open_serves_clients_at_once_and_marks_senders() {
     let mut tty = Launch::new(&["-k", "-l", "127.0.0.1", "0"]).spawn();
     let prefix = "-- rnc: listening on 127.0.0.1:";
     tty.wait_for("the listening notice", |t| {
@@ -787,53 +787,78 @@ fn tty_keep_open_status_forgets_the_last_client() {
         .find_map(|l| l.strip_prefix(prefix).map(str::to_string))
         .and_then(|p| p.parse().ok())
         .expect("a port in the listening notice");
-    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect client 1");
-    let mut first = Peer {
-        local: stream.local_addr().expect("client 1 address").to_string(),
-        rnc: stream.peer_addr().expect("rnc's address").to_string(),
-        stream,
+    let peer = || {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect a client");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("read timeout");
+        let local = stream.local_addr().expect("client address").to_string();
+        let rnc = stream.peer_addr().expect("rnc's address").to_string();
+        Peer { stream, local, rnc }
     };
-    let first_addr = first.local.clone();
-    tty.wait_for("client 1 with an RTT", |t| {
+    let mut first = peer();
+    tty.wait_line(&format!("-- rnc: client 1 connected from {}", first.local));
+    tty.wait_for("one client on the status row", |t| {
         let status = t.status_row();
-        status.starts_with("tcp connected (client 1) ")
-            && status.contains(&first_addr)
-            && status.contains("rtt ")
+        status.starts_with("tcp connected 127.0.0.1:") && status.contains("⇄ 1 client ")
     });
-    tty.wait_line(&format!("-- rnc: client 1 connected from {first_addr}"));
-    tty.keys(b"hi\r");
-    first.expect(b"hi\n");
-    // Under -k a client that closes its side is done: the next one waits its turn.
+    // A second client is served at once, while the first stays connected.
+    let mut second = peer();
+    tty.wait_line(&format!("-- rnc: client 2 connected from {}", second.local));
+    tty.wait_for("two clients on the status row", |t| {
+        t.status_row().contains("2 clients")
+    });
+    // A typed line goes to every client.
+    tty.keys(b"hi all\r");
+    first.expect(b"hi all\n");
+    second.expect(b"hi all\n");
+    // What each client sends is shown marked with its sender, even when a line is left
+    // open by one client as another's arrives.
+    first.send(b"from one, ");
+    tty.wait_for("client 1's open line", |t| {
+        t.transcript().iter().any(|l| l == "[client 1] from one,")
+    });
+    second.send(b"from two\n");
+    tty.wait_line("[client 2] from two");
+    first.send(b"more\n");
+    tty.wait_line("[client 1] more");
+    // A client that closes its side is done; the others stay.
     first
         .stream
         .shutdown(std::net::Shutdown::Write)
         .expect("client 1 closes its side");
-    tty.wait_for("listening again", |t| {
-        t.status_row().starts_with("tcp listening on 127.0.0.1:")
+    tty.wait_line("-- rnc: client 1 left (7 bytes sent, 15 received)");
+    tty.wait_for("one client left", |t| t.status_row().contains("1 client"));
+    assert!(
+        !tty.status_row().contains(&first.local),
+        "no client's address on a row that counts clients\n{}",
+        tty.dump()
+    );
+    tty.keys(b"still here\r");
+    second.expect(b"still here\n");
+    assert!(
+        !tty.transcript()
+            .iter()
+            .any(|l| l.starts_with("-- rnc: no one is connected")),
+        "lines typed with clients connected are not said to wait\n{}",
+        tty.dump()
+    );
+    // With nobody left, a typed line waits for the next client, and says so.
+    second
+        .stream
+        .shutdown(std::net::Shutdown::Write)
+        .expect("client 2 closes its side");
+    tty.wait_for("no clients", |t| {
+        t.status_row().starts_with("tcp listening ")
     });
-    tty.wait_line("-- rnc: client 1 left (3 bytes sent, 0 received)");
-    // A line typed while no one is connected says so.
     tty.keys(b"early\r");
     tty.wait_for("the note that no one is connected", |t| {
         t.transcript()
             .iter()
             .any(|l| l.starts_with("-- rnc: no one is connected"))
     });
-    let status = tty.status_row();
-    assert!(
-        !status.contains(&first_addr) && !status.contains("(client") && !status.contains("rtt"),
-        "the last client's peer, number and RTT are gone\n{}",
-        tty.dump()
-    );
-    drop(first);
-    let second = TcpStream::connect(("127.0.0.1", port)).expect("connect client 2");
-    let second_addr = second.local_addr().expect("client 2 address").to_string();
-    tty.wait_for("client 2", |t| {
-        let status = t.status_row();
-        status.starts_with("tcp ")
-            && status.contains("(client 2) ")
-            && status.contains(&second_addr)
-    });
+    let mut third = peer();
+    third.expect(b"early\n");
     tty.keys(b"\x03");
     tty.expect_exit(130);
 }

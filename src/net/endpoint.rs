@@ -157,6 +157,17 @@ impl Endpoint {
         }
     }
 
+    /// The IP addresses of both ends (TCP and UDP): `(local, peer)`, the peer `None` for
+    /// an unconnected datagram listener.
+    pub(crate) fn inet_addrs(&self) -> Option<(SocketAddr, Option<SocketAddr>)> {
+        let (local, peer) = match self {
+            Endpoint::Tcp(s) => (s.local_addr(), s.peer_addr()),
+            Endpoint::Udp(s) => (s.local_addr(), s.peer_addr()),
+            _ => return None,
+        };
+        Some((canonical_addr(local.ok()?), peer.ok().map(canonical_addr)))
+    }
+
     /// The connected peer's port (TCP and UDP).
     pub(crate) fn peer_port(&self) -> Option<u16> {
         match self {

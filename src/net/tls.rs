@@ -318,27 +318,9 @@ pub(crate) fn handshake(
     };
     let token = lp.watch(endpoint.source(), Interest::READABLE | Interest::WRITABLE)?;
     let result = loop {
-        let step = (|| -> io::Result<()> {
-            loop {
-                tls.flush(endpoint)?;
-                if !tls.conn.is_handshaking() {
-                    return Ok(());
-                }
-                if !tls.conn.wants_read() {
-                    // Waiting to write only: the flush above said `WouldBlock`.
-                    return Err(io::ErrorKind::WouldBlock.into());
-                }
-                if !tls.read_and_process(endpoint)? {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the connection closed during the TLS handshake",
-                    ));
-                }
-            }
-        })();
-        match step {
-            Ok(()) => break Ok(Ok(())),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+        match handshake_step(tls, endpoint) {
+            Ok(true) => break Ok(Ok(())),
+            Ok(false) => {}
             Err(e) => break Err(failed(e)),
         }
         match wait_for(lp, session, Some(token), deadline) {
@@ -355,6 +337,36 @@ pub(crate) fn handshake(
     };
     lp.unwatch(endpoint.source(), token);
     result
+}
+
+/// Move the handshake on as far as it goes without waiting: `Ok(true)` once it is done,
+/// `Ok(false)` when it waits for the socket.
+pub(crate) fn handshake_step(tls: &mut TlsLayer, endpoint: &mut Endpoint) -> io::Result<bool> {
+    loop {
+        match tls.flush(endpoint) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        if !tls.conn.is_handshaking() {
+            return Ok(!tls.conn.wants_write());
+        }
+        if !tls.conn.wants_read() {
+            // Waiting to write only: the flush above could not finish.
+            return Ok(false);
+        }
+        match tls.read_and_process(endpoint) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the connection closed during the TLS handshake",
+                ));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// `-v`: what the peer's certificate says, one line each: subject, issuer, validity and

@@ -91,6 +91,13 @@ pub(crate) struct Options {
     pub(crate) line_delay: Option<Duration>,
     /// `-t`: answer telnet negotiation with refusals, keep it out of stdout.
     pub(crate) telnet: bool,
+    /// The connection is the hub's socket pair (`-k`, `--broker`, `--chat`): the hub
+    /// keeps the status row's state and peer, not this connection.
+    pub(crate) for_hub: bool,
+    /// stdin and stdout are a program's pipes (`-e`): the peer's EOF closes the
+    /// program's stdin, a program that stops reading (EPIPE) does not end the session
+    /// (what the peer sends is dropped), and the session waits for the program's EOF.
+    pub(crate) program: bool,
 }
 
 /// Whether `first` (the first bytes a server sent) is a TLS alert record: what a TLS server
@@ -344,6 +351,7 @@ impl Session {
             progress |= self.splice_from_peer()?;
             progress |= self.receive_from_peer()?;
             progress |= self.write_stdout()?;
+            progress |= self.pass_eof_to_program();
             progress |= self.finish_to_peer()?;
             if !progress || self.is_done() {
                 return Ok(false);
@@ -354,7 +362,7 @@ impl Session {
 
     /// Whether the current connection is over. The single place that decides it.
     pub(crate) fn is_done(&self) -> bool {
-        if self.from_peer.sink_closed || self.quit_requested {
+        if (self.from_peer.sink_closed && !self.options.program) || self.quit_requested {
             return true;
         }
         let Some(conn) = &self.conn else {
@@ -390,6 +398,10 @@ impl Session {
         if self.ui.is_interactive() {
             return self.options.keep_listening;
         }
+        if self.options.program {
+            // The program decides: it may still be answering.
+            return false;
+        }
         !self.stdin_always_ready
             && !self.to_peer.delivered
             && !self.to_peer.source_ready
@@ -402,6 +414,11 @@ impl Session {
         self.conn.as_ref().is_some_and(|conn| {
             !self.to_peer.source_eof && !self.from_peer.source_eof && conn.ended_by.is_none()
         })
+    }
+
+    /// Whether stdin (under `-e`, the program's stdout) has ended.
+    pub(crate) fn is_stdin_ended(&self) -> bool {
+        self.to_peer.source_eof
     }
 
     /// Whether the session can never continue: stdout's reader is gone.
@@ -596,7 +613,9 @@ impl Session {
 
     /// from-peer queue → stdout.
     fn write_stdout(&mut self) -> Result<bool> {
-        if self.options.send_only {
+        if self.options.send_only || self.from_peer.sink_closed {
+            // `--send-only`, or nobody reads any more (a program that closed its stdin):
+            // drop what comes, so that the peer's EOF is still seen.
             let dropped = !self.from_peer.queue.is_empty();
             self.from_peer.queue.clear();
             return Ok(dropped);
@@ -624,6 +643,23 @@ impl Session {
             }
             Err(source) => Err(stdout_error(source)),
         }
+    }
+
+    /// `-e`: once the peer's EOF and everything before it has reached the program,
+    /// close the program's stdin, which is its EOF.
+    fn pass_eof_to_program(&mut self) -> bool {
+        let delivered = self.from_peer.source_eof
+            && self.from_peer.queue.is_empty()
+            && !self
+                .from_peer_fast
+                .as_ref()
+                .is_some_and(FromPeer::has_pending);
+        if !self.options.program || !delivered || self.from_peer.sink_closed {
+            return false;
+        }
+        self.stdout.close();
+        self.from_peer.sink_closed = true;
+        true
     }
 
     /// A stream whose peer has sent its FIN is read no more, so a reset that follows would
@@ -683,7 +719,7 @@ impl Session {
                     return Err(conn.error("shut down", source));
                 }
             }
-            if verbose {
+            if verbose && !self.options.for_hub {
                 print_line("sent shutdown (EOF on stdin)");
             }
         }
@@ -777,6 +813,8 @@ mod tests {
             send_only: false,
             line_delay: None,
             telnet: false,
+            for_hub: false,
+            program: false,
         }
     }
 

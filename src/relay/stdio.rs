@@ -67,6 +67,27 @@ impl StdStream {
         })
     }
 
+    /// A pipe rnc made (a child's stdin or stdout), switched to non-blocking: it is rnc's
+    /// own, so no flags need putting back.
+    pub(crate) fn from_pipe(fd: OwnedFd) -> io::Result<StdStream> {
+        sys::set_nonblocking(&fd, true)?;
+        Ok(StdStream {
+            file: File::from(fd),
+            kind: FdKind::Pipe,
+            restore: None,
+        })
+    }
+
+    /// Close it (a program's stdin: the program reads EOF). What is written after goes
+    /// to `/dev/null`, so the fd stays valid for whoever still holds this handle.
+    pub(crate) fn close(&mut self) {
+        if let Ok(null) = OpenOptions::new().write(true).open("/dev/null") {
+            self.file = null;
+            self.kind = FdKind::CharDevice;
+            self.restore = None;
+        }
+    }
+
     /// What this stream is.
     pub(crate) fn kind(&self) -> FdKind {
         self.kind

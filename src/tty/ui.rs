@@ -138,8 +138,7 @@ impl Ui {
         Ui::with_mode(mode, sanitizer, wish.transport)
     }
 
-    /// A UI that shows nothing (for tests of the session).
-    #[cfg(test)]
+    /// A UI that shows nothing (a program's session under `-e`, tests of the session).
     pub(crate) fn plain() -> Ui {
         Ui::with_mode(Mode::Plain, None, "tcp")
     }

@@ -186,6 +186,9 @@ impl Session {
 
     /// Bring the status model's state, RTT and datagram peer up to date.
     pub(super) fn update_state(&mut self) {
+        if self.options.for_hub {
+            return;
+        }
         if let Some(conn) = &self.conn {
             let (state, rtt) = connection_state(conn, self.from_peer.source_eof);
             // When the session waits for the user, say how to end it.
