@@ -20,6 +20,10 @@ Examples:
     rnc -l -U /tmp/app.sock          # Unix stream listener
   Scan ports (many at once; exit 0 if one is open):
     rnc -zv -w 1 HOST 20-25,80,443
+  Wait for a server that is still starting, then send a file and quit:
+    rnc --retry 20 --retry-delay 500ms --send-only HOST 5000 < file
+  Script a telnet console (refuse its option negotiation), one line a second:
+    rnc -t -i 1s HOST 23 < commands
 
 Exit status:
   0    the session ended normally (also: idle timeout -w after connecting,
@@ -28,6 +32,19 @@ Exit status:
        connect timeout, bind failure, I/O error)
   2    usage error (bad flag, port or address; nothing was sent)
   128+N  ended by signal N (130 for Ctrl-C, 143 for SIGTERM)";
+
+/// What `--generate` prints (`generate.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Generate {
+    /// The man page (roff), for `man -l -` or a `man1` directory.
+    Man,
+    /// bash completion.
+    Bash,
+    /// zsh completion.
+    Zsh,
+    /// fish completion.
+    Fish,
+}
 
 /// rnc's command line (clap derive).
 #[derive(Debug, Parser)]
@@ -79,7 +96,7 @@ pub(crate) struct Cli {
     #[arg(short = 'n', long = "numeric")]
     pub(crate) numeric: bool,
 
-    /// Connect timeout, and idle timeout once connected, in seconds
+    /// Connect timeout, and idle timeout once connected (seconds, or 500ms, 2s, 1m)
     #[arg(
         short = 'w',
         long = "wait",
@@ -87,11 +104,12 @@ pub(crate) struct Cli {
         allow_hyphen_values = true,
         long_help = "Connect timeout, and idle timeout once connected, in seconds.\n\
                      A connect that takes longer fails (exit 1); a session with no data in \
-                     either direction for SECS ends normally (exit 0). Fractions are allowed."
+                     either direction for SECS ends normally (exit 0). Fractions are allowed, \
+                     and so are units: 500ms, 2s, 1.5m, 1h."
     )]
     pub(crate) wait: Option<String>,
 
-    /// Quit SECS seconds after stdin EOF (0: as soon as everything read is sent)
+    /// Quit SECS after stdin EOF (0: as soon as everything read is sent; units: 500ms, 2s)
     #[arg(
         short = 'q',
         long = "quit-after-eof",
@@ -100,13 +118,47 @@ pub(crate) struct Cli {
     )]
     pub(crate) quit: Option<String>,
 
+    /// Wait SECS between lines sent (nc; units: 500ms, 2s)
+    #[arg(
+        short = 'i',
+        long = "interval",
+        value_name = "SECS",
+        allow_hyphen_values = true,
+        long_help = "Wait SECS between the lines sent (nc's -i): the first line goes at once, \
+                     each next one SECS after the one before. Units are allowed: 500ms, 2s, 1m. \
+                     (ncat's -i is an idle timeout: that is rnc's -w.)"
+    )]
+    pub(crate) interval: Option<String>,
+
     /// Never read stdin (receive only)
-    #[arg(short = 'd', long = "no-stdin")]
+    #[arg(short = 'd', long = "no-stdin", visible_alias = "recv-only")]
     pub(crate) no_stdin: bool,
+
+    /// Never write received bytes to stdout; quit once stdin's bytes are sent (ncat)
+    #[arg(
+        long = "send-only",
+        long_help = "Only send: what the peer sends is read and dropped, never written to \
+                     stdout (ncat's --send-only).\n\
+                     At stdin EOF rnc sends what is left, shuts down its side and exits, as \
+                     with -q 0, without waiting for the peer to close. -q SECS still sets \
+                     a longer wait."
+    )]
+    pub(crate) send_only: bool,
 
     /// Keep listening: after one connection ends, accept the next
     #[arg(short = 'k', long = "keep-open")]
     pub(crate) keep_open: bool,
+
+    /// Answer telnet negotiation by refusing every option (nc), keep it out of stdout
+    #[arg(
+        short = 't',
+        long = "telnet",
+        long_help = "Answer telnet option negotiation by refusing everything, as nc -t does: \
+                     DO x gets WONT x, WILL x gets DONT x (RFC 854). The telnet commands never \
+                     reach stdout; IAC IAC arrives as one 0xFF byte. For scripting a telnet \
+                     server with a plain connection."
+    )]
+    pub(crate) telnet: bool,
 
     /// Send CRLF for each LF read from stdin
     #[arg(short = 'C', long = "crlf")]
@@ -178,6 +230,65 @@ pub(crate) struct Cli {
                      makes it SOCKS4a)."
     )]
     pub(crate) proxy_dns: Option<String>,
+
+    /// Receive buffer size (SO_RCVBUF) in bytes; 64k, 4m work too
+    #[arg(short = 'I', long = "recv-buffer", value_name = "BYTES")]
+    pub(crate) recv_buffer: Option<String>,
+
+    /// Send buffer size (SO_SNDBUF) in bytes; 64k, 4m work too
+    #[arg(short = 'O', long = "send-buffer", value_name = "BYTES")]
+    pub(crate) send_buffer: Option<String>,
+
+    /// IPv4 TOS / IPv6 traffic class: a number or a keyword (lowdelay, ef, af11, cs1…)
+    #[arg(
+        short = 'T',
+        long = "tos",
+        value_name = "TOS",
+        long_help = "Set the IPv4 TOS byte (IP_TOS) or the IPv6 traffic class (IPV6_TCLASS).\n\
+                     TOS is a number 0-255 (decimal or 0x hex) or one of nc's keywords: \
+                     critical, inetcontrol, lowcost, lowdelay, netcontrol, throughput, \
+                     reliability, or a DiffServ code point: ef, af11 … af43, cs0 … cs7."
+    )]
+    pub(crate) tos: Option<String>,
+
+    /// Set TCP_NODELAY (rnc's default already: accepted for ncat/socat habits)
+    #[arg(long = "nodelay")]
+    pub(crate) nodelay: bool,
+
+    /// Turn on TCP keepalive probes, optionally with their timing
+    #[arg(
+        long = "keepalive",
+        value_name = "IDLE,INTERVAL,COUNT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "",
+        long_help = "Turn on TCP keepalive probes (SO_KEEPALIVE).\n\
+                     --keepalive=IDLE,INTERVAL,COUNT also sets the silence before the first \
+                     probe (TCP_KEEPIDLE), the time between probes (TCP_KEEPINTVL) and how \
+                     many unanswered probes drop the connection (TCP_KEEPCNT); any field may \
+                     be left empty for the kernel's default. Times take units (60s, 1m) and \
+                     are whole seconds. Example: --keepalive=60s,10s,5"
+    )]
+    pub(crate) keepalive: Option<String>,
+
+    /// Try a refused connect again N times (the server is not up yet; socat's retry)
+    #[arg(
+        long = "retry",
+        value_name = "N",
+        allow_hyphen_values = true,
+        long_help = "When the connect is refused (nothing listens yet, or a Unix socket path \
+                     does not exist yet), try again up to N more times, --retry-delay apart \
+                     (1 s unless said). Other failures end at once. -v shows each attempt."
+    )]
+    pub(crate) retry: Option<String>,
+
+    /// The pause before each --retry (default 1 s; units: 500ms, 2s)
+    #[arg(
+        long = "retry-delay",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
+    pub(crate) retry_delay: Option<String>,
 
     /// Do not shut down the socket's write side at stdin EOF
     #[arg(long = "no-shutdown")]
@@ -314,6 +425,10 @@ pub(crate) struct Cli {
     /// request/response exchange spends waiting for a quick reply, at the cost of latency
     #[arg(long = "no-busy-poll", hide = true)]
     pub(crate) no_busy_poll: bool,
+
+    /// Print the man page or a shell completion script: man, bash, zsh or fish
+    #[arg(long = "generate", value_name = "KIND", value_enum, hide = true)]
+    pub(crate) generate: Option<Generate>,
 
     /// HOST PORT (or HOST:PORT, [V6]:PORT) to connect to; [ADDR] PORT to listen on; PATH with -U;
     /// -z HOST PORTS… to scan

@@ -14,15 +14,17 @@ use crate::error::{Error, Result};
 
 mod ports;
 mod proxy;
+mod retry;
 mod serve;
+mod sockopts;
+mod time;
 mod tls;
 
 pub(crate) use ports::describe_ports;
 pub(crate) use proxy::{ProxyDns, ProxyKind, ProxyOptions};
+pub(crate) use retry::RetryPolicy;
 pub(crate) use serve::{AccessEntry, AccessLists, ExecCommand, Fanout, ServeOptions};
-
-/// Longest accepted `-w`/`-q` value: one year.
-const MAX_TIMEOUT_SECS: f64 = 365.0 * 24.0 * 3600.0;
+pub(crate) use sockopts::SocketOptions;
 
 /// Room in `sockaddr_un.sun_path` for a path, leaving its terminating NUL.
 pub(crate) const UNIX_PATH_MAX_BYTES: usize = 107;
@@ -127,7 +129,20 @@ pub(crate) struct Config {
     /// `--scan-parallel`: most TCP connects a scan keeps in flight (`None`: the default).
     pub(crate) scan_parallel: Option<usize>,
     /// `-q`: quit this long after stdin EOF.
+    /// `-U -u -s PATH`: the datagram client's own socket path (else a temporary one).
+    pub(crate) unix_source: Option<PathBuf>,
+    /// `-q`: quit this long after stdin EOF (`--send-only` without `-q`: zero).
     pub(crate) quit_after_eof: Option<Duration>,
+    /// `--send-only`: received bytes are dropped, never written to stdout.
+    pub(crate) send_only: bool,
+    /// `-i`: the pause between lines sent.
+    pub(crate) line_delay: Option<Duration>,
+    /// `-t`: refuse telnet negotiation, keep it out of stdout.
+    pub(crate) telnet: bool,
+    /// `--retry`, `--retry-delay`: a refused client connect is tried again.
+    pub(crate) retry: Option<RetryPolicy>,
+    /// `-I`, `-O`, `-T`, `--keepalive`: set on TCP and UDP sockets.
+    pub(crate) socket_options: SocketOptions,
     /// `-d`: do not read stdin.
     pub(crate) no_stdin: bool,
     /// `-k`: accept again after a connection ends.
@@ -206,25 +221,47 @@ impl Config {
             .as_deref()
             .map(|s| parse_timeout("-w", s, false))
             .transpose()?;
-        let quit_after_eof = cli
+        let mut quit_after_eof = cli
             .quit
             .as_deref()
             .map(|s| parse_timeout("-q", s, true))
             .transpose()?;
+        let line_delay = cli
+            .interval
+            .as_deref()
+            .map(|s| parse_timeout("-i", s, false))
+            .transpose()?;
+        if cli.send_only {
+            if cli.no_stdin {
+                return usage("`--send-only` cannot be used with `-d`/`--recv-only`");
+            }
+            // ncat quits at stdin EOF instead of waiting for the peer.
+            quit_after_eof.get_or_insert(Duration::ZERO);
+        }
 
         let mut source_host = None;
         let mut source_port = None;
         let mut scan_ports = Vec::new();
+        let mut unix_source = None;
         let target = if cli.unix {
             if cli.ipv4 || cli.ipv6 {
                 return usage("`-4`/`-6` cannot be used with `-U`");
             }
-            if cli.source.is_some() || cli.port.is_some() {
-                return usage("`-s`/`-p` cannot be used with `-U`");
+            let datagram_client = cli.udp && mode != Mode::Listen;
+            if cli.port.is_some() || (cli.source.is_some() && !datagram_client) {
+                return usage(
+                    "`-s`/`-p` cannot be used with `-U` (except `-s PATH` for a `-U -u` client)",
+                );
             }
             let [path] = cli.args.as_slice() else {
                 return usage("`-U` takes exactly one argument: the socket PATH");
             };
+            // nc's `-U -u -s PATH`: the client's own address, so the server can answer.
+            unix_source = cli
+                .source
+                .as_deref()
+                .map(|s| parse_unix_path(OsStr::new(s)))
+                .transpose()?;
             Target::Unix(parse_unix_path(path)?)
         } else if mode == Mode::Listen {
             let args = utf8_args(&cli.args)?;
@@ -328,9 +365,18 @@ impl Config {
         }
 
         let scan_parallel = scan_parallel(&cli, mode, transport)?;
+        let socket_options = sockopts::socket_options(&cli, transport)?;
+        let retry = retry::retry_policy(&cli, mode, transport)?;
         let tls = tls_options(&cli, mode, transport)?;
         let proxy = proxy::proxy_options(&cli, mode, transport, &target)?;
         let (serve, keeps_serving) = serve::serve_options(&cli, mode, transport)?;
+        if cli.telnet && transport.is_datagram() {
+            return usage("`-t` (telnet) needs a stream socket, not `-u`");
+        }
+        if cli.telnet && (cli.keep_open || keeps_serving) {
+            // The hub merges every client into one stream: telnet state is per connection.
+            return usage("`-t` (telnet) is for one connection, not with `-k`");
+        }
         Ok(Config {
             serve,
             tls,
@@ -345,6 +391,12 @@ impl Config {
             scan_ports,
             scan_parallel,
             quit_after_eof,
+            unix_source,
+            send_only: cli.send_only,
+            line_delay,
+            telnet: cli.telnet,
+            retry,
+            socket_options,
             no_stdin: cli.no_stdin,
             keep_open: cli.keep_open || keeps_serving,
             crlf: cli.crlf,
@@ -464,7 +516,7 @@ fn tls_options(cli: &Cli, mode: Mode, transport: Transport) -> Result<Option<Tls
     }))
 }
 
-fn usage<T>(msg: impl Into<String>) -> Result<T> {
+pub(super) fn usage<T>(msg: impl Into<String>) -> Result<T> {
     Err(Error::Usage(msg.into()))
 }
 
@@ -648,18 +700,19 @@ fn parse_scope(scope: &str) -> Option<u32> {
     index.trim().parse().ok()
 }
 
-/// Parse a `-w`/`-q` value in seconds. `-q` (`allow_zero`) accepts 0.
-fn parse_timeout(flag: &str, text: &str, allow_zero: bool) -> Result<Duration> {
-    let secs: f64 = text.trim().parse().unwrap_or(f64::NAN);
-    let ok =
-        secs.is_finite() && secs <= MAX_TIMEOUT_SECS && (secs > 0.0 || (allow_zero && secs == 0.0));
-    if !ok {
-        let lower = if allow_zero { "0 <=" } else { "0 <" };
-        return usage(format!(
-            "invalid timeout `{text}` for `{flag}` ({lower} SECS <= {MAX_TIMEOUT_SECS})"
-        ));
+/// Parse a time value given to `flag` (`config/time.rs`: seconds, or with a unit);
+/// `allow_zero` lets 0 through (`-q 0`).
+pub(super) fn parse_timeout(flag: &str, text: &str, allow_zero: bool) -> Result<Duration> {
+    match time::parse_duration(text) {
+        Some(d) if allow_zero || !d.is_zero() => Ok(d),
+        _ => {
+            let lower = if allow_zero { "0 <=" } else { "0 <" };
+            usage(format!(
+                "invalid timeout `{text}` for `{flag}` ({}; {lower} value <= 1 year)",
+                time::SYNTAX
+            ))
+        }
     }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 /// Hosts and ports must be text; only a Unix path may be any bytes.
@@ -987,6 +1040,66 @@ mod tests {
             );
         }
         assert!(usage_text(&["-q", "-1", "h", "80"]).contains("invalid timeout"));
+        assert_eq!(
+            config(&["-w", "500ms", "-q", "2s", "h", "80"])
+                .unwrap()
+                .wait,
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(
+            config(&["-q", "1m", "h", "80"]).unwrap().quit_after_eof,
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            usage_text(&["-w", "5x", "h", "80"]),
+            "invalid timeout `5x` for `-w` (seconds, or a number with a unit: 500ms, 2s, \
+             1.5m, 1h; 0 < value <= 1 year)"
+        );
+    }
+
+    #[test]
+    fn config_send_only_quits_at_stdin_eof_and_excludes_recv_only() {
+        let c = config(&["--send-only", "h", "80"]).unwrap();
+        assert!(c.send_only);
+        assert_eq!(c.quit_after_eof, Some(Duration::ZERO));
+        let c = config(&["--send-only", "-q", "2", "h", "80"]).unwrap();
+        assert_eq!(c.quit_after_eof, Some(Duration::from_secs(2)));
+        assert!(config(&["--recv-only", "h", "80"]).unwrap().no_stdin);
+        assert!(usage_text(&["--send-only", "--recv-only", "h", "80"]).contains("--send-only"));
+    }
+
+    #[test]
+    fn config_retry() {
+        let c = config(&["--retry", "4", "--retry-delay", "250ms", "h", "80"]).unwrap();
+        assert_eq!(
+            c.retry,
+            Some(RetryPolicy {
+                retries: 4,
+                delay: Duration::from_millis(250)
+            })
+        );
+        let c = config(&["--retry", "2", "-U", "/tmp/s"]).unwrap();
+        assert_eq!(c.retry.map(|r| r.delay), Some(Duration::from_secs(1)));
+        assert!(usage_text(&["--retry", "-1", "h", "80"]).contains("invalid `--retry -1`"));
+        assert!(usage_text(&["--retry-delay", "1", "h", "80"]).contains("needs `--retry`"));
+        assert!(usage_text(&["--retry", "1", "-l", "80"]).contains("for a client"));
+        assert!(usage_text(&["--retry", "1", "-u", "h", "80"]).contains("stream socket"));
+        assert!(usage_text(&["-t", "-k", "-l", "80"]).contains("`-t` (telnet) is for one"));
+    }
+
+    #[test]
+    fn config_unix_datagram_client_source_path() {
+        let c = config(&["-U", "-u", "-s", "/tmp/me.sock", "/tmp/srv.sock"]).unwrap();
+        assert_eq!(c.unix_source, Some(PathBuf::from("/tmp/me.sock")));
+        for args in [
+            &["-U", "-s", "/tmp/me.sock", "/tmp/srv.sock"][..],
+            &["-U", "-u", "-l", "-s", "/tmp/me.sock", "/tmp/srv.sock"],
+            &["-U", "-u", "-p", "5", "/tmp/srv.sock"],
+        ] {
+            assert!(usage_text(args).contains("`-s`/`-p` cannot"), "{args:?}");
+        }
+        let long = format!("/tmp/{}", "a".repeat(120));
+        assert!(config(&["-U", "-u", "-s", &long, "/tmp/srv.sock"]).is_err());
     }
 
     #[test]

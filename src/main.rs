@@ -9,6 +9,7 @@ mod cli;
 mod config;
 mod error;
 mod event_loop;
+mod generate;
 mod net;
 mod notices;
 mod relay;
@@ -25,6 +26,9 @@ use crate::notices::print_line;
 fn main() -> ExitCode {
     install_panic_hook();
     let cli = cli::Cli::parse();
+    if let Some(kind) = cli.generate {
+        return print_generated(kind);
+    }
     let config = match config::Config::from_cli(cli) {
         Ok(config) => config,
         Err(e) => {
@@ -37,6 +41,20 @@ fn main() -> ExitCode {
         Err(e) => {
             print_line(&e.one_line());
             ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// `--generate KIND` on stdout; a reader that went away (`| head`) is a quiet end, as for
+/// a session.
+fn print_generated(kind: cli::Generate) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    match generate::generate(kind, &mut stdout).and_then(|()| std::io::Write::flush(&mut stdout)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            print_line(&format!("write to stdout: {}", error::describe_io(&e)));
+            ExitCode::from(1)
         }
     }
 }

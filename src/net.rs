@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use mio::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::config::{Family, Host, UNIX_PATH_MAX_BYTES};
+use crate::config::{Family, Host, SocketOptions, UNIX_PATH_MAX_BYTES};
 use crate::error::{Error, Result};
 
 pub(crate) mod access;
@@ -20,6 +20,7 @@ pub(crate) mod connect;
 pub(crate) mod endpoint;
 pub(crate) mod listen;
 pub(crate) mod proxy;
+pub(crate) mod retry;
 pub(crate) mod scan;
 pub(crate) mod tls;
 mod unix_diag;
@@ -113,8 +114,10 @@ fn is_family_unavailable(err: &io::Error) -> bool {
 /// The step of building a socket that failed, for the message: sockets vocabulary says
 /// `bind to ADDR` for bind(2) and `listen on ADDR` for listen(2).
 enum Step {
-    /// socket(2) or a socket option.
+    /// socket(2) or a socket option rnc always sets.
     Create,
+    /// A socket option the user asked for (`-I`, `-O`, `-T`, `--keepalive`): which.
+    Options(&'static str),
     /// bind(2).
     Bind,
     /// listen(2).
@@ -128,6 +131,7 @@ fn bind_inet(
     v6only: bool,
     ty: Type,
     listen: bool,
+    options: &SocketOptions,
 ) -> std::result::Result<Socket, (Step, io::Error)> {
     let proto = if ty == Type::STREAM {
         Protocol::TCP
@@ -144,6 +148,8 @@ fn bind_inet(
         // Best effort: a smaller buffer only means more loss under bursts.
         let _ = socket.set_recv_buffer_size(UDP_RECV_BUFFER_BYTES);
     }
+    // Accepted sockets inherit these (buffers, TOS, keepalive and its timing).
+    apply_options(&socket, &addr, options).map_err(|(flag, e)| (Step::Options(flag), e))?;
     socket.set_nonblocking(true).map_err(create)?;
     socket.bind(&addr.into()).map_err(|e| (Step::Bind, e))?;
     if listen {
@@ -182,10 +188,15 @@ fn bind_failed(addr: SocketAddr, source: io::Error) -> Error {
 
 /// Bind the first of `candidates` that works (a dual-stack address falls back to IPv4
 /// when the machine has no IPv6). Returns the socket and the address actually bound.
-fn bind_first(candidates: &[(SocketAddr, bool)], ty: Type, listen: bool) -> Result<Socket> {
+fn bind_first(
+    candidates: &[(SocketAddr, bool)],
+    ty: Type,
+    listen: bool,
+    options: &SocketOptions,
+) -> Result<Socket> {
     let mut last = None;
     for (i, &(addr, v6only)) in candidates.iter().enumerate() {
-        match bind_inet(addr, v6only, ty, listen) {
+        match bind_inet(addr, v6only, ty, listen, options) {
             Ok(socket) => return Ok(socket),
             Err((Step::Create | Step::Bind, e))
                 if i + 1 < candidates.len() && is_family_unavailable(&e) =>
@@ -198,6 +209,7 @@ fn bind_first(candidates: &[(SocketAddr, bool)], ty: Type, listen: bool) -> Resu
                     source,
                 });
             }
+            Err((Step::Options(flag), source)) => return Err(options_failed((flag, source))),
             Err((Step::Bind, source)) => return Err(bind_failed(addr, source)),
             Err((Step::Listen, source)) => {
                 return Err(Error::Listen {
@@ -214,31 +226,50 @@ fn bind_first(candidates: &[(SocketAddr, bool)], ty: Type, listen: bool) -> Resu
 }
 
 /// A TCP listener on the first usable candidate address.
-pub(crate) fn tcp_listener(candidates: &[(SocketAddr, bool)]) -> Result<TcpListener> {
-    let socket = bind_first(candidates, Type::STREAM, true)?;
+pub(crate) fn tcp_listener(
+    candidates: &[(SocketAddr, bool)],
+    options: &SocketOptions,
+) -> Result<TcpListener> {
+    let socket = bind_first(candidates, Type::STREAM, true, options)?;
     Ok(TcpListener::from_std(socket.into()))
 }
 
 /// A UDP socket bound for listening on the first usable candidate address.
-pub(crate) fn udp_listener(candidates: &[(SocketAddr, bool)]) -> Result<UdpSocket> {
-    let socket = bind_first(candidates, Type::DGRAM, false)?;
+pub(crate) fn udp_listener(
+    candidates: &[(SocketAddr, bool)],
+    options: &SocketOptions,
+) -> Result<UdpSocket> {
+    let socket = bind_first(candidates, Type::DGRAM, false, options)?;
     Ok(UdpSocket::from_std(socket.into()))
 }
 
 /// Start a non-blocking TCP connect to `addr` from `source`; the loop waits for it.
 /// A failed bind of `source` is `bind to SOURCE`; anything else is `connect to ADDR`.
-pub(crate) fn tcp_connect_start(addr: SocketAddr, source: Option<SocketAddr>) -> Result<TcpStream> {
-    tcp_start(addr, source, true)
+pub(crate) fn tcp_connect_start(
+    addr: SocketAddr,
+    source: Option<SocketAddr>,
+    options: &SocketOptions,
+) -> Result<TcpStream> {
+    tcp_start(addr, source, true, options)
 }
 
 /// Start a `-z` scan's connect to `addr`: as `tcp_connect_start`, without `TCP_NODELAY`,
 /// which a probe that sends nothing does not need (a scan of 65535 ports makes a system
 /// call fewer for each).
-pub(crate) fn tcp_probe_start(addr: SocketAddr, source: Option<SocketAddr>) -> Result<TcpStream> {
-    tcp_start(addr, source, false)
+pub(crate) fn tcp_probe_start(
+    addr: SocketAddr,
+    source: Option<SocketAddr>,
+    options: &SocketOptions,
+) -> Result<TcpStream> {
+    tcp_start(addr, source, false, options)
 }
 
-fn tcp_start(addr: SocketAddr, source: Option<SocketAddr>, nodelay: bool) -> Result<TcpStream> {
+fn tcp_start(
+    addr: SocketAddr,
+    source: Option<SocketAddr>,
+    nodelay: bool,
+    options: &SocketOptions,
+) -> Result<TcpStream> {
     let failed = |source| Error::Connect {
         addr: addr.to_string(),
         source,
@@ -255,6 +286,7 @@ fn tcp_start(addr: SocketAddr, source: Option<SocketAddr>, nodelay: bool) -> Res
         // are large enough that Nagle would not merge anything anyway.
         socket.set_tcp_nodelay(true).map_err(failed)?;
     }
+    apply_options(&socket, &addr, options).map_err(options_failed)?;
     if let Some(source) = source {
         socket.set_reuse_address(true).map_err(failed)?;
         socket
@@ -272,7 +304,11 @@ fn tcp_start(addr: SocketAddr, source: Option<SocketAddr>, nodelay: bool) -> Res
 }
 
 /// A connected UDP socket to `addr` from `source`; errors as for `tcp_connect_start`.
-pub(crate) fn udp_connect(addr: SocketAddr, source: Option<SocketAddr>) -> Result<UdpSocket> {
+pub(crate) fn udp_connect(
+    addr: SocketAddr,
+    source: Option<SocketAddr>,
+    options: &SocketOptions,
+) -> Result<UdpSocket> {
     let failed = |source| Error::Connect {
         addr: addr.to_string(),
         source,
@@ -281,6 +317,7 @@ pub(crate) fn udp_connect(addr: SocketAddr, source: Option<SocketAddr>) -> Resul
         .map_err(failed)?;
     socket.set_nonblocking(true).map_err(failed)?;
     let _ = socket.set_recv_buffer_size(UDP_RECV_BUFFER_BYTES);
+    apply_options(&socket, &addr, options).map_err(options_failed)?;
     if let Some(source) = source {
         socket.set_reuse_address(true).map_err(failed)?;
         socket
@@ -289,6 +326,63 @@ pub(crate) fn udp_connect(addr: SocketAddr, source: Option<SocketAddr>) -> Resul
     }
     socket.connect(&addr.into()).map_err(failed)?;
     Ok(UdpSocket::from_std(socket.into()))
+}
+
+/// Set the options the user asked for (`-I`, `-O`, `-T`, `--keepalive`) on a socket for
+/// `addr`, before it connects or listens. An IPv6 socket gets the TOS as its traffic class,
+/// and as `IP_TOS` too for IPv4 peers of a dual-stack listener.
+fn apply_options(
+    socket: &Socket,
+    addr: &SocketAddr,
+    options: &SocketOptions,
+) -> std::result::Result<(), (&'static str, io::Error)> {
+    if let Some(bytes) = options.recv_buffer_bytes {
+        socket
+            .set_recv_buffer_size(bytes)
+            .map_err(|e| ("-I (SO_RCVBUF)", e))?;
+    }
+    if let Some(bytes) = options.send_buffer_bytes {
+        socket
+            .set_send_buffer_size(bytes)
+            .map_err(|e| ("-O (SO_SNDBUF)", e))?;
+    }
+    if let Some(tos) = options.tos {
+        if addr.is_ipv6() {
+            socket
+                .set_tclass_v6(u32::from(tos))
+                .map_err(|e| ("-T (IPV6_TCLASS)", e))?;
+            // Only for IPv4-mapped traffic; a v6-only socket may refuse it.
+            let _ = socket.set_tos_v4(u32::from(tos));
+        } else {
+            socket
+                .set_tos_v4(u32::from(tos))
+                .map_err(|e| ("-T (IP_TOS)", e))?;
+        }
+    }
+    if let Some(keepalive) = &options.keepalive {
+        let mut params = socket2::TcpKeepalive::new();
+        if let Some(idle) = keepalive.idle {
+            params = params.with_time(idle);
+        }
+        if let Some(interval) = keepalive.interval {
+            params = params.with_interval(interval);
+        }
+        if let Some(count) = keepalive.count {
+            params = params.with_retries(count);
+        }
+        socket
+            .set_tcp_keepalive(&params)
+            .map_err(|e| ("--keepalive", e))?;
+    }
+    Ok(())
+}
+
+/// The error for an option the kernel refused: which flag, and why.
+fn options_failed((flag, source): (&'static str, io::Error)) -> Error {
+    Error::Socket {
+        what: format!("set {flag}"),
+        source,
+    }
 }
 
 /// Set TCP_NODELAY on an accepted stream (see `tcp_connect_start`).
@@ -436,15 +530,24 @@ pub(crate) fn unix_connect(path: &Path) -> Result<UnixStream> {
     Ok(UnixStream::from_std(socket.into()))
 }
 
-/// A Unix datagram client: bound to a temporary path (so the listener can reply) and
-/// connected to `path`.
-pub(crate) fn unix_datagram_connect(path: &Path) -> Result<(UnixDatagram, SocketFile)> {
+/// A Unix datagram client connected to `path`, bound to `local` (`-s PATH`, checked as a
+/// listener's path is: a stale socket file is replaced) or else to a temporary path, so
+/// the listener can reply. The file is removed when the `SocketFile` drops.
+pub(crate) fn unix_datagram_connect(
+    path: &Path,
+    local: Option<&Path>,
+) -> Result<(UnixDatagram, SocketFile)> {
     let socket = unix_socket(Type::DGRAM)?;
-    let local = temp_socket_path()?;
-    socket
-        .bind(&unix_addr(&local)?)
-        .map_err(bind_error(&local))?;
-    let file = SocketFile::record(&local).map_err(bind_error(&local))?;
+    let file = match local {
+        Some(local) => bind_unix(&socket, local, true)?,
+        None => {
+            let local = temp_socket_path()?;
+            socket
+                .bind(&unix_addr(&local)?)
+                .map_err(bind_error(&local))?;
+            SocketFile::record(&local).map_err(bind_error(&local))?
+        }
+    };
     connect_unix(&socket, path)?;
     Ok((UnixDatagram::from_std(socket.into()), file))
 }
@@ -521,14 +624,14 @@ mod tests {
     fn net_listener_bind_failure_says_bind() {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = taken.local_addr().unwrap();
-        let err = tcp_listener(&[(addr, true)]).unwrap_err();
+        let err = tcp_listener(&[(addr, true)], &SocketOptions::default()).unwrap_err();
         assert_eq!(
             err.one_line(),
             format!("bind to {addr}: address already in use")
         );
         let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let addr = udp.local_addr().unwrap();
-        let err = udp_listener(&[(addr, true)]).unwrap_err();
+        let err = udp_listener(&[(addr, true)], &SocketOptions::default()).unwrap_err();
         assert!(err.one_line().starts_with(&format!("bind to {addr}: ")));
     }
 
@@ -580,7 +683,10 @@ mod tests {
         std::fs::write(&path, b"text").unwrap();
         let want = format!("connect to {}: not a socket", path.display());
         assert_eq!(unix_connect(&path).unwrap_err().one_line(), want);
-        assert_eq!(unix_datagram_connect(&path).unwrap_err().one_line(), want);
+        assert_eq!(
+            unix_datagram_connect(&path, None).unwrap_err().one_line(),
+            want
+        );
         // A stale socket file is still refused as such.
         drop(std::os::unix::net::UnixListener::bind(dir.path().join("s")).unwrap());
         let err = unix_connect(&dir.path().join("s")).unwrap_err();

@@ -18,7 +18,7 @@ use crate::net::connect::{
 use crate::net::endpoint::Endpoint;
 use crate::net::listen::{StreamListener, accept_next};
 use crate::net::scan::scan_ports;
-use crate::net::{proxy, tls};
+use crate::net::{proxy, retry, tls};
 use crate::notices::print_line;
 use crate::relay::child::{self, ConnectionEnv, Reaper};
 use crate::relay::hub::{Hub, HubOptions};
@@ -167,6 +167,9 @@ fn session_options(config: &Config) -> Options {
             && !config.transport.is_datagram(),
         for_hub: serves_many(config),
         program: false,
+        send_only: config.send_only,
+        line_delay: config.line_delay,
+        telnet: config.telnet,
     }
 }
 
@@ -224,10 +227,12 @@ fn run_client(
     config: &Config,
     tls: &TlsSide,
 ) -> Result<Outcome> {
-    let mut endpoint = match connect(lp, session, config)? {
-        Ok(endpoint) => endpoint,
-        Err(outcome) => return Ok(outcome),
-    };
+    let attempt = |lp: &mut Loop, session: &mut Session| connect(lp, session, config);
+    let mut endpoint =
+        match retry::with_retries(lp, session, config.retry, config.verbose, attempt)? {
+            Ok(endpoint) => endpoint,
+            Err(outcome) => return Ok(outcome),
+        };
     let peer = proxy::route_text(config, &endpoint)
         .or_else(|| endpoint.peer_description())
         .unwrap_or_else(|| "peer".to_string());
@@ -361,7 +366,8 @@ fn connect(
             Ok(Ok(if transport == Transport::UnixStream {
                 Endpoint::Unix(net::unix_connect(path)?)
             } else {
-                let (socket, file) = net::unix_datagram_connect(path)?;
+                let (socket, file) =
+                    net::unix_datagram_connect(path, config.unix_source.as_deref())?;
                 Endpoint::UnixDatagram(socket, Some(file))
             }))
         }
@@ -378,7 +384,11 @@ fn connect(
             if transport == Transport::Udp {
                 let addr = addrs[0];
                 let source = source_addr(config, &addr)?;
-                Ok(Ok(Endpoint::Udp(net::udp_connect(addr, source)?)))
+                Ok(Ok(Endpoint::Udp(net::udp_connect(
+                    addr,
+                    source,
+                    &config.socket_options,
+                )?)))
             } else {
                 connect_tcp(lp, session, config, &addrs)
             }
@@ -416,7 +426,7 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
     let mut listener = match (&config.target, config.transport) {
         (Target::Inet { host, port }, Transport::Tcp) => {
             let candidates = net::listen_addrs(host.as_ref(), *port, config.family)?;
-            StreamListener::Tcp(net::tcp_listener(&candidates)?)
+            StreamListener::Tcp(net::tcp_listener(&candidates, &config.socket_options)?)
         }
         (Target::Unix(path), Transport::UnixStream) => {
             let (l, file) = net::unix_listener(path)?;
@@ -424,7 +434,7 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
         }
         (Target::Inet { host, port }, _) => {
             let candidates = net::listen_addrs(host.as_ref(), *port, config.family)?;
-            let endpoint = Endpoint::Udp(net::udp_listener(&candidates)?);
+            let endpoint = Endpoint::Udp(net::udp_listener(&candidates, &config.socket_options)?);
             let local = endpoint.local_description();
             announce(session, &local, ConnState::WaitingForDatagram);
             return run_datagram_listener(lp, session, config, endpoint);

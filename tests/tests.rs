@@ -8,6 +8,7 @@ mod util;
 mod cli;
 mod eof_grid;
 mod faults;
+mod habits;
 mod hostile;
 mod integrity;
 mod interop;

@@ -72,7 +72,7 @@ fn probe_udp(
         source,
     };
     let source = source_addr(config, &addr)?;
-    let mut socket = net::udp_connect(addr, source)?;
+    let mut socket = net::udp_connect(addr, source, &config.socket_options)?;
     let token = watch_connecting(lp, session, &mut socket, Interest::READABLE, addr)?;
     let deadline = Instant::now() + config.wait.unwrap_or(UDP_PROBE_WAIT);
     let result = match socket.send(&[]) {
@@ -210,7 +210,7 @@ pub(crate) fn connect_tcp(
                 continue;
             }
         };
-        let mut stream = match net::tcp_connect_start(*addr, source) {
+        let mut stream = match net::tcp_connect_start(*addr, source, &config.socket_options) {
             Ok(stream) => stream,
             Err(e) => {
                 note_failure(config, addrs.len(), &e);

@@ -342,7 +342,7 @@ impl<'a> TcpScan<'a> {
     fn start(&mut self, lp: &mut Loop, index: usize, addr: usize) -> Result<bool> {
         let (mut target, source) = self.addrs[addr];
         target.set_port(self.ports[index]);
-        match net::tcp_probe_start(target, source) {
+        match net::tcp_probe_start(target, source, &self.config.socket_options) {
             Ok(stream) => match connect_result(&stream) {
                 // On loopback the answer is usually in before connect(2) returns: one
                 // getsockopt(2) then saves registering with the poll and deregistering.

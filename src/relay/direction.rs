@@ -176,13 +176,19 @@ impl Direction {
     /// written. Errors are the sink's, for the caller to name (or to treat a reader that
     /// left as a quiet end).
     pub(crate) fn drain(&mut self, sink: &mut dyn Sink) -> io::Result<usize> {
+        self.drain_at_most(sink, usize::MAX)
+    }
+
+    /// `drain`, stopping after `max` bytes (`-i` lets one line go at a time). A write
+    /// short of what was offered still means the sink is full, not of what is queued.
+    pub(crate) fn drain_at_most(&mut self, sink: &mut dyn Sink, max: usize) -> io::Result<usize> {
         let mut written = 0;
-        while self.sink_ready && !self.sink_closed && !self.queue.is_empty() {
-            let queued = self.queue.len();
-            match self.queue.drain_to(|buf| sink.write(buf))? {
+        while self.sink_ready && !self.sink_closed && !self.queue.is_empty() && written < max {
+            let offered = self.queue.len().min(max - written);
+            match self.queue.drain_to(|buf| sink.write(&buf[..offered]))? {
                 Some(n) => {
                     written += n;
-                    if n < queued && sink.short_write_fills() {
+                    if n < offered && sink.short_write_fills() {
                         self.sink_ready = false;
                     }
                 }
@@ -354,6 +360,21 @@ mod tests {
         d.fill(&mut src, usize::MAX, usize::MAX).unwrap();
         d.drain(&mut sink).unwrap();
         assert_eq!(sink.got, b"0123456789");
+    }
+
+    #[test]
+    fn direction_drain_at_most_stops_at_the_limit_and_stays_ready() {
+        let mut d = Direction::new(16);
+        d.queue.push(b"ab\ncd\n");
+        let mut sink = Taker {
+            got: Vec::new(),
+            take: 2,
+            room: 100,
+        };
+        assert_eq!(d.drain_at_most(&mut sink, 3).unwrap(), 3);
+        assert_eq!(sink.got, b"ab\n");
+        assert!(d.sink_ready, "stopping at the limit is not a full sink");
+        assert_eq!(d.queue.as_slice(), b"cd\n");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! (edge-triggered) and never re-registered. Stdin and stdout outlive one connection
 //! (`-k`), so the loop `attach`es each new socket in turn. Its parts: `paths` (zero-copy
 //! choice and steps), `screen` (keys, typed lines, the screen, the status model),
-//! `timers` (`-w`, `-q`, datagram linger).
+//! `timers` (`-w`, `-q`, datagram linger, `-i`'s wake-ups), `replies` (`-t`'s refusals).
 
 use std::io;
 use std::os::fd::RawFd;
@@ -21,15 +21,18 @@ use crate::relay::connection::{
     Connection, DatagramPeer, TimerEnd, receive_datagrams, send_datagram,
 };
 use crate::relay::crlf::CrlfEncoder;
-use crate::relay::direction::{CrlfSource, Direction, QUEUE_BYTES};
+use crate::relay::direction::{CrlfSource, Direction, QUEUE_BYTES, Source};
 use crate::relay::ends::{SocketSink, SocketSource, StdinSource, StdoutSink};
+use crate::relay::pace::LinePacer;
 use crate::relay::stdio::StdStream;
+use crate::relay::telnet::Telnet;
 use crate::relay::tls::{TlsLayer, TlsSink, TlsSource, truncated_error};
 use crate::relay::zerocopy::{FromPeer, ToPeer};
 use crate::sys::FdKind;
 use crate::tty::ui::Ui;
 
 mod paths;
+mod replies;
 mod screen;
 mod timers;
 
@@ -81,6 +84,13 @@ pub(crate) struct Options {
     /// A client without `--tls`: a TLS record as the first bytes from the peer ends the
     /// session with `the peer speaks TLS: try --tls` instead of reaching stdout.
     pub(crate) sniff_tls: bool,
+    /// `--send-only`: received bytes are read (so the peer is never blocked and a close
+    /// is a FIN, not a reset) and dropped; nothing reaches stdout or the screen.
+    pub(crate) send_only: bool,
+    /// `-i`: the pause between lines sent.
+    pub(crate) line_delay: Option<Duration>,
+    /// `-t`: answer telnet negotiation with refusals, keep it out of stdout.
+    pub(crate) telnet: bool,
     /// The connection is the hub's socket pair (`-k`, `--broker`, `--chat`): the hub
     /// keeps the status row's state and peer, not this connection.
     pub(crate) for_hub: bool,
@@ -147,6 +157,10 @@ pub(crate) struct Session {
     from_peer_bulk: bool,
     /// `-C` state and its scratch buffer.
     crlf: Option<(CrlfEncoder, Vec<u8>, Vec<u8>)>,
+    /// `-i`: which queued bytes may go now.
+    pacer: Option<LinePacer>,
+    /// `-t`: the telnet layer of the current connection.
+    telnet: Option<Telnet>,
     /// The current connection.
     conn: Option<Connection>,
     /// What the terminal shows.
@@ -172,6 +186,7 @@ impl Session {
             .crlf
             .then(|| (CrlfEncoder::default(), vec![0; QUEUE_BYTES / 2], Vec::new()));
         let stdin_short_read_drains = stdin.as_ref().is_some_and(|s| s.kind() == FdKind::Pipe);
+        let pacer = options.line_delay.map(LinePacer::new);
         let stdout_short_write_fills = matches!(stdout.kind(), FdKind::Pipe | FdKind::Socket);
         Session {
             stdin_short_read_drains,
@@ -187,6 +202,8 @@ impl Session {
             },
             from_peer: Direction::new(QUEUE_BYTES),
             crlf,
+            pacer,
+            telnet: None,
             to_peer_fast: None,
             from_peer_fast: None,
             to_peer_bulk: None,
@@ -220,6 +237,7 @@ impl Session {
     /// that learns its peer from the first datagram.
     /// The loop has registered its socket.
     pub(crate) fn attach(&mut self, endpoint: Endpoint, waiting_for_sender: bool) {
+        self.telnet = self.options.telnet.then(Telnet::default);
         self.choose_paths(endpoint.is_datagram(), endpoint.is_tcp());
         // The socket is the source of one direction and the sink of the other.
         self.from_peer.source_attached();
@@ -327,6 +345,7 @@ impl Session {
             progress |= self.read_keys()?;
             progress |= self.take_typed_lines();
             progress |= self.read_stdin()?;
+            progress |= self.send_telnet_replies()?;
             progress |= self.send_to_peer()?;
             progress |= self.flush_tls()?;
             progress |= self.splice_from_peer()?;
@@ -473,18 +492,43 @@ impl Session {
         if self.to_peer.is_empty() || !self.to_peer.sink_ready {
             return Ok(false);
         }
+        let now = Instant::now();
         if conn.datagram {
-            return send_datagram(conn, &mut self.to_peer, self.options.verbose);
+            if self.pacer.as_ref().is_some_and(|p| !p.is_due(now)) {
+                return Ok(false);
+            }
+            let sent = send_datagram(conn, &mut self.to_peer, self.options.verbose)?;
+            if let Some(pacer) = self.pacer.as_mut().filter(|_| sent) {
+                pacer.wrote_message(now);
+            }
+            return Ok(sent);
+        }
+        let complete = self.to_peer.source_eof || self.to_peer.queue.room() == 0;
+        let allowed = match &mut self.pacer {
+            None => usize::MAX,
+            Some(pacer) => pacer.allowance(self.to_peer.queue.as_slice(), complete, now),
+        };
+        if allowed == 0 {
+            return Ok(false);
         }
         let written = match &mut conn.tls {
-            Some(tls) => self.to_peer.drain(&mut TlsSink {
-                tls,
-                endpoint: &mut conn.endpoint,
-            }),
-            None => self.to_peer.drain(&mut SocketSink {
-                endpoint: &mut conn.endpoint,
-            }),
+            Some(tls) => self.to_peer.drain_at_most(
+                &mut TlsSink {
+                    tls,
+                    endpoint: &mut conn.endpoint,
+                },
+                allowed,
+            ),
+            None => self.to_peer.drain_at_most(
+                &mut SocketSink {
+                    endpoint: &mut conn.endpoint,
+                },
+                allowed,
+            ),
         };
+        if let (Some(pacer), Ok(n)) = (&mut self.pacer, &written) {
+            pacer.wrote(*n, now);
+        }
         let written = match written {
             Ok(n) => n,
             Err(source) => return Err(conn.error("send to", source)),
@@ -513,23 +557,28 @@ impl Session {
             let follow_latest = self.options.follow_latest_sender;
             return receive_datagrams(conn, &mut self.from_peer, follow_latest, verbose);
         }
-        let filled = match &mut conn.tls {
-            Some(tls) => self.from_peer.fill(
-                &mut TlsSource {
+        let (mut tls_source, mut socket_source);
+        let source: &mut dyn Source = match &mut conn.tls {
+            Some(tls) => {
+                tls_source = TlsSource {
                     tls,
                     endpoint: &mut conn.endpoint,
-                },
-                usize::MAX,
-                usize::MAX,
-            ),
-            None => self.from_peer.fill(
-                &mut SocketSource {
+                };
+                &mut tls_source
+            }
+            None => {
+                socket_source = SocketSource {
                     endpoint: &mut conn.endpoint,
                     read_closed_seen: conn.read_closed_seen,
-                },
-                usize::MAX,
-                usize::MAX,
-            ),
+                };
+                &mut socket_source
+            }
+        };
+        let filled = match &mut self.telnet {
+            Some(telnet) => self
+                .from_peer
+                .fill(&mut telnet.layer(source), usize::MAX, usize::MAX),
+            None => self.from_peer.fill(source, usize::MAX, usize::MAX),
         };
         let filled = match filled {
             Ok(filled) => filled,
@@ -564,9 +613,9 @@ impl Session {
 
     /// from-peer queue → stdout.
     fn write_stdout(&mut self) -> Result<bool> {
-        if self.from_peer.sink_closed {
-            // Nobody reads any more (a program that closed its stdin): drop what comes,
-            // so that the peer's EOF is still seen.
+        if self.options.send_only || self.from_peer.sink_closed {
+            // `--send-only`, or nobody reads any more (a program that closed its stdin):
+            // drop what comes, so that the peer's EOF is still seen.
             let dropped = !self.from_peer.queue.is_empty();
             self.from_peer.queue.clear();
             return Ok(dropped);
@@ -761,6 +810,9 @@ mod tests {
             keep_listening: false,
             zero_copy: true,
             sniff_tls: false,
+            send_only: false,
+            line_delay: None,
+            telnet: false,
             for_hub: false,
             program: false,
         }

@@ -36,7 +36,8 @@ impl Session {
         if datagram || !self.options.zero_copy || self.ui.is_interactive() {
             return;
         }
-        if !self.options.crlf {
+        // `-C` changes the bytes and `-i` holds lines back: both need them in the queue.
+        if !self.options.crlf && self.options.line_delay.is_none() {
             match self.stdin.as_ref().map(|s| s.kind()) {
                 // sendfile moves a file in one call per chunk, small or large.
                 Some(FdKind::File) => self.to_peer_fast = Some(ToPeer::SendFile),
@@ -52,6 +53,8 @@ impl Session {
             }
         }
         self.from_peer_bulk = !self.ui.shows_received()
+            && !self.options.send_only
+            && !self.options.telnet
             && matches!(
                 self.stdout.kind(),
                 FdKind::Pipe | FdKind::File | FdKind::CharDevice

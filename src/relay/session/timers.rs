@@ -15,8 +15,33 @@ impl Session {
         self.conn.as_ref().and_then(|c| c.ended_by)
     }
 
-    /// The nearest instant at which a timer needs attention.
+    /// The nearest instant at which a timer needs attention, or `-i` lets the next line
+    /// go.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let pace = self
+            .conn
+            .as_ref()
+            .filter(|conn| conn.ended_by.is_none())
+            .and_then(|_| self.pace_deadline());
+        self.ending_deadline().into_iter().chain(pace).min()
+    }
+
+    /// When `-i` lets the next waiting line go, while one waits.
+    fn pace_deadline(&self) -> Option<Instant> {
+        self.pacer
+            .as_ref()?
+            .deadline(!self.to_peer.queue.is_empty())
+    }
+
+    /// Since when the connection counts as idle for `-w`: the last byte moved, or, while
+    /// `-i` holds a line back, the end of that pause (a pause is not silence).
+    fn idle_since(&self, last_activity: Instant) -> Instant {
+        self.pace_deadline()
+            .map_or(last_activity, |until| until.max(last_activity))
+    }
+
+    /// The nearest instant at which a timer may end the connection.
+    fn ending_deadline(&self) -> Option<Instant> {
         let conn = self.conn.as_ref()?;
         if conn.ended_by.is_some() {
             return None;
@@ -25,7 +50,7 @@ impl Session {
             .options
             .idle_timeout
             .filter(|_| conn.peer != DatagramPeer::Waiting)
-            .map(|idle| conn.last_activity + idle);
+            .map(|idle| self.idle_since(conn.last_activity) + idle);
         let quit = conn.to_peer_done_at.and_then(|done_at| {
             if let Some(quit) = self.options.quit_after_eof {
                 Some(done_at + quit)
@@ -41,16 +66,21 @@ impl Session {
 
     /// Let timers that are due end the connection.
     pub(crate) fn on_timer(&mut self, now: Instant) {
-        let Some(deadline) = self.next_deadline() else {
+        let Some(deadline) = self.ending_deadline() else {
             return;
         };
         if now < deadline {
             return;
         }
+        let Some(last_activity) = self.conn.as_ref().map(|c| c.last_activity) else {
+            return;
+        };
+        let idle_since = self.idle_since(last_activity);
         let Some(conn) = &mut self.conn else { return };
-        let idle_due = self.options.idle_timeout.is_some_and(|idle| {
-            conn.peer != DatagramPeer::Waiting && now >= conn.last_activity + idle
-        });
+        let idle_due = self
+            .options
+            .idle_timeout
+            .is_some_and(|idle| conn.peer != DatagramPeer::Waiting && now >= idle_since + idle);
         conn.ended_by = Some(if idle_due {
             TimerEnd::Idle
         } else {
