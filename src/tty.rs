@@ -5,10 +5,11 @@
 //! or writes a socket.
 
 pub(crate) mod editor;
-pub(crate) mod keys;
 pub(crate) mod prompt;
-pub(crate) mod sanitize;
 pub(crate) mod status;
 pub(crate) mod terminal;
 pub(crate) mod ui;
 pub(crate) mod width;
+
+// The pure parsers live in the library target (src/lib.rs), which the fuzz targets share.
+pub(crate) use rnc::tty::{keys, sanitize};

@@ -16,7 +16,7 @@ const CSI_PARAMS_MAX_BYTES: usize = 16;
 
 /// One decoded key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Key {
+pub enum Key {
     /// A character typed (tab included; other control characters are keys of their own
     /// or none).
     Char(char),
@@ -98,7 +98,7 @@ enum ParseState {
 /// Turns terminal bytes into keys one byte at a time, keeping what a read cut off for
 /// the next one.
 #[derive(Debug, Default)]
-pub(crate) struct KeyParser {
+pub struct KeyParser {
     /// Where the parser is between bytes.
     state: ParseState,
     /// The start of a UTF-8 character cut by the end of the previous read.
@@ -109,20 +109,20 @@ pub(crate) struct KeyParser {
 
 impl KeyParser {
     /// Take one byte; a key comes out when the byte completes one.
-    pub(crate) fn next_key(&mut self, b: u8) -> Option<Key> {
+    pub fn next_key(&mut self, b: u8) -> Option<Key> {
         let was_cr = std::mem::replace(&mut self.last_was_cr, false);
         self.parse_byte(b, was_cr)
     }
 
     /// Whether the last byte was an ESC that may start an escape sequence or an Alt key:
     /// the next byte decides.
-    pub(crate) fn is_after_escape(&self) -> bool {
+    pub fn is_after_escape(&self) -> bool {
         self.state == ParseState::Escape
     }
 
     /// Whether the parser is inside an escape sequence or a terminal string, so the bytes
     /// so far are a key (or an answer) still coming, not a lone ESC.
-    pub(crate) fn is_in_sequence(&self) -> bool {
+    pub fn is_in_sequence(&self) -> bool {
         matches!(
             self.state,
             ParseState::Csi { .. } | ParseState::Ss3 | ParseState::TermString(_)

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 /// Feeding the input in any split gives the same output as feeding it whole, because an
 /// incomplete UTF-8 sequence and a trailing CR are held until the next chunk decides them.
 #[derive(Debug, Default)]
-pub(crate) struct DisplaySanitizer {
+pub struct DisplaySanitizer {
     /// The start of a UTF-8 sequence that the previous chunk cut off (at most 3 bytes).
     held: Vec<u8>,
     /// The previous chunk ended with `\r`: a newline if the next byte is `\n`, else `^M`.
@@ -24,7 +24,7 @@ pub(crate) struct DisplaySanitizer {
 
 impl DisplaySanitizer {
     /// Append the display-safe form of `input` to `out`.
-    pub(crate) fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
         if self.held.is_empty() {
             self.feed_bytes(input, out);
         } else {
@@ -36,7 +36,7 @@ impl DisplaySanitizer {
     }
 
     /// Append what is still held (a lone CR, a cut UTF-8 sequence) at end of stream.
-    pub(crate) fn flush(&mut self, out: &mut Vec<u8>) {
+    pub fn flush(&mut self, out: &mut Vec<u8>) {
         self.resolve_cr(out);
         for &b in &self.held {
             push_byte_escape(b, out);
@@ -119,13 +119,13 @@ impl DisplaySanitizer {
 /// Whether `c` must not reach a terminal as itself: C0 controls (tab and newlines
 /// included; the stream sanitizer lets those through itself), DEL, C1 controls, and the
 /// bidi embeddings, overrides and isolates.
-pub(crate) fn needs_escape(c: char) -> bool {
+pub fn needs_escape(c: char) -> bool {
     matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// A name (address, path, note) as one safe line: every control character is escaped,
 /// tab and newlines included, so the result never moves the cursor.
-pub(crate) fn escape_for_display(text: &str) -> String {
+pub fn escape_for_display(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if needs_escape(c) {

@@ -1,0 +1,20 @@
+//! rnc's pure parsers as a library, for a second consumer: the fuzz targets in `fuzz/`.
+//!
+//! The binary (`src/main.rs`) uses these modules from here rather than compiling them
+//! itself, so there is one copy of each, at its usual place in the tree. Only code that
+//! turns bytes or text into values, with no I/O and no dependency on the rest of rnc, goes
+//! here; everything else stays `pub(crate)` in the binary.
+
+/// The terminal's pure parts.
+pub mod tty {
+    pub mod keys;
+    pub mod sanitize;
+}
+
+/// Moving bytes: the pure layers.
+pub mod relay {
+    /// `-t`'s telnet parser; the layer around it is `relay/telnet.rs` in the binary.
+    pub mod telnet {
+        pub mod parser;
+    }
+}
