@@ -4,7 +4,7 @@
 //! `Host::Name` for `net::resolve`. The one file read is the services table for port names.
 
 use std::ffi::{OsStr, OsString};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,7 +12,6 @@ use std::time::Duration;
 use crate::cli::Cli;
 use crate::error::{Error, Result};
 
-mod ports;
 mod proxy;
 mod retry;
 mod serve;
@@ -20,9 +19,13 @@ mod sockopts;
 mod time;
 mod tls;
 
-pub(crate) use ports::describe_ports;
+// Hosts, ports and port lists are parsed in the library target, which the fuzz targets share.
 pub(crate) use proxy::{ProxyDns, ProxyKind, ProxyOptions};
 pub(crate) use retry::RetryPolicy;
+pub(crate) use rnc::config::address::Host;
+use rnc::config::address::{self, is_all_digits};
+use rnc::config::ports;
+pub(crate) use rnc::config::ports::describe_ports;
 pub(crate) use serve::{AccessEntry, AccessLists, ExecCommand, Fanout, ServeOptions};
 pub(crate) use sockopts::SocketOptions;
 
@@ -87,15 +90,6 @@ impl Family {
             Family::V6 => ip.is_ipv6(),
         }
     }
-}
-
-/// A host as the user wrote it: a literal address (no DNS needed) or a name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Host {
-    /// A literal IPv4 or IPv6 address, with the IPv6 scope id (`%lo`) resolved.
-    Literal { ip: IpAddr, scope_id: u32 },
-    /// A name for `net::resolve`.
-    Name(String),
 }
 
 /// Where the socket goes: an internet host and port, or a Unix path.
@@ -424,7 +418,7 @@ fn scan_parallel(cli: &Cli, mode: Mode, transport: Transport) -> Result<Option<u
     if transport == Transport::Udp {
         return usage("`--scan-parallel` is for TCP: `-z -u` probes one port at a time");
     }
-    ports::parse_scan_parallel(text).map(Some)
+    Ok(ports::parse_scan_parallel(text).map(Some)?)
 }
 
 /// `--tls` and the flags that go with it; each of those needs `--tls`, and the client's
@@ -551,10 +545,6 @@ fn is_ip_literal(text: &str) -> bool {
     addr.parse::<IpAddr>().is_ok()
 }
 
-fn is_all_digits(text: &str) -> bool {
-    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// A host that is a port number is a port the user meant (`rnc -l 5000 6000`), not an
 /// address: the resolver would read `5000` as 0.0.19.136, as inet_aton(3) does.
 /// `ports` is the pair as the user gave it, for the message.
@@ -568,136 +558,16 @@ fn reject_port_as_host(host: &str, ports: [&str; 2], shape: &str) -> Result<()> 
     Ok(())
 }
 
-/// Parse a port: a number in 1-65535 (0 too when `allow_zero`), or a service name.
+/// Parse a port: a number in 1-65535 (0 too when `allow_zero`), or a service name
+/// (`config/address.rs`, in the library target).
 pub(crate) fn parse_port(text: &str, numeric: bool, allow_zero: bool) -> Result<u16> {
-    let range = if allow_zero { "0-65535" } else { "1-65535" };
-    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        return match text.parse::<u16>() {
-            Ok(0) if !allow_zero => usage(format!("invalid port `{text}` ({range})")),
-            Ok(port) => Ok(port),
-            Err(_) => usage(format!("invalid port `{text}` ({range})")),
-        };
-    }
-    let is_name = !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        && text.as_bytes()[0].is_ascii_alphabetic();
-    if !is_name {
-        return usage(format!("invalid port `{}` ({range})", text.escape_debug()));
-    }
-    if numeric {
-        return usage(format!(
-            "`-n` forbids the service name `{text}`: give a port number"
-        ));
-    }
-    match lookup_service(text) {
-        Some(port) => Ok(port),
-        None => usage(format!("invalid port `{text}`: unknown service name")),
-    }
+    Ok(address::parse_port(text, numeric, allow_zero)?)
 }
 
-/// Look a TCP/UDP service name up in /etc/services, then in a small built-in table for
-/// machines without one.
-fn lookup_service(name: &str) -> Option<u16> {
-    static TABLE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    let table = TABLE.get_or_init(|| std::fs::read_to_string("/etc/services").ok());
-    if let Some(port) = table.as_deref().and_then(|t| find_service(t, name)) {
-        return Some(port);
-    }
-    const BUILT_IN: &[(&str, u16)] = &[
-        ("ftp", 21),
-        ("ssh", 22),
-        ("telnet", 23),
-        ("smtp", 25),
-        ("domain", 53),
-        ("http", 80),
-        ("www", 80),
-        ("pop3", 110),
-        ("imap", 143),
-        ("https", 443),
-        ("submission", 587),
-        ("imaps", 993),
-        ("pop3s", 995),
-    ];
-    BUILT_IN
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|&(_, p)| p)
-}
-
-/// Find `name` (or an alias) in the text of an /etc/services file.
-fn find_service(table: &str, name: &str) -> Option<u16> {
-    table.lines().find_map(|line| {
-        let line = line.split('#').next().unwrap_or("");
-        let mut fields = line.split_whitespace();
-        let primary = fields.next()?;
-        let port_proto = fields.next()?;
-        let (port, _proto) = port_proto.split_once('/')?;
-        let matches = primary == name || fields.any(|alias| alias == name);
-        if matches { port.parse().ok() } else { None }
-    })
-}
-
-/// Parse a host: `1.2.3.4`, `::1`, `[::1]`, `fe80::1%lo`, or a name (an error under `-n`).
+/// Parse a host: `1.2.3.4`, `::1`, `[::1]`, `fe80::1%lo`, or a name (an error under `-n`;
+/// `config/address.rs`).
 pub(crate) fn parse_host(text: &str, numeric: bool) -> Result<Host> {
-    let unbracketed = text
-        .strip_prefix('[')
-        .and_then(|t| t.strip_suffix(']'))
-        .unwrap_or(text);
-    if let Ok(ip) = unbracketed.parse::<Ipv4Addr>() {
-        return Ok(Host::Literal {
-            ip: IpAddr::V4(ip),
-            scope_id: 0,
-        });
-    }
-    let (addr, scope) = match unbracketed.split_once('%') {
-        Some((a, s)) => (a, Some(s)),
-        None => (unbracketed, None),
-    };
-    if let Ok(ip) = addr.parse::<Ipv6Addr>() {
-        let scope_id = match scope {
-            None => 0,
-            Some(scope) => parse_scope(scope)
-                .ok_or_else(|| Error::Usage(format!("unknown IPv6 scope `{scope}` in `{text}`")))?,
-        };
-        return Ok(Host::Literal {
-            ip: IpAddr::V6(ip),
-            scope_id,
-        });
-    }
-    if is_all_digits(text) {
-        // inet_aton(3) would take `2130706433` for 127.0.0.1 and `5000` for 0.0.19.136.
-        return usage(format!(
-            "invalid address `{text}` (write an IPv4 address as `a.b.c.d`)"
-        ));
-    }
-    let is_name = !text.is_empty()
-        && text.len() <= 253
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
-    if !is_name {
-        return usage(format!("invalid address `{}`", text.escape_debug()));
-    }
-    if numeric {
-        return usage(format!(
-            "`-n` forbids the host name `{text}`: give an address"
-        ));
-    }
-    Ok(Host::Name(text.to_string()))
-}
-
-/// An IPv6 scope: a number, or an interface name looked up in /sys/class/net.
-fn parse_scope(scope: &str) -> Option<u32> {
-    if let Ok(n) = scope.parse::<u32>() {
-        return Some(n);
-    }
-    if scope.is_empty() || scope.contains('/') || scope.starts_with('.') {
-        return None;
-    }
-    let index = std::fs::read_to_string(format!("/sys/class/net/{scope}/ifindex")).ok()?;
-    index.trim().parse().ok()
+    Ok(address::parse_host(text, numeric)?)
 }
 
 /// Parse a time value given to `flag` (`config/time.rs`: seconds, or with a unit);
@@ -829,16 +699,6 @@ mod tests {
         assert_eq!(usage_text(&["h", "0"]), "invalid port `0` (1-65535)");
         assert!(usage_text(&["h", "nosuchservice"]).contains("unknown service"));
         assert!(usage_text(&["-n", "127.0.0.1", "http"]).contains("-n"));
-    }
-
-    #[test]
-    fn config_service_name_port() {
-        let table = "# comment\nhttp\t\t80/tcp\t\twww\t# WorldWideWeb\nssh 22/tcp\n";
-        assert_eq!(find_service(table, "http"), Some(80));
-        assert_eq!(find_service(table, "www"), Some(80));
-        assert_eq!(find_service(table, "ssh"), Some(22));
-        assert_eq!(find_service(table, "nope"), None);
-        assert_eq!(parse_port("http", false, false).unwrap(), 80);
     }
 
     #[test]

@@ -153,6 +153,13 @@ pub(crate) enum Error {
 /// rnc's result type.
 pub(crate) type Result<T> = std::result::Result<T, Error>;
 
+/// A wrong host, port or port list from the library target's parsers is a usage error.
+impl From<rnc::config::address::UsageError> for Error {
+    fn from(e: rnc::config::address::UsageError) -> Self {
+        Error::Usage(e.0)
+    }
+}
+
 impl Error {
     /// The documented exit code: 2 for usage errors, 1 for everything that happened at run time.
     pub(crate) fn exit_code(&self) -> u8 {

@@ -5,6 +5,21 @@
 //! turns bytes or text into values, with no I/O and no dependency on the rest of rnc, goes
 //! here; everything else stays `pub(crate)` in the binary.
 
+/// Command-line values: hosts, ports and port lists.
+pub mod config {
+    pub mod address;
+    pub mod ports;
+}
+
+/// Before bytes flow: the proxy handshake, sans I/O (`net/proxy.rs` in the binary drives it).
+pub mod net {
+    pub mod proxy {
+        pub mod handshake;
+        mod http;
+        mod socks;
+    }
+}
+
 /// The terminal's pure parts.
 pub mod tty {
     pub mod keys;

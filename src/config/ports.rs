@@ -1,9 +1,11 @@
 //! `-z`'s port lists: `20-25,80,443` and several port arguments (`22 80 443`), as nc and
 //! nmap write them, → the ports to scan, ascending and each once; and the other way, a
-//! list → its short text (`20-25,80,443`) for messages. Pure, like the rest of `config`.
+//! list → its short text (`20-25,80,443`) for messages. Pure, like the rest of `config`; in the library target, shared with the fuzz targets.
 
-use super::{parse_port, usage};
-use crate::error::Result;
+use super::address::{UsageError, parse_port, usage};
+
+/// A result whose error is a usage message.
+type Result<T> = std::result::Result<T, UsageError>;
 
 /// Most connects a scan may keep in flight (`--scan-parallel`): far above any file limit
 /// a scan could use, low enough that a typo does not read as "unlimited".
@@ -11,7 +13,7 @@ const MAX_SCAN_PARALLEL: usize = 1 << 20;
 
 /// Whether `text` asks for more than one port: a list (`80,443`) or a range (`20-30`, but
 /// not a service name with a dash such as `x11-ssh`).
-pub(crate) fn is_port_list(text: &str) -> bool {
+pub fn is_port_list(text: &str) -> bool {
     text.contains(',') || is_range(text)
 }
 
@@ -26,7 +28,7 @@ fn is_range(text: &str) -> bool {
 
 /// The ports that `texts` name, each a comma-separated list of ports (numbers, or service
 /// names unless `numeric`) and `LOW-HIGH` ranges: ascending, each once.
-pub(crate) fn parse_port_list(texts: &[&str], numeric: bool) -> Result<Vec<u16>> {
+pub fn parse_port_list(texts: &[&str], numeric: bool) -> Result<Vec<u16>> {
     let mut wanted = vec![false; usize::from(u16::MAX) + 1];
     for text in texts {
         for item in text.split(',') {
@@ -49,7 +51,7 @@ pub(crate) fn parse_port_list(texts: &[&str], numeric: bool) -> Result<Vec<u16>>
 }
 
 /// `ports` (ascending) as a short list: runs of consecutive ports become ranges.
-pub(crate) fn describe_ports(ports: &[u16]) -> String {
+pub fn describe_ports(ports: &[u16]) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut i = 0;
     while i < ports.len() {
@@ -68,7 +70,7 @@ pub(crate) fn describe_ports(ports: &[u16]) -> String {
 }
 
 /// `--scan-parallel N`: a whole number from 1.
-pub(crate) fn parse_scan_parallel(text: &str) -> Result<usize> {
+pub fn parse_scan_parallel(text: &str) -> Result<usize> {
     match text.parse::<usize>() {
         Ok(n) if (1..=MAX_SCAN_PARALLEL).contains(&n) => Ok(n),
         _ => usage(format!(

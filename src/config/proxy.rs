@@ -9,35 +9,8 @@ use super::{Host, Mode, Target, Transport, parse_host, parse_port, split_host_po
 use crate::cli::Cli;
 use crate::error::Result;
 
-/// The proxy protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ProxyKind {
-    /// SOCKS version 4 (4a for a name the proxy resolves).
-    Socks4,
-    /// SOCKS version 5 (RFC 1928), with username/password (RFC 1929) when given.
-    Socks5,
-    /// HTTP `CONNECT`, with basic authentication when given.
-    Http,
-}
-
-impl ProxyKind {
-    /// The name shown to users (`-v`, errors).
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            ProxyKind::Socks4 => "socks4",
-            ProxyKind::Socks5 => "socks5",
-            ProxyKind::Http => "http",
-        }
-    }
-
-    /// The protocol's well-known port, used when `-x`/`--proxy` gives none.
-    fn default_port(self) -> u16 {
-        match self {
-            ProxyKind::Socks4 | ProxyKind::Socks5 => 1080,
-            ProxyKind::Http => 3128,
-        }
-    }
-}
+// The protocol is the handshake's (in the library target, with the reply parsers).
+pub(crate) use rnc::net::proxy::handshake::ProxyKind;
 
 /// Where the target's name is resolved (`--proxy-dns`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,15 +7,12 @@
 //!
 //! This file is the driver: it owns the socket, the loop and the password question of
 //! `-P USER` (`tty/prompt.rs`). The protocol half is pure and lives beside it:
-//! `handshake.rs` (the state machine), `socks.rs` and `http.rs` (each protocol's bytes).
+//! `handshake.rs` (the state machine), `socks.rs` and `http.rs` (each protocol's bytes),
+//! compiled in the library target (`src/lib.rs`) so the fuzz targets share them.
 //! The driver peeks at the socket (`MSG_PEEK`) and consumes exactly the bytes of each
 //! reply, never more, so what the proxy sends after its reply (the start of the tunnelled
 //! stream, or the TLS server's first bytes) stays in the socket for the session. A reply
 //! may take at most `MAX_REPLY_BYTES`. This file never touches the relay.
-
-mod handshake;
-mod http;
-mod socks;
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -34,7 +31,8 @@ use crate::net::endpoint::{Endpoint, canonical_addr};
 use crate::notices::print_line;
 use crate::relay::session::Session;
 use crate::tty::prompt::PasswordPrompt;
-use handshake::{Destination, Handshake, Refusal, Step};
+// The handshake and the reply parsers are in the library target, shared with the fuzz targets.
+use rnc::net::proxy::handshake::{Destination, Handshake, Refusal, Step};
 
 /// The longest reply accepted from a proxy: an HTTP reply header longer than this is an
 /// error (a SOCKS reply takes at most 262 bytes).

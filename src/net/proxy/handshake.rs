@@ -3,17 +3,47 @@
 //! next (`Step`) or why it failed (`Refusal`). It never trusts a length or a byte it was
 //! sent. The protocols' own requests and replies are in `socks.rs` (SOCKS4/4a, SOCKS5 and
 //! RFC 1929) and `http.rs` (`CONNECT`); the loop-driven exchange on the socket is
-//! `proxy.rs`. No sockets, no loop, no terminal here.
+//! `proxy.rs`. No sockets, no loop, no terminal here: it is in the library target, which
+//! the fuzz targets share.
 
 use std::net::{IpAddr, SocketAddr};
 
 use super::http::on_http_connect;
 use super::socks::{on_socks5_auth, socks5_auth_request};
-use crate::config::ProxyKind;
+
+/// The proxy protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyKind {
+    /// SOCKS version 4 (4a for a name the proxy resolves).
+    Socks4,
+    /// SOCKS version 5 (RFC 1928), with username/password (RFC 1929) when given.
+    Socks5,
+    /// HTTP `CONNECT`, with basic authentication when given.
+    Http,
+}
+
+impl ProxyKind {
+    /// The name shown to users (`-v`, errors).
+    pub fn name(self) -> &'static str {
+        match self {
+            ProxyKind::Socks4 => "socks4",
+            ProxyKind::Socks5 => "socks5",
+            ProxyKind::Http => "http",
+        }
+    }
+
+    /// The protocol's well-known port, used when `-x`/`--proxy` gives none.
+    pub fn default_port(self) -> u16 {
+        match self {
+            ProxyKind::Socks4 | ProxyKind::Socks5 => 1080,
+            ProxyKind::Http => 3128,
+        }
+    }
+}
 
 /// Where the proxy is asked to connect to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Destination {
+pub enum Destination {
     /// An address rnc resolved, or that the user gave.
     Ip(IpAddr),
     /// A name the proxy resolves.
@@ -37,7 +67,7 @@ pub(super) enum Stage {
 
 /// What a reply leads to.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Step {
+pub enum Step {
     /// The reply is not complete yet.
     NeedMore,
     /// The reply took the first `used` bytes; send `send` next, or, with `None`, the
@@ -50,7 +80,7 @@ pub(crate) enum Step {
 
 /// Why the handshake failed, in words; the driver names the hop.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Refusal {
+pub enum Refusal {
     /// The proxy itself: `proxy P: …`.
     Proxy(String),
     /// The proxy could not reach the target: `via proxy P: …`.
@@ -61,7 +91,7 @@ pub(crate) enum Refusal {
 
 /// The handshake's protocol state (sans I/O).
 #[derive(Debug)]
-pub(crate) struct Handshake {
+pub struct Handshake {
     /// The protocol.
     pub(super) kind: ProxyKind,
     /// The request whose reply comes next.
@@ -76,7 +106,7 @@ pub(crate) struct Handshake {
 
 impl Handshake {
     /// A handshake and its first request.
-    pub(crate) fn start(
+    pub fn start(
         kind: ProxyKind,
         destination: Destination,
         port: u16,
@@ -104,12 +134,12 @@ impl Handshake {
     }
 
     /// The target as shown: `127.0.0.1:8080`, `[::1]:8080`, `example.org:443`.
-    pub(crate) fn target_text(&self) -> String {
+    pub fn target_text(&self) -> String {
         destination_text(&self.destination, self.port)
     }
 
     /// Read the reply to the last request from `reply` (everything received so far).
-    pub(crate) fn on_reply(&mut self, reply: &[u8]) -> std::result::Result<Step, Refusal> {
+    pub fn on_reply(&mut self, reply: &[u8]) -> std::result::Result<Step, Refusal> {
         match self.stage {
             Stage::Socks5Greeting => self.on_socks5_method(reply),
             Stage::Socks5Auth => on_socks5_auth(reply).map(|step| match step {
@@ -129,7 +159,7 @@ impl Handshake {
     }
 
     /// The user whose password is not known yet (`-P USER`).
-    pub(crate) fn user_without_password(&self) -> Option<&str> {
+    pub fn user_without_password(&self) -> Option<&str> {
         match &self.auth {
             Some((user, None)) => Some(user),
             _ => None,
@@ -139,10 +169,7 @@ impl Handshake {
     /// After `Step::NeedPassword`: the password typed, and the request that carries it.
     /// SOCKS5 sends it on the same connection (RFC 1929); HTTP sends its `CONNECT` again
     /// with credentials, on a new connection, as nc does after a 407.
-    pub(crate) fn with_password(
-        &mut self,
-        password: String,
-    ) -> std::result::Result<Vec<u8>, Refusal> {
+    pub fn with_password(&mut self, password: String) -> std::result::Result<Vec<u8>, Refusal> {
         if let Some((_, pass)) = &mut self.auth {
             *pass = Some(password);
         }
@@ -161,7 +188,7 @@ impl Handshake {
     }
 
     /// The protocol's name as shown (`socks5`).
-    pub(crate) fn kind(&self) -> ProxyKind {
+    pub fn kind(&self) -> ProxyKind {
         self.kind
     }
 }

@@ -94,8 +94,8 @@ fn base64(data: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ProxyKind;
     use crate::net::proxy::handshake::Destination;
+    use crate::net::proxy::handshake::ProxyKind;
 
     fn start(
         kind: ProxyKind,

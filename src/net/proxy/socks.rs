@@ -203,7 +203,7 @@ fn socks5_reason(code: u8, target: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ProxyKind;
+    use crate::net::proxy::handshake::ProxyKind;
 
     fn start(
         kind: ProxyKind,
