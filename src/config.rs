@@ -624,6 +624,8 @@ fn parse_unix_path(text: &OsStr) -> Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
     use clap::Parser;
 
@@ -974,92 +976,99 @@ mod tests {
         ));
     }
 
-    /// A small deterministic generator for the property tests (no extra crate).
-    struct XorShift(u64);
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
 
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn text(&mut self, alphabet: &[u8], max_len: usize) -> String {
-            let len = (self.next() % (max_len as u64 + 1)) as usize;
-            (0..len)
-                .map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize] as char)
-                .collect()
-        }
-    }
-
-    #[test]
-    fn config_fuzz_ports_and_hosts_never_panic_and_agree_with_u16() {
-        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
-        let alphabet = b"0123456789-+x.:%[]abcz_ \t\x1b";
-        for _ in 0..20_000 {
-            let text = rng.text(alphabet, 12);
+        /// Ports, hosts and timeouts from the characters that matter never panic, and a
+        /// port is accepted exactly when it is digits that `u16` parsing takes (0 aside).
+        #[test]
+        fn config_property_ports_hosts_timeouts_never_panic_and_agree_with_u16(
+            text in "[0-9+x.:%\\[\\]abcz_ \t\x1b-]{0,12}",
+            numeric: bool,
+        ) {
             match parse_port(&text, true, false) {
                 Ok(port) => {
-                    assert!(port >= 1, "{text:?}");
-                    assert_eq!(text.parse::<u16>().ok(), Some(port), "{text:?}");
+                    prop_assert!(port >= 1, "{:?}", text);
+                    prop_assert_eq!(text.parse::<u16>().ok(), Some(port));
                 }
-                Err(Error::Usage(msg)) => assert!(!msg.contains('\n'), "{msg:?}"),
-                Err(other) => panic!("{text:?}: {other:?}"),
+                Err(Error::Usage(msg)) => {
+                    prop_assert!(!msg.contains('\n'), "{:?}", msg);
+                    let digits = text.bytes().all(|b| b.is_ascii_digit());
+                    prop_assert!(!(digits && matches!(text.parse::<u16>(), Ok(1..))), "{:?}", text);
+                }
+                Err(other) => prop_assert!(false, "{:?}: {:?}", text, other),
             }
-            let _ = parse_host(&text, rng.next().is_multiple_of(2));
-            let _ = parse_timeout("-w", &text, rng.next().is_multiple_of(2));
+            let _ = parse_host(&text, numeric);
+            let _ = parse_timeout("-w", &text, numeric);
         }
     }
 
-    #[test]
-    fn config_fuzz_command_lines_never_panic() {
-        let mut rng = XorShift(42);
-        let words = [
-            "-l",
-            "-u",
-            "-U",
-            "-4",
-            "-6",
-            "-n",
-            "-k",
-            "-d",
-            "-C",
-            "-v",
-            "-z",
-            "-N",
-            "-p",
-            "-s",
-            "-w",
-            "-q",
-            "--no-shutdown",
-            "127.0.0.1",
-            "::1",
-            "[::1]",
-            "0",
-            "80",
-            "70000",
-            "-1",
-            "http",
-            "/tmp/x.sock",
-            "",
-            "1e9",
-            "0.5",
-            "fe80::1%lo",
-            "name.example",
-        ];
-        // clap builds its parser per call (~0.3 ms in a debug build): 2,000 lines suffice.
-        for _ in 0..2_000 {
-            let n = (rng.next() % 6) as usize;
-            let argv: Vec<&str> = std::iter::once("rnc")
-                .chain((0..n).map(|_| words[(rng.next() % words.len() as u64) as usize]))
-                .collect();
+    proptest! {
+        // clap builds its parser per call (~0.3 ms in a debug build): a few hundred lines.
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Whole command lines from nc's flags and awkward values never panic: either clap
+        /// refuses them, or `Config` takes them or gives a usage error.
+        #[test]
+        fn config_property_command_lines_never_panic(
+            words in prop::collection::vec(prop::sample::select(COMMAND_WORDS), 0..6),
+        ) {
+            let argv: Vec<&str> = std::iter::once("rnc").chain(words.iter().copied()).collect();
             if let Ok(cli) = Cli::try_parse_from(&argv) {
                 match Config::from_cli(cli) {
                     Ok(_) | Err(Error::Usage(_)) | Err(Error::UnixPath { .. }) => {}
-                    Err(other) => panic!("{argv:?}: {other:?}"),
+                    Err(other) => prop_assert!(false, "{:?}: {:?}", argv, other),
                 }
             }
         }
     }
+
+    /// Flags and values for `config_property_command_lines_never_panic`.
+    const COMMAND_WORDS: &[&str] = &[
+        "-l",
+        "-u",
+        "-U",
+        "-4",
+        "-6",
+        "-n",
+        "-k",
+        "-d",
+        "-C",
+        "-v",
+        "-z",
+        "-N",
+        "-p",
+        "-s",
+        "-w",
+        "-q",
+        "--no-shutdown",
+        "127.0.0.1",
+        "::1",
+        "[::1]",
+        "0",
+        "80",
+        "70000",
+        "-1",
+        "http",
+        "/tmp/x.sock",
+        "",
+        "1e9",
+        "0.5",
+        "fe80::1%lo",
+        "name.example",
+        "-x",
+        "-X",
+        "5",
+        "--proxy",
+        "127.0.0.1:1080",
+        "-t",
+        "-i",
+        "500ms",
+        "--retry",
+        "20-25,80",
+        "-T",
+        "lowdelay",
+        "--tls",
+        "--keepalive",
+    ];
 }

@@ -171,6 +171,8 @@ fn parse_scope(scope: &str) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -181,5 +183,45 @@ mod tests {
         assert_eq!(find_service(table, "ssh"), Some(22));
         assert_eq!(find_service(table, "nope"), None);
         assert_eq!(parse_port("http", false, false).unwrap(), 80);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+        /// A port as text parses back to itself; 0 only where it is allowed.
+        #[test]
+        fn address_property_port_round_trips(port: u16, numeric: bool) {
+            let text = port.to_string();
+            prop_assert_eq!(parse_port(&text, numeric, true), Ok(port));
+            prop_assert_eq!(parse_port(&text, numeric, false).is_ok(), port != 0);
+        }
+
+        /// An IPv4 address as text, bare or bracketed, parses back to itself.
+        #[test]
+        fn address_property_ipv4_round_trips(ip: Ipv4Addr, numeric: bool) {
+            let want = Host::Literal { ip: IpAddr::V4(ip), scope_id: 0 };
+            prop_assert_eq!(parse_host(&ip.to_string(), numeric), Ok(want.clone()));
+            prop_assert_eq!(parse_host(&format!("[{ip}]"), numeric), Ok(want));
+        }
+
+        /// An IPv6 address as text, bare, bracketed or with a numeric scope, parses back to
+        /// itself.
+        #[test]
+        fn address_property_ipv6_round_trips(ip: Ipv6Addr, scope: u32, numeric: bool) {
+            let bare = Host::Literal { ip: IpAddr::V6(ip), scope_id: 0 };
+            prop_assert_eq!(parse_host(&ip.to_string(), numeric), Ok(bare.clone()));
+            prop_assert_eq!(parse_host(&format!("[{ip}]"), numeric), Ok(bare));
+            prop_assert_eq!(
+                parse_host(&format!("{ip}%{scope}"), numeric),
+                Ok(Host::Literal { ip: IpAddr::V6(ip), scope_id: scope })
+            );
+        }
+
+        /// A host name is kept as written, and refused under `-n`.
+        #[test]
+        fn address_property_names_kept_as_written(name in "[a-z][a-z0-9-]{0,20}(\\.[a-z0-9-]{1,10}){0,3}") {
+            prop_assert_eq!(parse_host(&name, false), Ok(Host::Name(name.clone())));
+            prop_assert!(parse_host(&name, true).is_err());
+        }
     }
 }

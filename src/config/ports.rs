@@ -81,6 +81,8 @@ pub fn parse_scan_parallel(text: &str) -> Result<usize> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn err(texts: &[&str]) -> String {
@@ -137,6 +139,32 @@ mod tests {
         assert_eq!(parse_scan_parallel("5000").unwrap(), 5000);
         for bad in ["0", "-1", "x", ""] {
             assert!(parse_scan_parallel(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// A set of ports, described as a short list, parses back to the same ports
+        /// (ascending, each once), and the description has no run left unmerged.
+        #[test]
+        fn config_property_port_list_round_trips(
+            // Sparse sets over the whole range, and dense ones that make runs.
+            ports in prop_oneof![
+                prop::collection::btree_set(1u16.., 0..40),
+                prop::collection::btree_set(1u16..40, 0..30),
+            ],
+        ) {
+            let ports: Vec<u16> = ports.into_iter().collect();
+            let text = describe_ports(&ports);
+            if ports.is_empty() {
+                prop_assert_eq!(text, "");
+            } else {
+                prop_assert_eq!(parse_port_list(&[&text], true), Ok(ports.clone()));
+                let items = text.split(',').count();
+                let runs = 1 + ports.windows(2).filter(|w| w[1] != w[0] + 1).count();
+                prop_assert_eq!(items, runs, "{}", text);
+            }
         }
     }
 }

@@ -37,6 +37,8 @@ impl CrlfEncoder {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn encode_chunks(chunks: &[&[u8]]) -> Vec<u8> {
@@ -62,13 +64,42 @@ mod tests {
         assert_eq!(encode_chunks(&[b"\r", b"", b"\n"]), b"\r\n");
     }
 
-    #[test]
-    fn crlf_any_split_equals_whole() {
-        let input = b"GET / HTTP/1.0\nHost: x\r\n\n\r\r\n\n";
-        let whole = encode_chunks(&[input]);
-        for split in 0..=input.len() {
-            let (a, b) = input.split_at(split);
-            assert_eq!(encode_chunks(&[a, b]), whole, "split at {split}");
+    /// Text with newlines, CRs and CRLFs in every order.
+    fn lines() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(prop::sample::select(&b"\n\r\n\rab\x00\xff"[..]), 0..40)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+        /// Cutting the input into three reads anywhere gives the output of feeding it whole.
+        #[test]
+        fn crlf_property_any_split_equals_whole(
+            input in lines(),
+            a: prop::sample::Index,
+            b: prop::sample::Index,
+        ) {
+            let (x, y) = (a.index(input.len() + 1), b.index(input.len() + 1));
+            let (first, second) = (x.min(y), x.max(y));
+            let whole = encode_chunks(&[&input]);
+            let parts = encode_chunks(&[&input[..first], &input[first..second], &input[second..]]);
+            prop_assert_eq!(parts, whole);
+        }
+
+        /// Every LF goes out as CRLF, one CR added only where none was: the output is the
+        /// input with a CR before each bare LF, and encoding it again changes nothing.
+        #[test]
+        fn crlf_property_adds_cr_only_before_bare_lf_and_is_idempotent(input in lines()) {
+            let out = encode_chunks(&[&input]);
+            let mut want = Vec::new();
+            for (i, &byte) in input.iter().enumerate() {
+                if byte == b'\n' && (i == 0 || input[i - 1] != b'\r') {
+                    want.push(b'\r');
+                }
+                want.push(byte);
+            }
+            prop_assert_eq!(&out, &want);
+            prop_assert_eq!(encode_chunks(&[&out]), out);
         }
     }
 }

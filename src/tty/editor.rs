@@ -414,6 +414,8 @@ fn push_changed(actions: &mut Vec<EditAction>) {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
     use crate::tty::width::char_cols;
 
@@ -714,27 +716,23 @@ mod tests {
         assert_eq!(editor.line(), "abc");
     }
 
-    /// Deterministic pseudo-random bytes for the fuzz tests (no extra crate).
-    fn xorshift(state: &mut u64) -> u64 {
-        *state ^= *state << 13;
-        *state ^= *state >> 7;
-        *state ^= *state << 17;
-        *state
-    }
+    /// Bytes that matter to the parser, weighted towards escape sequences.
+    const KEY_BYTES: &[u8] = b"\x1b\x1b[[O~;0123ABCDHFR~\r\n\x7f\x08\x01\x03\x04\x05\x07\x0b\x0c\x12\x12\x15\x17\x19abcdf \xc3\xa9\xe2\x80\xae\xff\xcc\x81";
 
-    #[test]
-    fn editor_fuzz_any_keys_render_safely_and_split_reads_agree() {
-        // Bytes that matter to the parser, weighted towards escape sequences.
-        let alphabet: &[u8] = b"\x1b\x1b[[O~;0123ABCDHFR~\r\n\x7f\x08\x01\x03\x04\x05\x07\x0b\x0c\x12\x12\x15\x17\x19abcdf \xc3\xa9\xe2\x80\xae\xff\xcc\x81";
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        for _ in 0..3_000 {
-            let len = (xorshift(&mut state) % 40) as usize;
-            let input: Vec<u8> = (0..len)
-                .map(|_| alphabet[(xorshift(&mut state) % alphabet.len() as u64) as usize])
-                .collect();
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+        /// Whatever keys arrive, the input row fits any width with the cursor inside it and
+        /// no control character in it, and reading the keys in two parts (cut anywhere)
+        /// sends the same lines and leaves the same line being edited.
+        #[test]
+        fn editor_property_any_keys_render_safely_and_split_reads_agree(
+            input in prop::collection::vec(prop::sample::select(KEY_BYTES), 0..40),
+            cut: prop::sample::Index,
+        ) {
+            let split = cut.index(input.len() + 1);
             let mut whole = LineEditor::new();
             let whole_actions = whole.feed(&input);
-            let split = (xorshift(&mut state) as usize) % (input.len() + 1);
             let mut parts = LineEditor::new();
             let mut part_actions = parts.feed(&input[..split]);
             part_actions.extend(parts.feed(&input[split..]));
@@ -747,30 +745,30 @@ mod tests {
                     })
                     .collect()
             };
-            assert_eq!(
+            prop_assert_eq!(
                 sent(&whole_actions),
                 sent(&part_actions),
-                "{input:?} split at {split}"
+                "split at {}", split
             );
-            assert_eq!(whole.line(), parts.line(), "{input:?} split at {split}");
-            assert_eq!(
+            prop_assert_eq!(whole.line(), parts.line(), "split at {}", split);
+            prop_assert_eq!(
                 whole.render(80),
                 parts.render(80),
-                "{input:?} split at {split}"
+                "split at {}", split
             );
             for width in [0, 1, 2, 3, 10, 80] {
                 let (row, col) = whole.render(width);
-                assert!(
+                prop_assert!(
                     str_cols(&row) <= width,
-                    "{input:?} at width {width}: {row:?}"
+                    "at width {}: {:?}", width, row
                 );
-                assert!(
+                prop_assert!(
                     width == 0 || col < width,
-                    "{input:?} at width {width}: cursor {col}"
+                    "at width {}: cursor {}", width, col
                 );
-                assert!(
+                prop_assert!(
                     !row.chars().any(|c| c.is_control()),
-                    "{input:?} renders a control character: {row:?}"
+                    "a control character in {:?}", row
                 );
             }
         }

@@ -305,6 +305,8 @@ fn decimal<T: std::str::FromStr>(field: &[u8]) -> Option<T> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     /// The keys a fresh parser gives for `input`.
@@ -407,5 +409,35 @@ mod tests {
             [Key::Enter, Key::CtrlC],
             "esc then a control key is that key; a trailing esc waits"
         );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+        /// Text without control characters is typed as exactly its characters, however
+        /// the reads cut it (the parser takes one byte at a time, keeping what is cut).
+        #[test]
+        fn keys_property_plain_text_is_its_characters(text in "[^\\p{Cc}]{0,30}") {
+            let want: Vec<Key> = text.chars().map(Key::Char).collect();
+            prop_assert_eq!(keys(text.as_bytes()), want);
+        }
+
+        /// Whatever the terminal sends, a typed character is never an ASCII control but
+        /// tab, and a cursor report counts from 1.
+        #[test]
+        fn keys_property_no_control_characters_typed(
+            input in prop::collection::vec(
+                prop_oneof![any::<u8>(), prop::sample::select(&b"\x1b[O;0123456789R~]\\\x07P"[..])],
+                0..60,
+            ),
+        ) {
+            for key in keys(&input) {
+                match key {
+                    Key::Char(c) => prop_assert!(c == '\t' || !c.is_ascii_control(), "{:?}", c),
+                    Key::CursorReport(row, col) => prop_assert!(row >= 1 && col >= 1),
+                    _ => {}
+                }
+            }
+        }
     }
 }

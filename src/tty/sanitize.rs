@@ -168,6 +168,8 @@ fn push_byte_escape(b: u8, out: &mut Vec<u8>) {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn sanitize_chunks(chunks: &[&[u8]]) -> Vec<u8> {
@@ -184,27 +186,9 @@ mod tests {
         String::from_utf8(sanitize_chunks(&[input])).expect("output is UTF-8")
     }
 
-    /// A small deterministic PRNG (xorshift64) so property tests need no crate.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
-
-    /// Random bytes biased towards the interesting ones: controls, newlines, ESC, UTF-8
-    /// lead and continuation bytes, C1 and bidi encodings.
-    fn random_input(rng: &mut XorShift) -> Vec<u8> {
+    /// Bytes biased towards the interesting ones: controls, newlines, ESC, UTF-8 lead and
+    /// continuation bytes, C1 and bidi encodings, cut characters; and any byte at all.
+    fn interesting_bytes() -> impl Strategy<Value = Vec<u8>> {
         const PIECES: &[&[u8]] = &[
             b"a",
             b"Z ",
@@ -231,16 +215,11 @@ mod tests {
             b"\x9b",
             b"\xed\xa0\x80",
         ];
-        let len = rng.below(24);
-        let mut v = Vec::new();
-        for _ in 0..len {
-            if rng.below(4) == 0 {
-                v.push(rng.next() as u8);
-            } else {
-                v.extend_from_slice(PIECES[rng.below(PIECES.len())]);
-            }
-        }
-        v
+        let piece = prop_oneof![
+            3 => prop::sample::select(PIECES).prop_map(<[u8]>::to_vec),
+            1 => any::<u8>().prop_map(|b| vec![b]),
+        ];
+        prop::collection::vec(piece, 0..24).prop_map(|pieces| pieces.concat())
     }
 
     fn assert_display_safe(out: &[u8], input: &[u8]) {
@@ -353,40 +332,45 @@ mod tests {
         assert_eq!(sanitize_chunks(&[b"\r\xe2", b"\x82\xac"]), "^M€".as_bytes());
     }
 
-    #[test]
-    fn sanitize_property_output_is_display_safe() {
-        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
-        for _ in 0..20_000 {
-            let input = random_input(&mut rng);
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+        /// Whatever the peer sends, the output is UTF-8 without ESC, DEL, C0 (but tab and
+        /// CR LF), C1 or bidi controls.
+        #[test]
+        fn sanitize_property_output_is_display_safe(input in interesting_bytes()) {
             let out = sanitize_chunks(&[&input]);
             assert_display_safe(&out, &input);
-            assert!(!out.contains(&0x1b) && !out.contains(&0x7f));
+            prop_assert!(!out.contains(&0x1b) && !out.contains(&0x7f));
         }
-    }
 
-    #[test]
-    fn sanitize_property_any_split_equals_whole() {
-        let mut rng = XorShift(0x0123_4567_89ab_cdef);
-        for _ in 0..3_000 {
-            let input = random_input(&mut rng);
+        /// The same for uniformly random bytes.
+        #[test]
+        fn sanitize_property_random_bytes_are_safe(input in prop::collection::vec(any::<u8>(), 0..40)) {
+            assert_display_safe(&sanitize_chunks(&[&input]), &input);
+        }
+
+        /// Cutting the input into three reads anywhere, or byte by byte with empty reads in
+        /// between, gives the output of feeding it whole.
+        #[test]
+        fn sanitize_property_any_split_equals_whole(
+            input in interesting_bytes(),
+            a in any::<prop::sample::Index>(),
+            b in any::<prop::sample::Index>(),
+        ) {
             let whole = sanitize_chunks(&[&input]);
-            for at in 0..=input.len() {
-                let (a, b) = input.split_at(at);
-                assert_eq!(sanitize_chunks(&[a, b]), whole, "{input:?} split at {at}");
-            }
-            // Every byte in its own chunk, with empty chunks in between.
+            let (x, y) = (a.index(input.len() + 1), b.index(input.len() + 1));
+            let (first, second) = (x.min(y), x.max(y));
+            let parts = [&input[..first], &input[first..second], &input[second..]];
+            prop_assert_eq!(sanitize_chunks(&parts), whole.clone());
             let singles: Vec<&[u8]> = input.chunks(1).flat_map(|c| [c, &[][..]]).collect();
-            assert_eq!(sanitize_chunks(&singles), whole, "{input:?} byte by byte");
+            prop_assert_eq!(sanitize_chunks(&singles), whole);
         }
-    }
 
-    #[test]
-    fn sanitize_property_random_bytes_are_safe() {
-        let mut rng = XorShift(42);
-        for _ in 0..5_000 {
-            let input: Vec<u8> = (0..rng.below(40)).map(|_| rng.next() as u8).collect();
-            let out = sanitize_chunks(&[&input]);
-            assert_display_safe(&out, &input);
+        /// Printable text with no control character passes unchanged.
+        #[test]
+        fn sanitize_property_plain_text_passes(text in "[^\\p{Cc}\\u{202a}-\\u{202e}\\u{2066}-\\u{2069}]{0,30}") {
+            prop_assert_eq!(sanitize(text.as_bytes()), text);
         }
     }
 

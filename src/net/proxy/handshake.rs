@@ -223,6 +223,8 @@ fn destination_text(destination: &Destination, port: u16) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn start(
@@ -234,23 +236,23 @@ mod tests {
         Handshake::start(kind, dest, 8080, auth).expect("starts")
     }
 
-    #[test]
-    fn proxy_replies_never_panic_on_any_prefix_of_noise() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        for kind in [ProxyKind::Socks4, ProxyKind::Socks5, ProxyKind::Http] {
-            for _ in 0..2000 {
-                let (mut hs, _) = start(kind, Destination::Name("n".into()), Some(("u", "")));
-                let mut noise = Vec::new();
-                for _ in 0..(seed % 40) {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    noise.push((seed >> 24) as u8);
-                }
-                for cut in 0..=noise.len() {
-                    if let Ok(Step::Next { used, .. }) = hs.on_reply(&noise[..cut]) {
-                        assert!(used <= cut, "{kind:?} used {used} of {cut}");
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// Any reply, read at every length it reaches, never panics, and a step never
+        /// claims more bytes than were received.
+        #[test]
+        fn proxy_property_replies_never_panic_on_any_prefix_of_noise(
+            kind in prop::sample::select(&[ProxyKind::Socks4, ProxyKind::Socks5, ProxyKind::Http][..]),
+            noise in prop::collection::vec(any::<u8>(), 0..40),
+        ) {
+            let (mut hs, _) = start(kind, Destination::Name("n".into()), Some(("u", "")));
+            for cut in 0..=noise.len() {
+                match hs.on_reply(&noise[..cut]) {
+                    Ok(Step::Next { used, .. } | Step::NeedPassword { used }) => {
+                        prop_assert!(used <= cut, "{:?} used {} of {}", kind, used, cut);
                     }
+                    Ok(Step::NeedMore) | Err(_) => {}
                 }
             }
         }
