@@ -979,11 +979,12 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2_000))]
 
-        /// Ports, hosts and timeouts from the characters that matter never panic, and a
-        /// port is accepted exactly when it is digits that `u16` parsing takes (0 aside).
+        /// Ports, hosts and timeouts from the characters that matter never panic, a port
+        /// is accepted exactly when it is digits that `u16` parsing takes (0 aside), and a
+        /// usage message is one line.
         #[test]
         fn config_property_ports_hosts_timeouts_never_panic_and_agree_with_u16(
-            text in "[0-9+x.:%\\[\\]abcz_ \t\x1b-]{0,12}",
+            text in "[0-9+x.:%\\[\\]abcz_ \t\n\x1b-]{0,12}",
             numeric: bool,
         ) {
             match parse_port(&text, true, false) {
@@ -998,7 +999,9 @@ mod tests {
                 }
                 Err(other) => prop_assert!(false, "{:?}: {:?}", text, other),
             }
-            let _ = parse_host(&text, numeric);
+            if let Err(Error::Usage(msg)) = parse_host(&text, numeric) {
+                prop_assert!(!msg.contains('\n'), "{:?}", msg);
+            }
             let _ = parse_timeout("-w", &text, numeric);
         }
     }

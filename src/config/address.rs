@@ -127,8 +127,15 @@ pub fn parse_host(text: &str, numeric: bool) -> Result<Host, UsageError> {
     if let Ok(ip) = addr.parse::<Ipv6Addr>() {
         let scope_id = match scope {
             None => 0,
-            Some(scope) => parse_scope(scope)
-                .ok_or_else(|| UsageError(format!("unknown IPv6 scope `{scope}` in `{text}`")))?,
+            Some(scope) => parse_scope(scope).ok_or_else(|| {
+                // Escaped like every other text the user typed that rnc could not take, so
+                // the message stays one line (the `address` fuzz target found a newline).
+                UsageError(format!(
+                    "unknown IPv6 scope `{}` in `{}`",
+                    scope.escape_debug(),
+                    text.escape_debug()
+                ))
+            })?,
         };
         return Ok(Host::Literal {
             ip: IpAddr::V6(ip),
@@ -183,6 +190,15 @@ mod tests {
         assert_eq!(find_service(table, "ssh"), Some(22));
         assert_eq!(find_service(table, "nope"), None);
         assert_eq!(parse_port("http", false, false).unwrap(), 80);
+    }
+
+    #[test]
+    fn address_unknown_scope_message_is_one_escaped_line() {
+        // The `address` fuzz target's find, cut down: a newline in the scope.
+        let err = parse_host("44:4::5:0%%p\np", false).unwrap_err();
+        assert_eq!(err.0, "unknown IPv6 scope `%p\\np` in `44:4::5:0%%p\\np`");
+        let err = parse_host("fe80::1%no\x1b[2Jsuch", false).unwrap_err();
+        assert!(!err.0.contains(['\n', '\x1b']), "{err}");
     }
 
     proptest! {
