@@ -5,7 +5,8 @@
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz`) and a nightly toolchain (libFuzzer's
 # instrumentation and AddressSanitizer take `-Z` flags); FUZZ_TOOLCHAIN picks another one
-# (default `nightly`). The corpus of each target is fuzz/corpus/TARGET (committed); a
+# (default `nightly`): stable works with RUSTC_BOOTSTRAP=1 set,
+#     FUZZ_TOOLCHAIN=stable RUSTC_BOOTSTRAP=1 fuzz/run.sh 2 The corpus of each target is fuzz/corpus/TARGET (committed); a
 # crash lands in fuzz/artifacts/TARGET/ and stops the run. Each run's libFuzzer output is
 # kept in fuzz/logs/TARGET.log; the last lines (executions, coverage, features) are printed.
 set -euo pipefail
