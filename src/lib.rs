@@ -2,8 +2,9 @@
 //!
 //! The binary (`src/main.rs`) uses these modules from here rather than compiling them
 //! itself, so there is one copy of each, at its usual place in the tree. Only code that
-//! turns bytes or text into values, with no I/O and no dependency on the rest of rnc, goes
-//! here; everything else stays `pub(crate)` in the binary.
+//! turns bytes or text into values, with no dependency on the rest of rnc and no I/O (but
+//! the services table and interface names that `config/address.rs` looks up), goes here;
+//! everything else stays `pub(crate)` in the binary, and nothing here uses the binary.
 
 /// Command-line values: hosts, ports and port lists.
 pub mod config {

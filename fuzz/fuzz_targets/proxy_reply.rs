@@ -1,12 +1,13 @@
 //! The proxy handshake's reply parsers (`net/proxy/{handshake,socks,http}.rs`) on any bytes
-//! from a proxy, arriving in pieces as a driver would see them: no panic, and a step never
-//! claims more bytes than were received.
+//! from a proxy, arriving in pieces as a driver would see them: no panic, a step never
+//! claims more bytes than were received, and a refusal's words (which quote the proxy) hold
+//! no control character, so a proxy cannot drive the terminal through rnc's message.
 #![no_main]
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use libfuzzer_sys::fuzz_target;
-use rnc::net::proxy::handshake::{Destination, Handshake, ProxyKind, Step};
+use rnc::net::proxy::handshake::{Destination, Handshake, ProxyKind, Refusal, Step};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&setup, reply)) = data.split_first() else {
@@ -53,7 +54,10 @@ fuzz_target!(|data: &[u8]| {
                     return;
                 }
             }
-            Err(_) => return,
+            Err(Refusal::Proxy(text) | Refusal::Via(text) | Refusal::Answered(text)) => {
+                assert!(!text.chars().any(char::is_control), "{text:?}");
+                return;
+            }
         }
     }
 });

@@ -239,8 +239,8 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(500))]
 
-        /// Any reply, read at every length it reaches, never panics, and a step never
-        /// claims more bytes than were received.
+        /// Any reply, read at every length it reaches, never panics, a step never claims
+        /// more bytes than were received, and a refusal's words hold no control character.
         #[test]
         fn proxy_property_replies_never_panic_on_any_prefix_of_noise(
             kind in prop::sample::select(&[ProxyKind::Socks4, ProxyKind::Socks5, ProxyKind::Http][..]),
@@ -252,7 +252,10 @@ mod tests {
                     Ok(Step::Next { used, .. } | Step::NeedPassword { used }) => {
                         prop_assert!(used <= cut, "{:?} used {} of {}", kind, used, cut);
                     }
-                    Ok(Step::NeedMore) | Err(_) => {}
+                    Ok(Step::NeedMore) => {}
+                    Err(Refusal::Proxy(text) | Refusal::Via(text) | Refusal::Answered(text)) => {
+                        prop_assert!(!text.chars().any(char::is_control), "{:?}", text);
+                    }
                 }
             }
         }
