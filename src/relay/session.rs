@@ -21,7 +21,7 @@ use crate::relay::connection::{
     Connection, DatagramPeer, TimerEnd, receive_datagrams, send_datagram,
 };
 use crate::relay::crlf::CrlfEncoder;
-use crate::relay::direction::{CrlfSource, Direction, QUEUE_BYTES, Source};
+use crate::relay::direction::{CrlfSource, Direction, Filled, QUEUE_BYTES, Source};
 use crate::relay::ends::{SocketSink, SocketSource, StdinSource, StdoutSink};
 use crate::relay::pace::LinePacer;
 use crate::relay::stdio::StdStream;
@@ -29,7 +29,7 @@ use crate::relay::telnet::Telnet;
 use crate::relay::tls::{TlsLayer, TlsSink, TlsSource, truncated_error};
 use crate::relay::zerocopy::{FromPeer, ToPeer};
 use crate::sys::FdKind;
-use crate::tty::ui::Ui;
+use crate::tty::ui::{TypedLines, Ui};
 
 mod paths;
 mod replies;
@@ -58,8 +58,6 @@ const ZERO_COPY_STEPS: usize = 16;
 /// messages (typing, requests, the latency case) stay on read/write, which costs fewer
 /// syscalls per message than splice and its readiness probe.
 const BULK_READ_BYTES: usize = 64 * 1024;
-/// Received bytes handed to the screen at a time (keeps each escape pass short).
-const SCREEN_CHUNK_BYTES: usize = 16 * 1024;
 
 /// The session's knobs, from `Config`.
 #[derive(Debug, Clone)]
@@ -108,6 +106,31 @@ pub(crate) fn looks_like_tls_record(first: &[u8]) -> bool {
     matches!(first, [0x15, 0x03, 0x00..=0x04, 0x00, 0x02, 0x01 | 0x02, _])
 }
 
+/// Fill `to_peer` from `source`, through the `-C` layer when it is on: stdin and the
+/// editor's typed lines share the one translation.
+fn fill_through_crlf(
+    to_peer: &mut Direction,
+    crlf: &mut Option<(CrlfEncoder, Vec<u8>, Vec<u8>)>,
+    source: &mut dyn Source,
+    max_read: usize,
+    max_reads: usize,
+) -> io::Result<Filled> {
+    match crlf {
+        None => to_peer.fill(source, max_read, max_reads),
+        Some((encoder, scratch, encoded)) => to_peer.fill(
+            &mut CrlfSource {
+                inner: source,
+                encoder,
+                scratch,
+                encoded,
+                last: (0, 0),
+            },
+            max_read,
+            max_reads,
+        ),
+    }
+}
+
 fn stdin_error(source: io::Error) -> Error {
     Error::Stdio {
         op: "read from stdin",
@@ -139,6 +162,9 @@ pub(crate) struct Session {
     stdout_short_write_fills: bool,
     /// Interactive: the terminal hung up (a read gave 0), so no more keys can come.
     keys_closed: bool,
+    /// Interactive: the terminal may have keys to read (the to-peer direction's source is
+    /// the editor's lines, with readiness of its own).
+    keys_ready: bool,
     /// stdin (or the editor's lines) → the socket. Its source is stdin, for the whole
     /// session: `source_eof` is stdin's EOF (in interactive mode also Ctrl-D, after which
     /// the keyboard is still read). Its sink is the current connection's socket.
@@ -196,6 +222,7 @@ impl Session {
             stdout,
             stdin_always_ready,
             keys_closed: false,
+            keys_ready: true,
             to_peer: Direction {
                 source_ready: stdin_always_ready,
                 ..Direction::new(QUEUE_BYTES)
@@ -308,6 +335,7 @@ impl Session {
     /// short read no longer means "empty": EOF is pending and no new edge will come).
     pub(crate) fn on_stdin_readable(&mut self, closed: bool) {
         self.to_peer.source_ready = true;
+        self.keys_ready = true;
         if closed {
             self.stdin_short_read_drains = false;
         }
@@ -343,7 +371,6 @@ impl Session {
         for _ in 0..PUMP_ROUNDS {
             let mut progress = self.splice_to_peer()?;
             progress |= self.read_keys()?;
-            progress |= self.take_typed_lines();
             progress |= self.read_stdin()?;
             progress |= self.send_telnet_replies()?;
             progress |= self.send_to_peer()?;
@@ -440,7 +467,7 @@ impl Session {
 
     /// stdin → to-peer queue (through the `-C` layer when on).
     fn read_stdin(&mut self) -> Result<bool> {
-        if (self.to_peer_fast.is_some() && self.to_peer.is_empty()) || self.ui.is_interactive() {
+        if self.to_peer_fast.is_some() && self.to_peer.is_empty() {
             return Ok(false);
         }
         if self.to_peer.source_eof || !self.to_peer.source_ready || !self.can_send() {
@@ -449,6 +476,25 @@ impl Session {
         let datagram = self.conn.as_ref().is_some_and(|c| c.datagram);
         if datagram && !self.to_peer.is_empty() {
             return Ok(false); // one datagram in flight at a time keeps boundaries
+        }
+        if self.ui.is_interactive() {
+            // The editor's typed lines take stdin's place (`tty/ui/ends.rs`), one datagram
+            // per line on UDP.
+            let mut lines = TypedLines {
+                ui: &mut self.ui,
+                whole: datagram,
+                keys_closed: self.keys_closed,
+            };
+            let max_reads = if datagram { 1 } else { usize::MAX };
+            let filled = fill_through_crlf(
+                &mut self.to_peer,
+                &mut self.crlf,
+                &mut lines,
+                MAX_DATAGRAM_BYTES,
+                max_reads,
+            )
+            .map_err(stdin_error)?;
+            return Ok(filled.bytes > 0 || filled.eof);
         }
         let Some(stdin) = &mut self.stdin else {
             return Ok(false);
@@ -464,19 +510,13 @@ impl Session {
             stdin,
             short_read_drains: self.stdin_short_read_drains,
         };
-        let filled = match &mut self.crlf {
-            None => self.to_peer.fill(&mut source, max_read, max_reads),
-            Some((encoder, scratch, encoded)) => {
-                let mut layered = CrlfSource {
-                    inner: &mut source,
-                    encoder,
-                    scratch,
-                    encoded,
-                    last: (0, 0),
-                };
-                self.to_peer.fill(&mut layered, max_read, max_reads)
-            }
-        }
+        let filled = fill_through_crlf(
+            &mut self.to_peer,
+            &mut self.crlf,
+            &mut source,
+            max_read,
+            max_reads,
+        )
         .map_err(stdin_error)?;
         if !datagram && filled.largest_read >= BULK_READ_BYTES {
             self.stdin_proved_bulk();
@@ -944,12 +984,12 @@ mod tests {
                 got
             }
         });
-        for _ in 0..1000 {
+        // Bounded by time, not by a number of rounds: the reader thread may be slow to
+        // get the CPU on a loaded machine.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !rig.session.is_done() && std::time::Instant::now() < deadline {
             rig.pump();
-            if rig.session.is_done() {
-                break;
-            }
-            std::thread::yield_now();
+            std::thread::sleep(Duration::from_millis(1));
         }
         assert!(rig.session.is_done());
         let _ = rig.session.detach();

@@ -23,7 +23,10 @@ use crate::tty::sanitize::{DisplaySanitizer, escape_for_display};
 use crate::tty::status::{ConnState, Look, Rtt, StatusModel, TlsShown};
 use crate::tty::terminal;
 
+mod ends;
 mod screen;
+
+pub(crate) use ends::{ScreenSink, TypedLines};
 
 use screen::Screen;
 
