@@ -20,7 +20,7 @@ use crate::busy_poll::BusyPoll;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::net::endpoint::Endpoint;
-use crate::relay::hub::{Hub, Ready};
+use crate::relay::hub::{Hub, Ready, Watch};
 use crate::relay::session::Session;
 
 // Fixed tokens, one each per process.
@@ -325,6 +325,10 @@ impl Loop {
             {
                 continue;
             }
+            if token == LISTENER {
+                hub.on_listener_ready();
+                continue;
+            }
             hub.on_event(
                 token,
                 Ready {
@@ -372,6 +376,20 @@ pub(crate) fn drive_hub(lp: &mut Loop, session: &mut Session, hub: &mut Hub) -> 
         let now = Instant::now();
         session.on_timer(now);
         hub.on_timer(now);
+    }
+}
+
+impl Watch for Loop {
+    fn watch(&mut self, source: &mut dyn mio::event::Source, interest: Interest) -> Result<Token> {
+        Loop::watch(self, source, interest)
+    }
+
+    fn unwatch(&mut self, source: &mut dyn mio::event::Source, token: Token) {
+        Loop::unwatch(self, source, token);
+    }
+
+    fn forget(&mut self, token: Token) {
+        Loop::forget(self, token);
     }
 }
 

@@ -19,6 +19,7 @@ pub(crate) mod access;
 pub(crate) mod connect;
 pub(crate) mod endpoint;
 pub(crate) mod listen;
+pub(crate) mod listener;
 pub(crate) mod proxy;
 pub(crate) mod retry;
 pub(crate) mod scan;

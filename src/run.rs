@@ -16,7 +16,8 @@ use crate::net::connect::{
     connect_tcp, probe_udp_addrs, resolve_waiting, source_addr, udp_probe_success, zero_io_success,
 };
 use crate::net::endpoint::Endpoint;
-use crate::net::listen::{StreamListener, accept_next};
+use crate::net::listen::accept_next;
+use crate::net::listener::StreamListener;
 use crate::net::scan::scan_ports;
 use crate::net::{proxy, retry, tls};
 use crate::notices::print_line;

@@ -7,8 +7,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::http::on_http_connect;
-use super::socks::{on_socks5_auth, socks5_auth_request};
 use crate::config::ProxyKind;
 
 /// Where the proxy is asked to connect to.
@@ -112,7 +110,7 @@ impl Handshake {
     pub(crate) fn on_reply(&mut self, reply: &[u8]) -> std::result::Result<Step, Refusal> {
         match self.stage {
             Stage::Socks5Greeting => self.on_socks5_method(reply),
-            Stage::Socks5Auth => on_socks5_auth(reply).map(|step| match step {
+            Stage::Socks5Auth => Self::on_socks5_auth(reply).map(|step| match step {
                 Step::Next { used, .. } => {
                     self.stage = Stage::Socks5Connect;
                     Step::Next {
@@ -124,7 +122,9 @@ impl Handshake {
             }),
             Stage::Socks5Connect => self.on_socks5_connect(reply),
             Stage::Socks4Connect => self.on_socks4_connect(reply),
-            Stage::HttpConnect => on_http_connect(reply, self.user_without_password().is_some()),
+            Stage::HttpConnect => {
+                Self::on_http_connect(reply, self.user_without_password().is_some())
+            }
         }
     }
 
@@ -154,7 +154,7 @@ impl Handshake {
                     ));
                 }
                 self.stage = Stage::Socks5Auth;
-                Ok(socks5_auth_request(user, pass))
+                Ok(Self::socks5_auth_request(user, pass))
             }
             _ => Ok(self.http_request()),
         }

@@ -18,7 +18,10 @@ impl Session {
     /// our side: rnc owns the keyboard until it exits (raw mode has turned ISIG off, so
     /// unread keys would reach the shell afterwards and Ctrl-C would do nothing).
     pub(super) fn read_keys(&mut self) -> Result<bool> {
-        if !self.ui.is_interactive() || self.keys_closed || !self.keys_ready || !self.ui.wants_keys()
+        if !self.ui.is_interactive()
+            || self.keys_closed
+            || !self.keys_ready
+            || !self.ui.wants_keys()
         {
             return Ok(false);
         }
