@@ -122,6 +122,8 @@ pub(crate) struct Hub {
     dirty: Vec<usize>,
     /// Members that could be read but were held back by a full outbox.
     stalled: Vec<usize>,
+    /// Members found leaving, to close and forget at the end of the pump round.
+    leaving: Vec<usize>,
     marks: SenderMarks,
     reaper: Reaper,
     scratch: Vec<u8>,
@@ -157,6 +159,7 @@ impl Hub {
             full: 0,
             dirty: Vec::new(),
             stalled: Vec::new(),
+            leaving: Vec::new(),
             marks: SenderMarks::default(),
             reaper: Reaper::new(verbose),
             scratch: vec![0; READ_BYTES],
@@ -276,6 +279,11 @@ impl Hub {
             }
             for key in visit {
                 progress |= self.visit(key, ui);
+                if self.members.get(key).is_some_and(|m| m.gone.is_some())
+                    && !self.leaving.contains(&key)
+                {
+                    self.leaving.push(key);
+                }
             }
             progress |= self.remove_gone(lp, ui);
             if !progress {
@@ -322,13 +330,12 @@ impl Hub {
 
     /// Close and forget the members that ended, saying so.
     fn remove_gone(&mut self, lp: &mut dyn Watch, ui: &mut Ui) -> bool {
-        let gone: Vec<usize> = self
-            .members
-            .iter()
-            .filter(|(_, m)| m.gone.is_some())
-            .map(|(k, _)| k)
-            .collect();
+        // Only the members a visit found leaving: no walk over every client.
+        let gone = std::mem::take(&mut self.leaving);
         for &key in &gone {
+            if self.members.get(key).is_none_or(|m| m.gone.is_none()) {
+                continue;
+            }
             let mut member = self.members.remove(key);
             for (token, _) in member.tokens() {
                 self.by_token.remove(&token);
