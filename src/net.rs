@@ -28,8 +28,11 @@ mod unix_diag;
 
 use unix_diag::Liveness;
 
-/// Pending connections a listener keeps.
-const LISTEN_BACKLOG: i32 = 128;
+/// Pending connections a listener keeps: enough for a burst of thousands of clients at a
+/// `-k` listener (a full backlog drops SYNs, and a client whose handshake the kernel
+/// finished but rnc could not accept waits seconds for a retransmit). The kernel caps it
+/// at `net.core.somaxconn` (4096 by default since Linux 5.4).
+const LISTEN_BACKLOG: i32 = 4096;
 /// Receive buffer asked for UDP sockets: a burst of 64 KiB datagrams overflows the
 /// default (~208 KiB, three datagrams) long before rnc gets to read them. The kernel caps
 /// it at `net.core.rmem_max`.
