@@ -251,8 +251,13 @@ fn run_client(
     if config.serve.exec.is_some() {
         return serve_program(lp, config, endpoint, false, layer);
     }
+    let route = proxy::route_text(config, &endpoint);
     session.ui().new_connection(None);
     lp.attach(session, endpoint, false)?;
+    if let Some(route) = route {
+        // Errors later in the session name the target and the hop, not the proxy alone.
+        session.name_peer(route);
+    }
     if let Some(layer) = layer {
         session.start_tls(layer);
     }
@@ -289,8 +294,12 @@ fn serve_one(
     waiting_for_sender: bool,
     tls: Option<TlsLayer>,
 ) -> Result<Outcome> {
+    let route = proxy::route_text(config, &endpoint);
     session.ui().new_connection(None);
     lp.attach(session, endpoint, waiting_for_sender)?;
+    if let Some(route) = route {
+        session.name_peer(route);
+    }
     if let Some(layer) = tls {
         session.start_tls(layer);
     }

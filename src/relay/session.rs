@@ -281,6 +281,14 @@ impl Session {
         }
     }
 
+    /// Name the current connection's peer in errors as `text` instead of the socket's
+    /// peer: a tunnel's route (`HOST:PORT via socks5 proxy PROXY`), not the proxy.
+    pub(crate) fn name_peer(&mut self, text: String) {
+        if let Some(conn) = &mut self.conn {
+            conn.peer_text = Some(text);
+        }
+    }
+
     /// `(bytes sent, bytes received)` over the current connection so far.
     pub(crate) fn bytes_moved(&self) -> (u64, u64) {
         self.conn
