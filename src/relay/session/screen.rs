@@ -199,9 +199,18 @@ impl Session {
                 .hint(waits_for_user.then_some("Ctrl-D ends, Ctrl-C quits"));
             self.ui.set_state(state);
             self.ui.set_rtt(rtt);
-            if let DatagramPeer::Known(addr) = &conn.peer {
+            let peer = match &conn.peer {
+                DatagramPeer::Known(addr) => Some(addr.to_string()),
+                DatagramPeer::Table(table) => Some(match table.len() {
+                    0 => "no peers".to_string(),
+                    1 => "1 peer".to_string(),
+                    n => format!("{n} peers"),
+                }),
+                _ => None,
+            };
+            if let Some(peer) = peer {
                 let local = conn.endpoint.local_description();
-                self.ui.set_addresses(Some(&local), Some(&addr.to_string()));
+                self.ui.set_addresses(Some(&local), Some(&peer));
             }
         }
     }
