@@ -145,7 +145,12 @@ fn udp_keep_open_serves_every_peer() {
     rnc.signal("TERM");
     let exit = rnc.finish();
     exit.assert_code(143);
-    assert_eq!(exit.stderr.matches("connection from").count(), 3, "{}", exit.stderr);
+    assert_eq!(
+        exit.stderr.matches("connection from").count(),
+        3,
+        "{}",
+        exit.stderr
+    );
 }
 
 #[test]
@@ -180,7 +185,9 @@ fn udp_keep_open_table_holds_at_most_m_peers() {
     let (mut rnc, port) = udp_listener(&["-k", "-v", "-m", "2"]);
     let peers: Vec<(UdpSocket, u16)> = (0..3).map(|_| udp_socket()).collect();
     for (i, (socket, _)) in peers.iter().enumerate() {
-        socket.send_to(&[b'a' + i as u8], ("127.0.0.1", port)).unwrap();
+        socket
+            .send_to(&[b'a' + i as u8], ("127.0.0.1", port))
+            .unwrap();
         assert_eq!(rnc.stdout_exact(1), [b'a' + i as u8]);
     }
     // The third made room by forgetting the one idle longest: the first.

@@ -415,7 +415,10 @@ fn unix_datagram_keep_open_answers_every_named_peer() {
     std::fs::remove_file(dir.path().join("a")).unwrap();
     rnc.write_stdin(b"again");
     assert_eq!(recv_unix_datagram(&b).0, b"again");
-    rnc.wait_stderr(&format!("rnc: send to {}: ", dir.path().join("a").display()));
+    rnc.wait_stderr(&format!(
+        "rnc: send to {}: ",
+        dir.path().join("a").display()
+    ));
     rnc.write_stdin(b"once more");
     assert_eq!(recv_unix_datagram(&b).0, b"once more");
     rnc.signal("TERM");

@@ -182,7 +182,10 @@ mod tests {
         let t1 = t0 + Duration::from_secs(1);
         assert_eq!(table.heard(&inet(2), t1), Heard::Joined { evicted: None });
         // Peer 1 speaks again: peer 2 is now the one idle longest.
-        assert_eq!(table.heard(&inet(1), t1 + Duration::from_secs(1)), Heard::Known);
+        assert_eq!(
+            table.heard(&inet(1), t1 + Duration::from_secs(1)),
+            Heard::Known
+        );
         let t3 = t1 + Duration::from_secs(2);
         assert_eq!(
             table.heard(&inet(3), t3),
