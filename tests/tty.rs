@@ -25,7 +25,7 @@ use crate::util::pty::{
     connected, connected_with_history, interactive_listener, shows_percent_below_100, status_rows,
     wait_for_file,
 };
-use crate::util::{Deadline, RNC, Tmux, accept_tcp, temp_dir};
+use crate::util::{Deadline, RNC, Tmux, accept_tcp, recv_udp, temp_dir, udp_socket};
 
 #[test]
 fn tty_status_row_shows_connected_and_addresses() {
@@ -1336,6 +1336,34 @@ fn tty_chat_room_with_the_local_user_as_user0() {
     tty.wait_line("<announce> <user1> is disconnected.");
     second.read_until_line("<announce> <user1> is disconnected.");
     tty.wait_for("one member left", |t| t.status_row().contains("1 client"));
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
+}
+
+#[test]
+fn tty_udp_keep_open_counts_its_peers() {
+    let (mut tty, port) = interactive_listener(&["-u", "-k", "-v"]);
+    tty.wait_for("no peers on the status row", |t| {
+        let status = t.status_row();
+        status.starts_with("udp listening 127.0.0.1:") && status.contains("⇄ no peers")
+    });
+    let peers: Vec<(std::net::UdpSocket, u16)> = (0..2).map(|_| udp_socket()).collect();
+    for (i, (socket, peer_port)) in peers.iter().enumerate() {
+        socket
+            .send_to(format!("hello from {i}\n").as_bytes(), ("127.0.0.1", port))
+            .expect("send a datagram");
+        tty.wait_line(&format!("hello from {i}"));
+        tty.wait_line(&format!("-- rnc: connection from 127.0.0.1:{peer_port}"));
+    }
+    tty.wait_for("two peers on the status row", |t| {
+        let status = t.status_row();
+        status.starts_with("udp connected 127.0.0.1:") && status.contains("⇄ 2 peers")
+    });
+    // A typed line is one datagram to every peer.
+    tty.keys(b"to everyone\r");
+    for (socket, _) in &peers {
+        assert_eq!(recv_udp(socket).0, b"to everyone\n");
+    }
     tty.keys(b"\x03");
     tty.expect_exit(130);
 }
