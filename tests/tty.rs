@@ -836,6 +836,11 @@ fn tty_keep_open_serves_clients_at_once_and_marks_senders() {
     );
     tty.keys(b"still here\r");
     second.expect(b"still here\n");
+    // The row counts what went to every client (7 bytes twice, then 11), not what was
+    // typed once.
+    tty.wait_for("the total sent to the clients", |t| {
+        t.status_row().contains("↑ 25 B")
+    });
     assert!(
         !tty.transcript()
             .iter()

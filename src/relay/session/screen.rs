@@ -164,7 +164,8 @@ impl Session {
     /// Bring the status up to date and redraw it if due, then write what the screen
     /// needs. Cheap when nothing is shown.
     pub(crate) fn refresh_ui(&mut self, now: Instant) -> Result<()> {
-        if let Some(conn) = &self.conn {
+        // Serving many, the hub counts the bytes to and from all its clients.
+        if let Some(conn) = self.conn.as_ref().filter(|_| !self.options.for_hub) {
             self.ui.set_bytes(conn.bytes_sent, conn.bytes_received);
         }
         self.ui.show_notices();
