@@ -1,8 +1,8 @@
 //! One connection's own state (its socket, datagram addressing, timers' marks, byte
 //! counts) and what only datagram sockets do: learn the sender (or, under `-k`, keep a
 //! table of peers and send each datagram to all of them), keep each datagram whole,
-//! report an ICMP refusal without ending. The session holds one
-//! connection at a time; the two `Direction`s hold what moves.
+//! report an ICMP refusal without ending. The session holds one connection at a time;
+//! the two `Direction`s hold what moves.
 
 use std::io;
 use std::time::Instant;
