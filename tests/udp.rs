@@ -155,13 +155,15 @@ fn udp_keep_open_serves_every_peer() {
 
 #[test]
 fn udp_keep_open_forgets_a_silent_peer() {
-    // `-w 1` is each peer's expiry under `-k`; it does not end the listener.
-    let (mut rnc, port) = udp_listener(&["-k", "-v", "-w", "1"]);
+    // `-w` is each peer's expiry under `-k`; it does not end the listener. Each live peer
+    // speaks right before stdin does, so it cannot expire meanwhile however slow the
+    // machine.
+    let (mut rnc, port) = udp_listener(&["-k", "-v", "-w", "2"]);
     let (quiet, quiet_port) = udp_socket();
     quiet.send_to(b"a", ("127.0.0.1", port)).unwrap();
     assert_eq!(rnc.stdout_exact(1), b"a");
     rnc.wait_stderr(&format!(
-        "rnc: 127.0.0.1:{quiet_port} idle for 1 s: forgotten"
+        "rnc: 127.0.0.1:{quiet_port} idle for 2 s: forgotten"
     ));
     let (talker, _) = udp_socket();
     talker.send_to(b"b", ("127.0.0.1", port)).unwrap();
@@ -172,6 +174,8 @@ fn udp_keep_open_forgets_a_silent_peer() {
     // The forgotten peer joins again by speaking.
     quiet.send_to(b"c", ("127.0.0.1", port)).unwrap();
     assert_eq!(rnc.stdout_exact(1), b"c");
+    talker.send_to(b"d", ("127.0.0.1", port)).unwrap();
+    assert_eq!(rnc.stdout_exact(1), b"d");
     rnc.write_stdin(b"both");
     assert_eq!(recv_udp(&talker).0, b"both");
     assert_eq!(recv_udp(&quiet).0, b"both");
