@@ -145,8 +145,16 @@ pub(crate) struct Cli {
     )]
     pub(crate) send_only: bool,
 
-    /// Keep listening: after one connection ends, accept the next
-    #[arg(short = 'k', long = "keep-open")]
+    /// Keep listening and serve every client at once (ncat's -k)
+    #[arg(
+        short = 'k',
+        long = "keep-open",
+        long_help = "Keep listening and serve every client at once, as ncat's -k: stdin goes \
+                     to every client, what any client sends goes to stdout.\n\
+                     With -u: every sender joins a table of peers and gets each datagram \
+                     from stdin; a peer silent for -w (60 s without it) is forgotten, and -m \
+                     bounds the table (1024 without it)."
+    )]
     pub(crate) keep_open: bool,
 
     /// Answer telnet negotiation by refusing every option (nc), keep it out of stdout

@@ -23,6 +23,7 @@ use crate::net::{proxy, retry, tls};
 use crate::notices::print_line;
 use crate::relay::child::{self, ConnectionEnv, Reaper};
 use crate::relay::hub::{Hub, HubOptions};
+use crate::relay::peers::{DEFAULT_MAX_PEERS, DEFAULT_PEER_EXPIRY, PeerRules};
 use crate::relay::session::{Options, Session};
 use crate::relay::stdio::StdStream;
 use crate::relay::tls::TlsLayer;
@@ -152,15 +153,19 @@ fn secure(
     Ok(Ok(Some(layer)))
 }
 
-fn session_options(config: &Config) -> Options {
-    Options {
+fn session_options(config: &Config) -> Result<Options> {
+    let peer_table = peer_rules(config)?;
+    Ok(Options {
         crlf: config.crlf,
         shutdown_on_eof: config.shutdown_on_eof,
         verbose: config.verbose,
-        // The hub keeps `-w` per client; the socket pair to it is never idle.
-        idle_timeout: config.wait.filter(|_| !serves_many(config)),
+        // The hub keeps `-w` per client, the table of UDP peers per peer; the socket pair
+        // to the hub is never idle.
+        idle_timeout: config
+            .wait
+            .filter(|_| !serves_many(config) && peer_table.is_none()),
         quit_after_eof: config.quit_after_eof.filter(|_| !serves_many(config)),
-        follow_latest_sender: config.keep_open,
+        peer_table,
         keep_listening: config.keep_open,
         zero_copy: config.zero_copy,
         sniff_tls: config.mode == Mode::Connect
@@ -171,7 +176,20 @@ fn session_options(config: &Config) -> Options {
         send_only: config.send_only,
         line_delay: config.line_delay,
         telnet: config.telnet,
+    })
+}
+
+/// `-u -l -k`: the rules of the table of peers (`-m`, `-w`, `--allow`/`--deny`, whose
+/// names are looked up now).
+fn peer_rules(config: &Config) -> Result<Option<PeerRules>> {
+    if config.mode != Mode::Listen || !config.keep_open || !config.transport.is_datagram() {
+        return Ok(None);
     }
+    Ok(Some(PeerRules {
+        max: config.serve.max_conns.unwrap_or(DEFAULT_MAX_PEERS),
+        expiry: config.wait.unwrap_or(DEFAULT_PEER_EXPIRY),
+        filter: AccessFilter::new(&config.serve.access)?,
+    }))
 }
 
 /// Whether a hub serves the clients: a stream listener with `-k` (or `--broker`,
@@ -204,7 +222,7 @@ fn open_session(lp: &Loop, config: &Config) -> Result<Session> {
         },
         stdout.as_fd(),
     );
-    let mut session = Session::new(session_options(config), stdin, stdout, ui);
+    let mut session = Session::new(session_options(config)?, stdin, stdout, ui);
     if !exec {
         lp.watch_stdio(&mut session)?;
     }
@@ -252,8 +270,13 @@ fn run_client(
     if config.serve.exec.is_some() {
         return serve_program(lp, config, endpoint, false, layer);
     }
+    let route = proxy::route_text(config, &endpoint);
     session.ui().new_connection(None);
     lp.attach(session, endpoint, false)?;
+    if let Some(route) = route {
+        // Errors later in the session name the target and the hop, not the proxy alone.
+        session.name_peer(route);
+    }
     if let Some(layer) = layer {
         session.start_tls(layer);
     }
@@ -290,8 +313,12 @@ fn serve_one(
     waiting_for_sender: bool,
     tls: Option<TlsLayer>,
 ) -> Result<Outcome> {
+    let route = proxy::route_text(config, &endpoint);
     session.ui().new_connection(None);
     lp.attach(session, endpoint, waiting_for_sender)?;
+    if let Some(route) = route {
+        session.name_peer(route);
+    }
     if let Some(layer) = tls {
         session.start_tls(layer);
     }
@@ -660,7 +687,7 @@ fn serve_program(
         remote: addrs.and_then(|(_, peer)| peer),
     };
     let (program, pipes) = child::spawn(command, &env)?;
-    let mut options = session_options(config);
+    let mut options = session_options(config)?;
     // The program is a pipe: it ends its side with its EOF, and its stdout is not a
     // screen.
     options.for_hub = false;

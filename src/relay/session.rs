@@ -24,6 +24,7 @@ use crate::relay::crlf::CrlfEncoder;
 use crate::relay::direction::{CrlfSource, Direction, Filled, QUEUE_BYTES, Source};
 use crate::relay::ends::{SocketSink, SocketSource, StdinSource, StdoutSink};
 use crate::relay::pace::LinePacer;
+use crate::relay::peers::{PeerRules, PeerTable};
 use crate::relay::stdio::StdStream;
 use crate::relay::telnet::Telnet;
 use crate::relay::tls::{TlsLayer, TlsSink, TlsSource, truncated_error};
@@ -72,8 +73,9 @@ pub(crate) struct Options {
     pub(crate) idle_timeout: Option<Duration>,
     /// `-q`.
     pub(crate) quit_after_eof: Option<Duration>,
-    /// `-k`: a datagram listener replies to the latest sender.
-    pub(crate) follow_latest_sender: bool,
+    /// `-k` on a datagram listener: every sender joins a table of peers, each datagram
+    /// from stdin goes to all of them.
+    pub(crate) peer_table: Option<PeerRules>,
     /// `-k` on a stream listener: other clients wait, so a client that closed its side is
     /// done even in interactive mode.
     pub(crate) keep_listening: bool,
@@ -274,7 +276,9 @@ impl Session {
         self.conn = Some(Connection {
             datagram: endpoint.is_datagram(),
             endpoint,
-            peer: if waiting_for_sender {
+            peer: if let (true, Some(rules)) = (waiting_for_sender, &self.options.peer_table) {
+                DatagramPeer::Table(PeerTable::new(rules.clone()))
+            } else if waiting_for_sender {
                 DatagramPeer::Waiting
             } else {
                 DatagramPeer::Connected
@@ -305,6 +309,14 @@ impl Session {
             if self.to_peer_bulk.is_some() {
                 self.to_peer_bulk = Some(PipeBulk::Copy);
             }
+        }
+    }
+
+    /// Name the current connection's peer in errors as `text` instead of the socket's
+    /// peer: a tunnel's route (`HOST:PORT via socks5 proxy PROXY`), not the proxy.
+    pub(crate) fn name_peer(&mut self, text: String) {
+        if let Some(conn) = &mut self.conn {
+            conn.peer_text = Some(text);
         }
     }
 
@@ -461,6 +473,7 @@ impl Session {
                     && conn.to_peer_done_at.is_none()
                     && conn.peer != DatagramPeer::Waiting
                     && !matches!(&conn.peer, DatagramPeer::Known(PeerAddr::Unix(None)))
+                    && !matches!(&conn.peer, DatagramPeer::Table(table) if table.is_empty())
             }
         }
     }
@@ -594,8 +607,7 @@ impl Session {
             return Ok(false);
         }
         if conn.datagram {
-            let follow_latest = self.options.follow_latest_sender;
-            return receive_datagrams(conn, &mut self.from_peer, follow_latest, verbose);
+            return receive_datagrams(conn, &mut self.from_peer, verbose);
         }
         let (mut tls_source, mut socket_source);
         let source: &mut dyn Source = match &mut conn.tls {
@@ -846,7 +858,7 @@ mod tests {
             verbose: false,
             idle_timeout: None,
             quit_after_eof: None,
-            follow_latest_sender: false,
+            peer_table: None,
             keep_listening: false,
             zero_copy: true,
             sniff_tls: false,

@@ -111,7 +111,8 @@ impl Session {
     /// Bring the status up to date and redraw it if due, then write what the screen
     /// needs. Cheap when nothing is shown.
     pub(crate) fn refresh_ui(&mut self, now: Instant) -> Result<()> {
-        if let Some(conn) = &self.conn {
+        // Serving many, the hub counts the bytes to and from all its clients.
+        if let Some(conn) = self.conn.as_ref().filter(|_| !self.options.for_hub) {
             self.ui.set_bytes(conn.bytes_sent, conn.bytes_received);
         }
         self.ui.show_notices();
@@ -146,9 +147,18 @@ impl Session {
                 .hint(waits_for_user.then_some("Ctrl-D ends, Ctrl-C quits"));
             self.ui.set_state(state);
             self.ui.set_rtt(rtt);
-            if let DatagramPeer::Known(addr) = &conn.peer {
+            let peer = match &conn.peer {
+                DatagramPeer::Known(addr) => Some(addr.to_string()),
+                DatagramPeer::Table(table) => Some(match table.len() {
+                    0 => "no peers".to_string(),
+                    1 => "1 peer".to_string(),
+                    n => format!("{n} peers"),
+                }),
+                _ => None,
+            };
+            if let Some(peer) = peer {
                 let local = conn.endpoint.local_description();
-                self.ui.set_addresses(Some(&local), Some(&addr.to_string()));
+                self.ui.set_addresses(Some(&local), Some(&peer));
             }
         }
     }
