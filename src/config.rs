@@ -149,8 +149,10 @@ pub(crate) struct Config {
     pub(crate) keep_open: bool,
     /// `-C`: LF → CRLF towards the peer.
     pub(crate) crlf: bool,
-    /// `-v`: lifecycle lines on stderr.
+    /// `-v` (at least once): lifecycle lines on stderr.
     pub(crate) verbose: bool,
+    /// How many `-v`: 2 adds socket calls, 3 adds TCP_INFO snapshots (`trace.rs`).
+    pub(crate) verbosity: u8,
     /// Send `shutdown(Write)` at stdin EOF (off with `--no-shutdown`).
     pub(crate) shutdown_on_eof: bool,
     /// Use sendfile/splice where possible (off with the hidden `--no-zero-copy`).
@@ -400,7 +402,8 @@ impl Config {
             no_stdin: cli.no_stdin,
             keep_open: cli.keep_open || keeps_serving,
             crlf: cli.crlf,
-            verbose: cli.verbose,
+            verbose: cli.verbose > 0,
+            verbosity: cli.verbose,
             shutdown_on_eof: !cli.no_shutdown,
             zero_copy: !cli.no_zero_copy,
             busy_poll: !cli.no_busy_poll,

@@ -3,6 +3,7 @@
 //! descriptors. Binding is in `net.rs`; what to do with each client is in `run.rs`.
 
 use std::io;
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, UnixListener};
@@ -13,6 +14,7 @@ use crate::net::endpoint::{Endpoint, canonical_addr};
 use crate::net::{self, SocketFile};
 use crate::notices::print_line;
 use crate::relay::session::Session;
+use crate::trace;
 
 /// How long to wait before accepting again when out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -41,22 +43,35 @@ impl StreamListener {
         }
     }
 
+    /// The next client, if one is waiting: its endpoint and address. `-vv` shows the
+    /// call (but not `EAGAIN`, which only means nobody is waiting), `-vvv` the new
+    /// connection's `TCP_INFO`.
     pub(crate) fn accept(&mut self) -> io::Result<(Endpoint, String)> {
-        match self {
-            StreamListener::Tcp(l) => {
-                let (stream, from) = l.accept()?;
-                net::tune_accepted(&stream);
-                Ok((Endpoint::Tcp(stream), canonical_addr(from).to_string()))
-            }
-            StreamListener::Unix(l, _) => {
-                let (stream, from) = l.accept()?;
+        let accepted = match self {
+            StreamListener::Tcp(l) => l.accept().map(|(stream, from)| {
+                let from = canonical_addr(from).to_string();
+                (Endpoint::Tcp(stream), from)
+            }),
+            StreamListener::Unix(l, _) => l.accept().map(|(stream, from)| {
                 let from = from
                     .as_pathname()
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|| "a unix client".to_string());
-                Ok((Endpoint::Unix(stream), from))
+                (Endpoint::Unix(stream), from)
+            }),
+        };
+        match &accepted {
+            Ok((endpoint, from)) => {
+                trace::call(|| format!("accept4() = {} from {from}", endpoint.fd().as_raw_fd()));
+                if let Endpoint::Tcp(stream) = endpoint {
+                    net::tune_accepted(stream);
+                    trace::snapshot("connected", endpoint.fd());
+                }
             }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => trace::call(|| format!("accept4() = {}", trace::errno_name(e))),
         }
+        accepted
     }
 }
 
