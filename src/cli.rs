@@ -15,6 +15,8 @@ Examples:
     rnc HOST 5000 < file             # sender
   Poke a server by hand (CRLF line endings):
     rnc -C example.org 80
+  Watch a connection's life: each socket call (-vv), TCP_INFO too (-vvv):
+    rnc -vvv example.org 80 < /dev/null
   UDP and Unix sockets:
     rnc -u -l 5353                   # UDP listener
     rnc -l -U /tmp/app.sock          # Unix stream listener
@@ -171,8 +173,7 @@ pub(crate) struct Cli {
         action = clap::ArgAction::Count,
         long_help = "Report on stderr what happens to the socket, in the words of socket \
                      tutorials. -v: the lifecycle (what a name resolved to, `connecting to \
-                     ADDR (SYN sent)`, `connected ... in 0.3 ms`, why a connect failed on the \
-                     wire, `listening on ADDR (backlog 128)`, `connection from ADDR`, `sent FIN \
+                     ADDR (SYN sent)`, `connected in 0.3 ms`, why a connect failed on the wire, `listening on ADDR (backlog 128)`, `connection from ADDR`, `sent FIN \
                      (stdin EOF)`, `peer sent FIN`, `peer reset the connection (RST)`, the \
                      byte counts). -vv adds each socket call with its arguments and result, \
                      errno by name (`socket(AF_INET, SOCK_STREAM) = 3`, `connect(...) = \

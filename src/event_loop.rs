@@ -212,11 +212,6 @@ impl Loop {
         if let Some(token) = self.attached.take() {
             self.unwatch(endpoint.source(), token);
         }
-        if endpoint.is_tcp() {
-            crate::trace::call(|| {
-                format!("close({})", std::os::fd::AsRawFd::as_raw_fd(&endpoint.fd()))
-            });
-        }
         Some(stats)
     }
 

@@ -259,6 +259,11 @@ mod tests {
         if let Some(min) = info.min_rtt {
             assert!(min < Duration::from_secs(1), "loopback: {info:?}");
         }
+        assert_eq!(info.state_name, "ESTABLISHED");
+        assert!(info.cwnd > 0, "{info:?}");
+        assert_eq!(info.retransmits, 0, "{info:?}");
+        // The SYN counts as the one byte acknowledged so far.
+        assert!(matches!(info.bytes_acked, None | Some(1)), "{info:?}");
     }
 
     #[test]

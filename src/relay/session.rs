@@ -303,6 +303,11 @@ impl Session {
         }
         let stats = (conn.bytes_sent, conn.bytes_received, conn.started.elapsed());
         trace::snapshot("close", conn.endpoint.fd());
+        if !self.options.for_hub {
+            // The loop closes it (by dropping it) right after.
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&conn.endpoint.fd());
+            trace::call(|| format!("close({fd})"));
+        }
         Some((conn.endpoint, stats))
     }
 
