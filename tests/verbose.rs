@@ -400,3 +400,58 @@ fn verbose_tcp_reset_transcript() {
         "{transcript:#?}"
     );
 }
+
+/// A name with two addresses, both refused: each attempt is explained once, and the last
+/// error is printed once (it used to be printed twice). In network and mount namespaces of
+/// the test's own, where `/etc/hosts` (and `/etc/host.conf`, for `multi on`) are the test's.
+#[test]
+fn verbose_tcp_every_address_of_a_name_is_explained_once() {
+    let Some(unshare) = installed_tool("unshare") else {
+        skip_or_fail("unshare is not installed");
+        return;
+    };
+    if !rustix::process::getuid().is_root() {
+        skip_or_fail("bind-mounting /etc/hosts needs root");
+        return;
+    }
+    let dir = crate::util::temp_dir();
+    let hosts = crate::util::write_file(
+        dir.path(),
+        "hosts",
+        b"127.0.0.1 two.test\n127.0.0.2 two.test\n",
+    );
+    let host_conf = crate::util::write_file(dir.path(), "host.conf", b"multi on\n");
+    let script = format!(
+        "ip link set lo up && mount --bind {} /etc/hosts && mount --bind {} /etc/host.conf \
+         || exit 97\nexec \"$0\" -v two.test 9",
+        hosts.display(),
+        host_conf.display()
+    );
+    let args = ["-mn", "sh", "-c", &script, crate::util::RNC];
+    let exit = Rnc::tool(&unshare, &args)
+        .stdin(Input::Null)
+        .spawn()
+        .finish();
+    if exit.code() == Some(97) || exit.stderr.contains("unshare: ") {
+        skip_or_fail(&format!(
+            "cannot build network and mount namespaces here: {}",
+            exit.stderr
+        ));
+        return;
+    }
+    exit.assert_code(1);
+    let refusal = "connection refused: the SYN was answered by a RST (or a firewall's ICMP \
+                   reject): nothing accepts on port 9";
+    assert_eq!(
+        normalise(&exit.stderr, &[]),
+        lines(&[
+            "resolving two.test",
+            "two.test resolved to 127.0.0.1:9, 127.0.0.2:9",
+            "connecting to 127.0.0.1:9 (SYN sent)",
+            refusal,
+            "connecting to 127.0.0.2:9 (SYN sent)",
+            refusal,
+            "connect to 127.0.0.2:9: connection refused",
+        ])
+    );
+}
