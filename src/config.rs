@@ -792,6 +792,19 @@ mod tests {
     }
 
     #[test]
+    fn config_verbose_counts_as_in_ncat() {
+        let levels = |args: &[&str]| {
+            let c = config(args).unwrap();
+            (c.verbose, c.verbosity)
+        };
+        assert_eq!(levels(&["h", "1"]), (false, 0));
+        assert_eq!(levels(&["-v", "h", "1"]), (true, 1));
+        assert_eq!(levels(&["-vv", "h", "1"]), (true, 2));
+        assert_eq!(levels(&["-v", "--verbose", "-v", "h", "1"]), (true, 3));
+        assert_eq!(levels(&["-zvv", "h", "1"]), (true, 2));
+    }
+
+    #[test]
     fn config_listen_spellings() {
         for args in [
             &["-l", "5000"][..],

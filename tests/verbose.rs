@@ -455,3 +455,24 @@ fn verbose_tcp_every_address_of_a_name_is_explained_once() {
         ])
     );
 }
+
+/// In interactive mode the socket calls are rnc's notices like the others: in the
+/// transcript above the editor, behind `-- rnc: `.
+#[test]
+fn verbose_interactive_socket_calls_go_to_the_transcript() {
+    let (mut tty, mut peer) = crate::util::pty::connected(&["-vv"]);
+    tty.keys(b"bye\r\x04");
+    peer.expect(b"bye\n");
+    peer.expect_eof();
+    tty.wait_line("-- rnc: shutdown(SHUT_WR) = 0");
+    tty.wait_line("-- rnc: sent FIN (stdin EOF)");
+    drop(peer);
+    let at_exit = tty.expect_exit(0);
+    let call = at_exit
+        .iter()
+        .position(|l| l == "-- rnc: shutdown(SHUT_WR) = 0");
+    let fin = at_exit
+        .iter()
+        .position(|l| l == "-- rnc: sent FIN (stdin EOF)");
+    assert!(call.is_some() && call < fin, "{at_exit:#?}");
+}
