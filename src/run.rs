@@ -346,11 +346,12 @@ fn run_probe(
 }
 
 /// `-v` on `-z HOST PORT`: a closed port gets the scan's line, as an open one does
-/// (`connection to HOST PORT refused`); the error line follows from `main`.
+/// (`connection to HOST PORT refused`); the error line follows from `main`. Failures
+/// before any connect (a name that does not resolve) have only the error line.
 fn note_probe_failure<T>(config: &Config, result: &Result<T>) {
     if let (
         true,
-        Err(e),
+        Err(e @ (Error::Connect { .. } | Error::ConnectTimeout { .. })),
         Target::Inet {
             host: Some(host),
             port,
