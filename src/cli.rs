@@ -15,6 +15,8 @@ Examples:
     rnc HOST 5000 < file             # sender
   Poke a server by hand (CRLF line endings):
     rnc -C example.org 80
+  Watch a connection's life: each socket call (-vv), TCP_INFO too (-vvv):
+    rnc -vvv example.org 80 < /dev/null
   UDP and Unix sockets:
     rnc -u -l 5353                   # UDP listener
     rnc -l -U /tmp/app.sock          # Unix stream listener
@@ -172,9 +174,25 @@ pub(crate) struct Cli {
     #[arg(short = 'C', long = "crlf")]
     pub(crate) crlf: bool,
 
-    /// Report the session's lifecycle on stderr
-    #[arg(short = 'v', long = "verbose")]
-    pub(crate) verbose: bool,
+    /// Report the session's lifecycle on stderr (-vv: socket calls, -vvv: TCP_INFO)
+    #[arg(
+        short = 'v',
+        long = "verbose",
+        action = clap::ArgAction::Count,
+        long_help = "Report on stderr what happens to the socket, in the words of socket \
+                     tutorials. -v: the lifecycle (what a name resolved to, `connecting to \
+                     ADDR (SYN sent)`, `connected in 0.3 ms`, why a connect failed on the wire, `listening on ADDR (backlog 4096)`, `connection from ADDR`, `sent FIN \
+                     (stdin EOF)`, `peer sent FIN`, `peer reset the connection (RST)`, the \
+                     byte counts). -vv adds each socket call with its arguments and result, \
+                     errno by name (`socket(AF_INET, SOCK_STREAM) = 3`, `connect(...) = \
+                     EINPROGRESS`, `getsockopt(SO_ERROR) = ECONNREFUSED`, `accept4() = 4 from \
+                     ADDR`, `shutdown(SHUT_WR) = 0`), for -z scans too (one line per call per \
+                     port). -vvv adds a TCP_INFO snapshot (state, rtt/rttvar, cwnd, \
+                     retransmits, bytes acked) at each event rnc observes: connected, each \
+                     direction's EOF, reset, close. Never on stdout; in interactive mode in \
+                     the transcript."
+    )]
+    pub(crate) verbose: u8,
 
     /// Zero-I/O mode: connect, report, close (port scanning)
     #[arg(

@@ -149,8 +149,10 @@ pub(crate) struct Config {
     pub(crate) keep_open: bool,
     /// `-C`: LF → CRLF towards the peer.
     pub(crate) crlf: bool,
-    /// `-v`: lifecycle lines on stderr.
+    /// `-v` (at least once): lifecycle lines on stderr.
     pub(crate) verbose: bool,
+    /// How many `-v`: 2 adds socket calls, 3 adds TCP_INFO snapshots (`trace.rs`).
+    pub(crate) verbosity: u8,
     /// Send `shutdown(Write)` at stdin EOF (off with `--no-shutdown`).
     pub(crate) shutdown_on_eof: bool,
     /// Use sendfile/splice where possible (off with the hidden `--no-zero-copy`).
@@ -400,7 +402,8 @@ impl Config {
             no_stdin: cli.no_stdin,
             keep_open: cli.keep_open || keeps_serving,
             crlf: cli.crlf,
-            verbose: cli.verbose,
+            verbose: cli.verbose > 0,
+            verbosity: cli.verbose,
             shutdown_on_eof: !cli.no_shutdown,
             zero_copy: !cli.no_zero_copy,
             busy_poll: !cli.no_busy_poll,
@@ -786,6 +789,19 @@ mod tests {
             }
         );
         assert!(c.shutdown_on_eof);
+    }
+
+    #[test]
+    fn config_verbose_counts_as_in_ncat() {
+        let levels = |args: &[&str]| {
+            let c = config(args).unwrap();
+            (c.verbose, c.verbosity)
+        };
+        assert_eq!(levels(&["h", "1"]), (false, 0));
+        assert_eq!(levels(&["-v", "h", "1"]), (true, 1));
+        assert_eq!(levels(&["-vv", "h", "1"]), (true, 2));
+        assert_eq!(levels(&["-v", "--verbose", "-v", "h", "1"]), (true, 3));
+        assert_eq!(levels(&["-zvv", "h", "1"]), (true, 2));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -14,6 +15,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::config::{Family, Host, SocketOptions, UNIX_PATH_MAX_BYTES};
 use crate::error::{Error, Result};
+use crate::trace::{addr_text, family_name, traced, zero};
 
 pub(crate) mod access;
 pub(crate) mod connect;
@@ -31,8 +33,9 @@ use unix_diag::Liveness;
 /// Pending connections a listener keeps: enough for a burst of thousands of clients at a
 /// `-k` listener (a full backlog drops SYNs, and a client whose handshake the kernel
 /// finished but rnc could not accept waits seconds for a retransmit). The kernel caps it
-/// at `net.core.somaxconn` (4096 by default since Linux 5.4).
-const LISTEN_BACKLOG: i32 = 4096;
+/// at `net.core.somaxconn` (4096 by default since Linux 5.4). `-v`'s `listening on`
+/// line shows it.
+pub(crate) const LISTEN_BACKLOG: i32 = 4096;
 /// Receive buffer asked for UDP sockets: a burst of 64 KiB datagrams overflows the
 /// default (~208 KiB, three datagrams) long before rnc gets to read them. The kernel caps
 /// it at `net.core.rmem_max`.
@@ -137,31 +140,88 @@ fn bind_inet(
     listen: bool,
     options: &SocketOptions,
 ) -> std::result::Result<Socket, (Step, io::Error)> {
-    let proto = if ty == Type::STREAM {
-        Protocol::TCP
-    } else {
-        Protocol::UDP
-    };
     let create = |e| (Step::Create, e);
-    let socket = Socket::new(domain_of(&addr), ty.cloexec(), Some(proto)).map_err(create)?;
-    socket.set_reuse_address(true).map_err(create)?;
+    let socket = new_socket(&addr, ty, false).map_err(create)?;
+    traced(
+        socket.set_reuse_address(true),
+        || "setsockopt(SO_REUSEADDR, 1)".into(),
+        zero,
+    )
+    .map_err(create)?;
     if addr.is_ipv6() {
-        socket.set_only_v6(v6only).map_err(create)?;
+        traced(
+            socket.set_only_v6(v6only),
+            || format!("setsockopt(IPV6_V6ONLY, {})", u8::from(v6only)),
+            zero,
+        )
+        .map_err(create)?;
     }
     if ty == Type::DGRAM {
         // Best effort: a smaller buffer only means more loss under bursts.
-        let _ = socket.set_recv_buffer_size(UDP_RECV_BUFFER_BYTES);
+        let _ = set_udp_recv_buffer(&socket);
     }
     // Accepted sockets inherit these (buffers, TOS, keepalive and its timing).
     apply_options(&socket, &addr, options).map_err(|(flag, e)| (Step::Options(flag), e))?;
     socket.set_nonblocking(true).map_err(create)?;
-    socket.bind(&addr.into()).map_err(|e| (Step::Bind, e))?;
+    traced(
+        socket.bind(&addr.into()),
+        || format!("bind({})", addr_text(&addr)),
+        zero,
+    )
+    .map_err(|e| (Step::Bind, e))?;
     if listen {
-        socket
-            .listen(LISTEN_BACKLOG)
-            .map_err(|e| (Step::Listen, e))?;
+        traced(
+            socket.listen(LISTEN_BACKLOG),
+            || format!("listen({LISTEN_BACKLOG})"),
+            zero,
+        )
+        .map_err(|e| (Step::Listen, e))?;
     }
     Ok(socket)
+}
+
+/// socket(2) for `addr`'s family (`-vv` shows it with the descriptor it returned).
+fn new_socket(addr: &SocketAddr, ty: Type, nonblocking: bool) -> io::Result<Socket> {
+    let (proto, name) = if ty == Type::STREAM {
+        (Protocol::TCP, "SOCK_STREAM")
+    } else {
+        (Protocol::UDP, "SOCK_DGRAM")
+    };
+    let (ty, flags) = if nonblocking {
+        (ty.nonblocking().cloexec(), "|SOCK_NONBLOCK")
+    } else {
+        (ty.cloexec(), "")
+    };
+    traced(
+        Socket::new(domain_of(addr), ty, Some(proto)),
+        || format!("socket({}, {name}{flags})", family_name(addr)),
+        |socket| socket.as_raw_fd().to_string(),
+    )
+}
+
+/// Ask for a UDP receive buffer of `UDP_RECV_BUFFER_BYTES`.
+fn set_udp_recv_buffer(socket: &Socket) -> io::Result<()> {
+    traced(
+        socket.set_recv_buffer_size(UDP_RECV_BUFFER_BYTES),
+        || format!("setsockopt(SO_RCVBUF, {UDP_RECV_BUFFER_BYTES})"),
+        zero,
+    )
+}
+
+/// bind(2) of a client's source address (`-s`, `-p`), after `SO_REUSEADDR`.
+fn bind_source(socket: &Socket, source: SocketAddr) -> Result<()> {
+    traced(
+        socket.set_reuse_address(true),
+        || "setsockopt(SO_REUSEADDR, 1)".into(),
+        zero,
+    )
+    .map_err(|e| bind_failed(source, e))?;
+    traced(
+        socket.bind(&source.into()),
+        || format!("bind({})", addr_text(&source)),
+        zero,
+    )
+    .map_err(|e| bind_failed(source, e))
 }
 
 /// Where the kernel puts the first port anyone may bind; ports below it need root or
@@ -279,25 +339,27 @@ fn tcp_start(
         source,
     };
     // Non-blocking from the start: no fcntl calls after.
-    let socket = Socket::new(
-        domain_of(&addr),
-        Type::STREAM.nonblocking().cloexec(),
-        Some(Protocol::TCP),
-    )
-    .map_err(failed)?;
+    let socket = new_socket(&addr, Type::STREAM, true).map_err(failed)?;
     if nodelay {
         // Small interactive writes (a typed line, a request) go out at once; bulk writes
         // are large enough that Nagle would not merge anything anyway.
-        socket.set_tcp_nodelay(true).map_err(failed)?;
+        traced(
+            socket.set_tcp_nodelay(true),
+            || "setsockopt(TCP_NODELAY, 1)".into(),
+            zero,
+        )
+        .map_err(failed)?;
     }
     apply_options(&socket, &addr, options).map_err(options_failed)?;
     if let Some(source) = source {
-        socket.set_reuse_address(true).map_err(failed)?;
-        socket
-            .bind(&source.into())
-            .map_err(|e| bind_failed(source, e))?;
+        bind_source(&socket, source)?;
     }
-    match socket.connect(&addr.into()) {
+    let connected = traced(
+        socket.connect(&addr.into()),
+        || format!("connect({})", addr_text(&addr)),
+        zero,
+    );
+    match connected {
         Ok(()) => {}
         Err(e)
             if e.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error())
@@ -317,18 +379,19 @@ pub(crate) fn udp_connect(
         addr: addr.to_string(),
         source,
     };
-    let socket = Socket::new(domain_of(&addr), Type::DGRAM.cloexec(), Some(Protocol::UDP))
-        .map_err(failed)?;
+    let socket = new_socket(&addr, Type::DGRAM, false).map_err(failed)?;
     socket.set_nonblocking(true).map_err(failed)?;
-    let _ = socket.set_recv_buffer_size(UDP_RECV_BUFFER_BYTES);
+    let _ = set_udp_recv_buffer(&socket);
     apply_options(&socket, &addr, options).map_err(options_failed)?;
     if let Some(source) = source {
-        socket.set_reuse_address(true).map_err(failed)?;
-        socket
-            .bind(&source.into())
-            .map_err(|e| bind_failed(source, e))?;
+        bind_source(&socket, source)?;
     }
-    socket.connect(&addr.into()).map_err(failed)?;
+    traced(
+        socket.connect(&addr.into()),
+        || format!("connect({})", addr_text(&addr)),
+        zero,
+    )
+    .map_err(failed)?;
     Ok(UdpSocket::from_std(socket.into()))
 }
 
@@ -340,26 +403,38 @@ fn apply_options(
     addr: &SocketAddr,
     options: &SocketOptions,
 ) -> std::result::Result<(), (&'static str, io::Error)> {
+    let set = |result, what: &str, value: String| {
+        traced(result, || format!("setsockopt({what}, {value})"), zero)
+    };
     if let Some(bytes) = options.recv_buffer_bytes {
-        socket
-            .set_recv_buffer_size(bytes)
-            .map_err(|e| ("-I (SO_RCVBUF)", e))?;
+        set(
+            socket.set_recv_buffer_size(bytes),
+            "SO_RCVBUF",
+            bytes.to_string(),
+        )
+        .map_err(|e| ("-I (SO_RCVBUF)", e))?;
     }
     if let Some(bytes) = options.send_buffer_bytes {
-        socket
-            .set_send_buffer_size(bytes)
-            .map_err(|e| ("-O (SO_SNDBUF)", e))?;
+        set(
+            socket.set_send_buffer_size(bytes),
+            "SO_SNDBUF",
+            bytes.to_string(),
+        )
+        .map_err(|e| ("-O (SO_SNDBUF)", e))?;
     }
     if let Some(tos) = options.tos {
+        let tos = u32::from(tos);
         if addr.is_ipv6() {
-            socket
-                .set_tclass_v6(u32::from(tos))
-                .map_err(|e| ("-T (IPV6_TCLASS)", e))?;
+            set(
+                socket.set_tclass_v6(tos),
+                "IPV6_TCLASS",
+                format!("{tos:#04x}"),
+            )
+            .map_err(|e| ("-T (IPV6_TCLASS)", e))?;
             // Only for IPv4-mapped traffic; a v6-only socket may refuse it.
-            let _ = socket.set_tos_v4(u32::from(tos));
+            let _ = set(socket.set_tos_v4(tos), "IP_TOS", format!("{tos:#04x}"));
         } else {
-            socket
-                .set_tos_v4(u32::from(tos))
+            set(socket.set_tos_v4(tos), "IP_TOS", format!("{tos:#04x}"))
                 .map_err(|e| ("-T (IP_TOS)", e))?;
         }
     }
@@ -374,9 +449,22 @@ fn apply_options(
         if let Some(count) = keepalive.count {
             params = params.with_retries(count);
         }
-        socket
-            .set_tcp_keepalive(&params)
-            .map_err(|e| ("--keepalive", e))?;
+        let shown = |d: Option<std::time::Duration>| {
+            d.map_or("default".to_string(), |d| d.as_secs().to_string())
+        };
+        traced(
+            socket.set_tcp_keepalive(&params),
+            || {
+                format!(
+                    "setsockopt(SO_KEEPALIVE, 1; TCP_KEEPIDLE {}, TCP_KEEPINTVL {}, TCP_KEEPCNT {})",
+                    shown(keepalive.idle),
+                    shown(keepalive.interval),
+                    keepalive.count.map_or("default".to_string(), |n| n.to_string())
+                )
+            },
+            zero,
+        )
+        .map_err(|e| ("--keepalive", e))?;
     }
     Ok(())
 }
@@ -392,7 +480,11 @@ fn options_failed((flag, source): (&'static str, io::Error)) -> Error {
 /// Set TCP_NODELAY on an accepted stream (see `tcp_connect_start`).
 pub(crate) fn tune_accepted(stream: &TcpStream) {
     // Failing to set it only costs latency.
-    let _ = stream.set_nodelay(true);
+    let _ = traced(
+        stream.set_nodelay(true),
+        || "setsockopt(TCP_NODELAY, 1)".into(),
+        zero,
+    );
 }
 
 /// A Unix socket file rnc created; removed on drop if it is still the same file.
@@ -479,8 +571,17 @@ fn clear_stale_socket(path: &Path, datagram: bool) -> Result<()> {
 }
 
 fn unix_socket(ty: Type) -> Result<Socket> {
-    let socket = Socket::new(Domain::UNIX, ty.cloexec(), None)
-        .map_err(socket_error("create unix socket".into()))?;
+    let name = if ty == Type::STREAM {
+        "SOCK_STREAM"
+    } else {
+        "SOCK_DGRAM"
+    };
+    let socket = traced(
+        Socket::new(Domain::UNIX, ty.cloexec(), None),
+        || format!("socket(AF_UNIX, {name})"),
+        |socket| socket.as_raw_fd().to_string(),
+    )
+    .map_err(socket_error("create unix socket".into()))?;
     socket
         .set_nonblocking(true)
         .map_err(socket_error("set unix socket non-blocking".into()))?;
@@ -503,7 +604,12 @@ fn bind_error(path: &Path) -> impl Fn(io::Error) -> Error + '_ {
 
 fn bind_unix(socket: &Socket, path: &Path, datagram: bool) -> Result<SocketFile> {
     clear_stale_socket(path, datagram)?;
-    socket.bind(&unix_addr(path)?).map_err(bind_error(path))?;
+    traced(
+        socket.bind(&unix_addr(path)?),
+        || format!("bind({})", path.display()),
+        zero,
+    )
+    .map_err(bind_error(path))?;
     SocketFile::record(path).map_err(bind_error(path))
 }
 
@@ -511,12 +617,15 @@ fn bind_unix(socket: &Socket, path: &Path, datagram: bool) -> Result<SocketFile>
 pub(crate) fn unix_listener(path: &Path) -> Result<(UnixListener, SocketFile)> {
     let socket = unix_socket(Type::STREAM)?;
     let file = bind_unix(&socket, path, false)?;
-    socket
-        .listen(LISTEN_BACKLOG)
-        .map_err(|source| Error::Listen {
-            addr: path.display().to_string(),
-            source,
-        })?;
+    traced(
+        socket.listen(LISTEN_BACKLOG),
+        || format!("listen({LISTEN_BACKLOG})"),
+        zero,
+    )
+    .map_err(|source| Error::Listen {
+        addr: path.display().to_string(),
+        source,
+    })?;
     Ok((UnixListener::from_std(socket.into()), file))
 }
 
@@ -546,9 +655,12 @@ pub(crate) fn unix_datagram_connect(
         Some(local) => bind_unix(&socket, local, true)?,
         None => {
             let local = temp_socket_path()?;
-            socket
-                .bind(&unix_addr(&local)?)
-                .map_err(bind_error(&local))?;
+            traced(
+                socket.bind(&unix_addr(&local)?),
+                || format!("bind({})", local.display()),
+                zero,
+            )
+            .map_err(bind_error(&local))?;
             SocketFile::record(&local).map_err(bind_error(&local))?
         }
     };
@@ -557,12 +669,15 @@ pub(crate) fn unix_datagram_connect(
 }
 
 fn connect_unix(socket: &Socket, path: &Path) -> Result<()> {
-    socket
-        .connect(&unix_addr(path)?)
-        .map_err(|source| Error::Connect {
-            addr: path.display().to_string(),
-            source: explain_unix_refusal(path, source),
-        })
+    traced(
+        socket.connect(&unix_addr(path)?),
+        || format!("connect({})", path.display()),
+        zero,
+    )
+    .map_err(|source| Error::Connect {
+        addr: path.display().to_string(),
+        source: explain_unix_refusal(path, source),
+    })
 }
 
 /// connect(2) to a file that is not a socket says `ECONNREFUSED`, as for a stale socket

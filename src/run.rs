@@ -13,12 +13,13 @@ use crate::event_loop::{LISTENER, Loop, Outcome, drive, drive_hub};
 use crate::net;
 use crate::net::access::AccessFilter;
 use crate::net::connect::{
-    connect_tcp, probe_udp_addrs, resolve_waiting, source_addr, udp_probe_success, zero_io_success,
+    connect_tcp, host_text, probe_udp_addrs, resolve_waiting, source_addr, udp_probe_success,
+    zero_io_success,
 };
 use crate::net::endpoint::Endpoint;
 use crate::net::listen::accept_next;
 use crate::net::listener::StreamListener;
-use crate::net::scan::scan_ports;
+use crate::net::scan::{probe_failed_line, scan_ports};
 use crate::net::{proxy, retry, tls};
 use crate::notices::print_line;
 use crate::relay::child::{self, ConnectionEnv, Reaper};
@@ -32,6 +33,7 @@ use crate::tty::ui::{Ui, UiWish};
 
 /// Run rnc as `config` says.
 pub(crate) fn run(config: &Config) -> Result<Outcome> {
+    crate::trace::set_level(config.verbosity);
     let mut lp = Loop::new()?;
     // A bad `--tls-ca` or an empty trust store is reported before any connection.
     let tls_client = match (&config.tls, config.mode) {
@@ -342,7 +344,9 @@ fn run_probe(
             Ok(addrs) => addrs,
             Err(outcome) => return Ok(outcome),
         };
-        return match probe_udp_addrs(lp, session, config, &addrs)? {
+        let probed = probe_udp_addrs(lp, session, config, &addrs);
+        note_probe_failure(config, &probed);
+        return match probed? {
             Ok(()) => {
                 if config.verbose {
                     print_line(&udp_probe_success(host, addrs[0].port()));
@@ -352,7 +356,9 @@ fn run_probe(
             Err(outcome) => Ok(outcome),
         };
     }
-    match connect(lp, session, config)? {
+    let connected = connect(lp, session, config);
+    note_probe_failure(config, &connected);
+    match connected? {
         Ok(mut endpoint) => {
             // `-z --tls`: open means the handshake succeeds.
             if let Err(outcome) = secure(lp, session, config, tls, &mut endpoint)? {
@@ -364,6 +370,24 @@ fn run_probe(
             Ok(Outcome::Finished)
         }
         Err(outcome) => Ok(outcome),
+    }
+}
+
+/// `-v` on `-z HOST PORT`: a closed port gets the scan's line, as an open one does
+/// (`connection to HOST PORT refused`); the error line follows from `main`. Failures
+/// before any connect (a name that does not resolve) have only the error line.
+fn note_probe_failure<T>(config: &Config, result: &Result<T>) {
+    if let (
+        true,
+        Err(e @ (Error::Connect { .. } | Error::ConnectTimeout { .. })),
+        Target::Inet {
+            host: Some(host),
+            port,
+        },
+    ) = (config.verbose, result, &config.target)
+    {
+        let udp = config.transport == Transport::Udp;
+        print_line(&probe_failed_line(&host_text(host), *port, udp, e));
     }
 }
 
@@ -445,7 +469,14 @@ fn announce_resolving(session: &mut Session, config: &Config, host: &Host) -> Re
 fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result<Outcome> {
     let asked_port_zero = matches!(config.target, Target::Inet { port: 0, .. });
     let announce = |session: &mut Session, local: &str, state: ConnState| {
-        if config.verbose || asked_port_zero {
+        if config.verbose && state == ConnState::Listening {
+            // The backlog is what a stream listener keeps waiting: clients the kernel has
+            // completed the handshake with before rnc accepts them.
+            print_line(&format!(
+                "listening on {local} (backlog {})",
+                net::LISTEN_BACKLOG
+            ));
+        } else if config.verbose || asked_port_zero {
             print_line(&format!("listening on {local}"));
         }
         session.ui().set_state(state);

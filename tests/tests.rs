@@ -21,3 +21,4 @@ mod tls;
 mod tty;
 mod udp;
 mod unix;
+mod verbose;

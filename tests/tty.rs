@@ -351,7 +351,7 @@ fn tty_ctrl_d_half_closes_and_still_shows_peer() {
     tty.keys(b"bye\r\x04");
     peer.expect(b"bye\n");
     peer.expect_eof();
-    tty.wait_line("-- rnc: sent shutdown (EOF on stdin)");
+    tty.wait_line("-- rnc: sent FIN (stdin EOF)");
     tty.wait_for("the status row to say we closed our side", |t| {
         t.status_row().contains("closed your side")
     });
@@ -360,7 +360,7 @@ fn tty_ctrl_d_half_closes_and_still_shows_peer() {
     assert_eq!(tty.input_row().trim_end(), ">", "{}", tty.dump());
     drop(peer);
     let at_exit = tty.expect_exit(0);
-    let shutdown = at_exit.iter().position(|l| l.contains("sent shutdown"));
+    let shutdown = at_exit.iter().position(|l| l.contains("sent FIN"));
     let reply = at_exit.iter().position(|l| l == "still here");
     assert!(shutdown.is_some() && shutdown < reply, "{at_exit:#?}");
 }

@@ -3,11 +3,13 @@
 //! `net.rs`; waiting for a client is `listen.rs`'s (one at a time) or the hub's (many).
 
 use std::io;
+use std::os::fd::AsRawFd;
 
 use mio::net::{TcpListener, UnixListener};
 
 use crate::net::endpoint::{Endpoint, canonical_addr};
 use crate::net::{self, SocketFile};
+use crate::trace;
 
 /// A stream listener: TCP, or Unix with the file it owns.
 pub(crate) enum StreamListener {
@@ -33,21 +35,34 @@ impl StreamListener {
         }
     }
 
+    /// The next client, if one is waiting: its endpoint and address. `-vv` shows the
+    /// call (but not `EAGAIN`, which only means nobody is waiting), `-vvv` the new
+    /// connection's `TCP_INFO`.
     pub(crate) fn accept(&mut self) -> io::Result<(Endpoint, String)> {
-        match self {
-            StreamListener::Tcp(l) => {
-                let (stream, from) = l.accept()?;
-                net::tune_accepted(&stream);
-                Ok((Endpoint::Tcp(stream), canonical_addr(from).to_string()))
-            }
-            StreamListener::Unix(l, _) => {
-                let (stream, from) = l.accept()?;
+        let accepted = match self {
+            StreamListener::Tcp(l) => l.accept().map(|(stream, from)| {
+                let from = canonical_addr(from).to_string();
+                (Endpoint::Tcp(stream), from)
+            }),
+            StreamListener::Unix(l, _) => l.accept().map(|(stream, from)| {
                 let from = from
                     .as_pathname()
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|| "a unix client".to_string());
-                Ok((Endpoint::Unix(stream), from))
+                (Endpoint::Unix(stream), from)
+            }),
+        };
+        match &accepted {
+            Ok((endpoint, from)) => {
+                trace::call(|| format!("accept4() = {} from {from}", endpoint.fd().as_raw_fd()));
+                if let Endpoint::Tcp(stream) = endpoint {
+                    net::tune_accepted(stream);
+                    trace::snapshot("connected", endpoint.fd());
+                }
             }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => trace::call(|| format!("accept4() = {}", trace::errno_name(e))),
         }
+        accepted
     }
 }

@@ -14,6 +14,7 @@ use crate::relay::direction::{Direction, QUEUE_BYTES};
 use crate::relay::peers::{Heard, PeerTable};
 use crate::relay::tls::TlsLayer;
 use crate::sys;
+use crate::trace;
 use crate::tty::status::{ConnState, Rtt};
 
 /// Room a UDP receive needs so that no datagram is ever truncated.
@@ -77,8 +78,15 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    /// An error talking to the peer, naming it.
+    /// An error talking to the peer, naming it. A TCP reset is where rnc observes the RST,
+    /// so `-v` says so here (and `-vvv` shows the socket's `TCP_INFO`).
     pub(crate) fn error(&self, op: &'static str, source: io::Error) -> Error {
+        if source.kind() == io::ErrorKind::ConnectionReset && self.endpoint.is_tcp() {
+            if trace::shows_lifecycle() {
+                print_line("peer reset the connection (RST)");
+            }
+            trace::snapshot("reset", self.endpoint.fd());
+        }
         Error::Peer {
             op,
             peer: peer_name(self),

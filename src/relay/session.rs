@@ -30,6 +30,7 @@ use crate::relay::telnet::Telnet;
 use crate::relay::tls::{TlsLayer, TlsSink, TlsSource, truncated_error};
 use crate::relay::zerocopy::{FromPeer, ToPeer};
 use crate::sys::FdKind;
+use crate::trace;
 use crate::tty::ui::{TypedLines, Ui};
 
 mod paths;
@@ -340,6 +341,12 @@ impl Session {
             let _ = tls.flush(&mut conn.endpoint);
         }
         let stats = (conn.bytes_sent, conn.bytes_received, conn.started.elapsed());
+        trace::snapshot("close", conn.endpoint.fd());
+        if !self.options.for_hub {
+            // The loop closes it (by dropping it) right after.
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&conn.endpoint.fd());
+            trace::call(|| format!("close({fd})"));
+        }
         Some((conn.endpoint, stats))
     }
 
@@ -655,7 +662,7 @@ impl Session {
             return Err(err);
         }
         if filled.eof {
-            note_peer_closed(verbose);
+            note_peer_closed(verbose, &conn.endpoint);
         }
         if filled.largest_read >= BULK_READ_BYTES {
             self.socket_proved_bulk();
@@ -763,7 +770,16 @@ impl Session {
             }
         }
         if !conn.datagram && shutdown {
-            match conn.endpoint.shutdown_write() {
+            // The hub's socket pair is rnc's own plumbing, not a socket of the user's.
+            let shown = !self.options.for_hub;
+            let result = conn.endpoint.shutdown_write();
+            if shown {
+                trace::call(|| {
+                    let rc = result.as_ref().map_or_else(trace::errno_name, trace::zero);
+                    format!("shutdown(SHUT_WR) = {rc}")
+                });
+            }
+            match result {
                 Ok(()) => {}
                 // Already reset by the peer: the read side reports it.
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
@@ -771,9 +787,14 @@ impl Session {
                     return Err(conn.error("shut down", source));
                 }
             }
-            if verbose && !self.options.for_hub {
-                print_line("sent shutdown (EOF on stdin)");
+            if verbose && shown {
+                print_line(if conn.endpoint.is_tcp() {
+                    "sent FIN (stdin EOF)"
+                } else {
+                    "shut down our side (stdin EOF)"
+                });
             }
+            trace::snapshot("stdin EOF", conn.endpoint.fd());
         }
         conn.to_peer_done_at = Some(Instant::now());
         Ok(true)
@@ -803,11 +824,17 @@ impl Session {
     }
 }
 
-/// `-v`: the peer sent its FIN.
-fn note_peer_closed(verbose: bool) {
+/// `-v`: the peer sent its FIN (a Unix socket's peer shut down its side or closed);
+/// `-vvv` adds the socket's `TCP_INFO`.
+fn note_peer_closed(verbose: bool, endpoint: &Endpoint) {
     if verbose {
-        print_line("peer closed its side");
+        print_line(if endpoint.is_tcp() {
+            "peer sent FIN"
+        } else {
+            "peer closed its side"
+        });
     }
+    trace::snapshot("peer FIN", endpoint.fd());
 }
 
 /// Read, retrying on `EINTR`.

@@ -156,7 +156,7 @@ impl Session {
                     conn.last_activity = Instant::now();
                 }
                 if moved.eof {
-                    note_peer_closed(verbose);
+                    note_peer_closed(verbose, &conn.endpoint);
                 }
                 Ok(moved.bytes > 0 || moved.eof)
             }
