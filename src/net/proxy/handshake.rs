@@ -194,11 +194,12 @@ fn destination_text(destination: &Destination, port: u16) -> String {
     }
 }
 
+/// What the proxy modules' tests share: a handshake started for port 8080.
 #[cfg(test)]
-mod tests {
+pub(super) mod testing {
     use super::*;
 
-    fn start(
+    pub(crate) fn start(
         kind: ProxyKind,
         dest: Destination,
         auth: Option<(&str, &str)>,
@@ -206,6 +207,16 @@ mod tests {
         let auth = auth.map(|(u, p)| (u.to_string(), Some(p.to_string())));
         Handshake::start(kind, dest, 8080, auth).expect("starts")
     }
+
+    pub(crate) fn ip(text: &str) -> Destination {
+        Destination::Ip(text.parse().expect("address"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::start;
+    use super::*;
 
     #[test]
     fn proxy_replies_never_panic_on_any_prefix_of_noise() {

@@ -207,18 +207,7 @@ mod tests {
     use super::*;
     use crate::config::ProxyKind;
 
-    fn start(
-        kind: ProxyKind,
-        dest: Destination,
-        auth: Option<(&str, &str)>,
-    ) -> (Handshake, Vec<u8>) {
-        let auth = auth.map(|(u, p)| (u.to_string(), Some(p.to_string())));
-        Handshake::start(kind, dest, 8080, auth).expect("starts")
-    }
-
-    fn ip(text: &str) -> Destination {
-        Destination::Ip(text.parse().expect("address"))
-    }
+    use crate::net::proxy::handshake::testing::{ip, start};
 
     #[test]
     fn proxy_socks5_with_auth_walks_every_stage() {
