@@ -613,3 +613,32 @@ fn many_broker_keeps_fanning_out_when_a_client_resets_midway() {
     rnc.signal("TERM");
     rnc.finish().assert_code(143);
 }
+
+#[test]
+fn many_exec_over_a_unix_socket_with_keep_open() {
+    let dir = crate::util::temp_dir();
+    let path = dir.path().join("echo.sock");
+    let path_text = path.to_str().unwrap();
+    let mut rnc = Rnc::spawn(&[
+        "-v",
+        "-k",
+        "-l",
+        "-U",
+        path_text,
+        "-c",
+        "echo unix $RNC_PROTO; cat",
+    ]);
+    rnc.wait_stderr("listening on");
+    for i in 0..3 {
+        let mut client = crate::util::connect_unix(&path);
+        client.write_all(format!("line {i}\n").as_bytes()).unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        assert_eq!(
+            read_to_end_within(&mut client),
+            format!("unix UNIX\nline {i}\n").as_bytes()
+        );
+    }
+    wait_no_children(rnc.pid());
+    rnc.signal("TERM");
+    rnc.finish().assert_code(143);
+}
