@@ -341,7 +341,7 @@ fn tcp_log_that_cannot_be_opened_or_written_is_a_clear_error() {
     );
     // Opened before any connection: nothing was tried.
     assert!(!exit.stderr.contains("connect"));
-    let (mut rnc, mut peer) = rnc_client(&["--hex-dump", "/dev/full"]);
+    let (rnc, mut peer) = rnc_client(&["--hex-dump", "/dev/full"]);
     peer.write_all(b"anything\n").unwrap();
     let exit = rnc.finish();
     exit.assert_code(1);
