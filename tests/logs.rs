@@ -370,3 +370,37 @@ fn cli_log_flags_without_one_session_are_usage_errors() {
         );
     }
 }
+
+/// 1 MiB through `-e /bin/cat`: both ways at once, the program's pipes filling up (the
+/// relay holds what a full pipe did not take), each direction whole in the dump.
+#[test]
+fn tcp_exec_bulk_both_ways_is_dumped_whole_per_direction() {
+    let dir = temp_dir();
+    let dump = dir.path().join("exec.hex");
+    let mut rnc = Rnc::spawn(&[
+        "-e",
+        "/bin/cat",
+        "--hex-dump",
+        arg(&dump),
+        "-l",
+        "127.0.0.1",
+        "0",
+    ]);
+    let port = rnc.listening_port();
+    let data = pseudo_random(1 << 20, 43);
+    let mut client = connect_tcp(&format!("127.0.0.1:{port}"));
+    let mut writer = client.try_clone().unwrap();
+    let sender = thread::spawn({
+        let data = data.clone();
+        move || {
+            writer.write_all(&data).unwrap();
+            writer.shutdown(Shutdown::Write).unwrap();
+        }
+    });
+    assert_same_bytes(&read_to_end_within(&mut client), &data);
+    sender.join().unwrap();
+    rnc.finish().assert_code(0);
+    let chunks = parse_hex_dump(&std::fs::read_to_string(&dump).unwrap());
+    assert_same_bytes(&one_way(&chunks, '<'), &data);
+    assert_same_bytes(&one_way(&chunks, '>'), &data);
+}

@@ -57,14 +57,17 @@ pub(crate) fn dump_chunk(out: &mut String, way: Way, when: SystemTime, start: u6
 /// One line: offset, hex (with a gap after the eighth byte, padded so the ASCII column
 /// lines up), ASCII (printable bytes as themselves, others as `.`).
 fn hex_line(out: &mut String, offset: usize, width: usize, line: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let _ = write!(out, "{offset:0width$x}  ");
     for i in 0..BYTES_PER_LINE {
         if i == BYTES_PER_LINE / 2 {
             out.push(' ');
         }
         match line.get(i) {
-            Some(b) => {
-                let _ = write!(out, " {b:02x}");
+            Some(&b) => {
+                out.push(' ');
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 0xf)] as char);
             }
             None => out.push_str("   "),
         }
