@@ -6,7 +6,6 @@
 //! Pure: no I/O, no clock. The caller passes the time and where the chunk starts, so the
 //! text is a function of its inputs (for tests and fuzzing).
 
-use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Bytes on one hex line.
@@ -33,12 +32,11 @@ impl Way {
 
 /// Append the dump of one chunk to `out`: its header, then its lines. `start` is how many
 /// bytes went this way before it; `when` is the time it moved. An empty chunk gets only
-/// its header.
-pub(crate) fn dump_chunk(out: &mut String, way: Way, when: SystemTime, start: u64, bytes: &[u8]) {
+/// its header. The text is ASCII.
+pub(crate) fn dump_chunk(out: &mut Vec<u8>, way: Way, when: SystemTime, start: u64, bytes: &[u8]) {
     let len = bytes.len() as u64;
-    let _ = writeln!(
-        out,
-        "{} {}  length={} from={} to={}",
+    let header = format!(
+        "{} {}  length={} from={} to={}\n",
         way.mark(),
         utc_timestamp(when),
         len,
@@ -46,41 +44,49 @@ pub(crate) fn dump_chunk(out: &mut String, way: Way, when: SystemTime, start: u6
         // socat's `to` is the last byte's offset.
         (start + len).saturating_sub(1)
     );
+    out.extend_from_slice(header.as_bytes());
     // Offsets within the chunk: four hex digits, more for a chunk over 64 KiB.
     let last = bytes.len().saturating_sub(1);
     let width = (usize::BITS - last.leading_zeros()).div_ceil(4).max(4) as usize;
+    out.reserve(bytes.len().div_ceil(BYTES_PER_LINE) * (width + LINE_BYTES_AFTER_OFFSET));
     for (i, line) in bytes.chunks(BYTES_PER_LINE).enumerate() {
         hex_line(out, i * BYTES_PER_LINE, width, line);
     }
 }
 
+/// A line's length after its offset: 3 spaces, 16 × 3 hex columns less one space, the gap,
+/// 2 spaces, 16 ASCII columns, the newline.
+const LINE_BYTES_AFTER_OFFSET: usize = 3 + 47 + 1 + 2 + 16 + 1;
+
 /// One line: offset, hex (with a gap after the eighth byte, padded so the ASCII column
-/// lines up), ASCII (printable bytes as themselves, others as `.`).
-fn hex_line(out: &mut String, offset: usize, width: usize, line: &[u8]) {
+/// lines up), ASCII (printable bytes as themselves, others as `.`). Built byte by byte:
+/// a bulk transfer's dump is hundreds of megabytes of these.
+fn hex_line(out: &mut Vec<u8>, offset: usize, width: usize, line: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let _ = write!(out, "{offset:0width$x}  ");
+    for digit in (0..width).rev() {
+        out.push(HEX[(offset >> (4 * digit)) & 0xf]);
+    }
+    out.extend_from_slice(b"  ");
     for i in 0..BYTES_PER_LINE {
         if i == BYTES_PER_LINE / 2 {
-            out.push(' ');
+            out.push(b' ');
         }
         match line.get(i) {
             Some(&b) => {
-                out.push(' ');
-                out.push(HEX[usize::from(b >> 4)] as char);
-                out.push(HEX[usize::from(b & 0xf)] as char);
+                out.extend_from_slice(&[b' ', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]])
             }
-            None => out.push_str("   "),
+            None => out.extend_from_slice(b"   "),
         }
     }
-    out.push_str("  ");
+    out.extend_from_slice(b"  ");
     out.extend(line.iter().map(|&b| {
         if b.is_ascii_graphic() || b == b' ' {
-            b as char
+            b
         } else {
-            '.'
+            b'.'
         }
     }));
-    out.push('\n');
+    out.push(b'\n');
 }
 
 /// `2026/11/29 21:30:00.123456` in UTC (socat prints local time; UTC needs no time zone
@@ -137,22 +143,28 @@ mod tests {
         );
     }
 
+    /// The dump of one chunk, as text.
+    fn dump(way: Way, when: SystemTime, start: u64, bytes: &[u8]) -> String {
+        let mut out = Vec::new();
+        dump_chunk(&mut out, way, when, start, bytes);
+        String::from_utf8(out).expect("a dump is ASCII")
+    }
+
     #[test]
     fn hexdump_chunk_has_header_offsets_hex_and_ascii() {
-        let mut out = String::new();
         let want = "\
 > 2026/11/29 21:30:00.123456  length=32 from=0 to=31
 0000   68 65 6c 6c 6f 2c 20 77  6f 72 6c 64 00 01 ff 20  hello, world... 
 0010   47 45 54 20 2f 20 48 54  54 50 2f 31 2e 30 0a 00  GET / HTTP/1.0..
 ";
         let mut bytes = b"hello, world\x00\x01\xff GET / HTTP/1.0\n\x00".to_vec();
-        dump_chunk(&mut out, Way::ToPeer, at(1_795_987_800, 123_456), 0, &bytes);
-        assert_eq!(out, want);
-        bytes.truncate(5);
-        out.clear();
-        dump_chunk(&mut out, Way::FromPeer, at(1_795_987_800, 0), 32, &bytes);
         assert_eq!(
-            out,
+            dump(Way::ToPeer, at(1_795_987_800, 123_456), 0, &bytes),
+            want
+        );
+        bytes.truncate(5);
+        assert_eq!(
+            dump(Way::FromPeer, at(1_795_987_800, 0), 32, &bytes),
             "< 2026/11/29 21:30:00.000000  length=5 from=32 to=36\n\
              0000   68 65 6c 6c 6f                                    hello\n"
         );
@@ -160,15 +172,13 @@ mod tests {
 
     #[test]
     fn hexdump_gap_after_eighth_byte_and_wide_offsets_for_big_chunks() {
-        let mut out = String::new();
-        dump_chunk(&mut out, Way::ToPeer, at(0, 0), 0, b"ABCDEFGHI");
+        let out = dump(Way::ToPeer, at(0, 0), 0, b"ABCDEFGHI");
         assert!(
             out.ends_with("0000   41 42 43 44 45 46 47 48  49                       ABCDEFGHI\n"),
             "{out}"
         );
         let big = vec![b'x'; 0x10001];
-        out.clear();
-        dump_chunk(&mut out, Way::FromPeer, at(0, 0), 0, &big);
+        let out = dump(Way::FromPeer, at(0, 0), 0, &big);
         let last = out.lines().last().unwrap();
         assert!(last.starts_with("10000   78  "), "{last}");
         assert!(out.lines().nth(1).unwrap().starts_with("00000   78"));
@@ -177,8 +187,9 @@ mod tests {
 
     #[test]
     fn hexdump_empty_chunk_is_a_header_only() {
-        let mut out = String::new();
-        dump_chunk(&mut out, Way::ToPeer, at(0, 0), 7, b"");
-        assert_eq!(out, "> 1970/01/01 00:00:00.000000  length=0 from=7 to=6\n");
+        assert_eq!(
+            dump(Way::ToPeer, at(0, 0), 7, b""),
+            "> 1970/01/01 00:00:00.000000  length=0 from=7 to=6\n"
+        );
     }
 }

@@ -29,6 +29,9 @@ use crate::relay::hexdump::{Way, dump_chunk};
 
 /// Bytes a log keeps in memory before writing them out.
 const BUFFER_BYTES: usize = 64 * 1024;
+/// Most bytes of a sent file read back for the logs at a time (the size of one zero-copy
+/// step, so a hex dump's chunks are the same size both ways).
+const READ_BACK_BYTES: usize = 1 << 20;
 
 /// One log file and what waits to be written to it.
 struct LogFile {
@@ -123,7 +126,7 @@ struct HexLog {
     /// Bytes dumped so far received from the peer.
     received: u64,
     /// One chunk's text, reused.
-    text: String,
+    text: Vec<u8>,
 }
 
 /// The traffic logs of one session.
@@ -159,7 +162,7 @@ impl Tap {
                 file,
                 sent: 0,
                 received: 0,
-                text: String::new(),
+                text: Vec::new(),
             });
         Ok(Some(Tap {
             output,
@@ -220,18 +223,18 @@ impl Tap {
     }
 
     /// The `n` bytes of `file` from `offset` on (which `sendfile` just sent) moved `way`:
-    /// read them back for the logs.
+    /// read them back for the logs, at most `READ_BACK_BYTES` at a time (one chunk each),
+    /// so memory stays bounded whatever one pump sent.
     pub(crate) fn take_from_file(&mut self, way: Way, file: BorrowedFd<'_>, offset: u64, n: usize) {
-        if n == 0 || self.failed.is_some() {
-            return;
-        }
-        self.scratch.resize(n, 0);
-        let mut got = 0;
-        while got < n {
-            match rustix::io::pread(file, &mut self.scratch[got..n], offset + got as u64) {
-                Ok(0) => break,
-                Ok(m) => got += m,
-                Err(Errno::INTR) => {}
+        let mut done = 0;
+        while done < n && self.failed.is_none() {
+            let want = (n - done).min(READ_BACK_BYTES);
+            self.scratch.resize(want, 0);
+            let at = offset + done as u64;
+            let got = match rustix::io::pread(file, &mut self.scratch[..want], at) {
+                Ok(0) => return,
+                Ok(m) => m,
+                Err(Errno::INTR) => continue,
                 Err(e) => {
                     self.keep(Err(Error::Stdio {
                         op: "read stdin again for the log",
@@ -239,11 +242,12 @@ impl Tap {
                     }));
                     return;
                 }
-            }
+            };
+            let bytes = std::mem::take(&mut self.scratch);
+            self.record(way, &bytes[..got]);
+            self.scratch = bytes;
+            done += got;
         }
-        let bytes = std::mem::take(&mut self.scratch);
-        self.record(way, &bytes[..got]);
-        self.scratch = bytes;
     }
 
     /// Write out what is buffered.
@@ -324,7 +328,7 @@ fn record_into(
         dump_chunk(&mut hex.text, way, SystemTime::now(), *start, bytes);
         *start += bytes.len() as u64;
         let text = std::mem::take(&mut hex.text);
-        let pushed = hex.file.push(text.as_bytes());
+        let pushed = hex.file.push(&text);
         hex.text = text;
         pushed?;
     }
