@@ -404,3 +404,29 @@ fn tcp_exec_bulk_both_ways_is_dumped_whole_per_direction() {
     assert_same_bytes(&one_way(&chunks, '<'), &data);
     assert_same_bytes(&one_way(&chunks, '>'), &data);
 }
+
+#[test]
+fn udp_hex_dump_has_one_header_per_datagram_sent_and_received() {
+    let dir = temp_dir();
+    let dump = dir.path().join("udp.hex");
+    let (peer, port) = crate::util::udp_socket();
+    let mut rnc = Rnc::spawn(&[
+        "-u",
+        "--hex-dump",
+        arg(&dump),
+        "127.0.0.1",
+        &port.to_string(),
+    ]);
+    rnc.write_stdin(b"ping\n");
+    let (got, from) = crate::util::recv_udp(&peer);
+    assert_eq!(got, b"ping\n");
+    peer.send_to(b"pong\n", from).unwrap();
+    assert_eq!(rnc.stdout_exact(5), b"pong\n");
+    rnc.close_stdin();
+    rnc.finish().assert_code(0);
+    let chunks = parse_hex_dump(&std::fs::read_to_string(&dump).unwrap());
+    assert_eq!(
+        chunks,
+        [('>', 0, b"ping\n".to_vec()), ('<', 0, b"pong\n".to_vec())]
+    );
+}
