@@ -339,6 +339,36 @@ pub(crate) struct Cli {
     )]
     pub(crate) raw_output: bool,
 
+    /// Log the session's bytes, both directions in the order they moved, to FILE (ncat)
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        long_help = "Log the session's bytes to FILE: what was sent and what was received, \
+                     both directions in the order they moved, exactly as they are (ncat's -o). \
+                     Under --tls the log holds the plaintext. The file is created, or emptied \
+                     unless --append-output. With -k, --broker or --chat it holds what the \
+                     local user sent and received; with -e, what the program sent and received."
+    )]
+    pub(crate) output: Option<std::path::PathBuf>,
+
+    /// Log a hex dump of the session's bytes to FILE, a header per chunk (ncat's -x)
+    #[arg(
+        long = "hex-dump",
+        value_name = "FILE",
+        long_help = "Log a hex dump of the session's bytes to FILE (ncat's -x; nc's -x is the \
+                     proxy). Each chunk that moved gets a header as socat's -x writes it: `>` \
+                     sent or `<` received, the time (UTC), its length and its place in that \
+                     direction's stream (`> 2026/11/29 21:30:00.123456  length=5 from=0 to=4`), \
+                     then lines of offset, 16 bytes in hex and the same bytes as ASCII. Under \
+                     --tls it dumps the plaintext."
+    )]
+    pub(crate) hex_dump: Option<std::path::PathBuf>,
+
+    /// Append to the -o and --hex-dump files instead of emptying them (ncat)
+    #[arg(long = "append-output")]
+    pub(crate) append_output: bool,
+
     /// Speak TLS over the stream (client, or with -l a server)
     #[arg(
         long = "tls",

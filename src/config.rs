@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::cli::Cli;
 use crate::error::{Error, Result};
 
+mod log;
 mod ports;
 mod proxy;
 mod retry;
@@ -20,6 +21,7 @@ mod sockopts;
 mod time;
 mod tls;
 
+pub(crate) use log::LogOptions;
 pub(crate) use ports::describe_ports;
 pub(crate) use proxy::{ProxyDns, ProxyKind, ProxyOptions};
 pub(crate) use retry::RetryPolicy;
@@ -169,6 +171,8 @@ pub(crate) struct Config {
     pub(crate) proxy: Option<ProxyOptions>,
     /// How a listener serves its clients; `-e`/`-c` for a client too.
     pub(crate) serve: ServeOptions,
+    /// `-o`, `--hex-dump`: the traffic logs.
+    pub(crate) log: LogOptions,
 }
 
 /// `--tls`'s settings, checked.
@@ -372,6 +376,11 @@ impl Config {
         let tls = tls_options(&cli, mode, transport)?;
         let proxy = proxy::proxy_options(&cli, mode, transport, &target)?;
         let (serve, keeps_serving) = serve::serve_options(&cli, mode, transport)?;
+        let serves_programs = mode == Mode::Listen
+            && (cli.keep_open || keeps_serving)
+            && !transport.is_datagram()
+            && serve.exec.is_some();
+        let log = log::log_options(&cli, mode, serves_programs)?;
         if cli.telnet && transport.is_datagram() {
             return usage("`-t` (telnet) needs a stream socket, not `-u`");
         }
@@ -380,6 +389,7 @@ impl Config {
             return usage("`-t` (telnet) is for one connection, not with `-k`");
         }
         Ok(Config {
+            log,
             serve,
             tls,
             proxy,

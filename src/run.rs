@@ -27,6 +27,7 @@ use crate::relay::hub::{Hub, HubOptions};
 use crate::relay::peers::{DEFAULT_MAX_PEERS, DEFAULT_PEER_EXPIRY, PeerRules};
 use crate::relay::session::{Options, Session};
 use crate::relay::stdio::StdStream;
+use crate::relay::tap::Tap;
 use crate::relay::tls::TlsLayer;
 use crate::tty::status::{ConnState, PeerCheck};
 use crate::tty::ui::{Ui, UiWish};
@@ -225,6 +226,8 @@ fn open_session(lp: &Loop, config: &Config) -> Result<Session> {
         stdout.as_fd(),
     );
     let mut session = Session::new(session_options(config)?, stdin, stdout, ui);
+    // Opened before any connection, so a log that cannot be written stops rnc first.
+    session.set_tap(Tap::open(&config.log)?);
     if !exec {
         lp.watch_stdio(&mut session)?;
     }
@@ -270,7 +273,7 @@ fn run_client(
         .peer_port()
         .filter(|port| layer.is_none() && endpoint.is_tcp() && USUAL_TLS_PORTS.contains(port));
     if config.serve.exec.is_some() {
-        return serve_program(lp, config, endpoint, false, layer);
+        return serve_program(lp, config, endpoint, false, layer, session.take_tap());
     }
     let route = proxy::route_text(config, &endpoint);
     session.ui().new_connection(None);
@@ -566,7 +569,7 @@ fn run_listener(lp: &mut Loop, session: &mut Session, config: &Config) -> Result
             Err(e) => return Err(e),
         };
         if config.serve.exec.is_some() {
-            return serve_program(lp, config, endpoint, false, layer);
+            return serve_program(lp, config, endpoint, false, layer, session.take_tap());
         }
         lp.attach(session, endpoint, false)?;
         if let Some(layer) = layer {
@@ -692,7 +695,7 @@ fn run_datagram_listener(
     endpoint: Endpoint,
 ) -> Result<Outcome> {
     if config.serve.exec.is_some() {
-        return serve_program(lp, config, endpoint, true, None);
+        return serve_program(lp, config, endpoint, true, None, session.take_tap());
     }
     serve_one(lp, session, config, endpoint, true, None)
 }
@@ -707,6 +710,7 @@ fn serve_program(
     endpoint: Endpoint,
     waiting_for_sender: bool,
     tls: Option<TlsLayer>,
+    tap: Option<Tap>,
 ) -> Result<Outcome> {
     let Some(command) = &config.serve.exec else {
         return Ok(Outcome::Finished);
@@ -729,6 +733,8 @@ fn serve_program(
         pipes.to_program,
         Ui::plain(),
     );
+    // The logs hold what the program sent and received.
+    session.set_tap(tap);
     lp.watch_stdio(&mut session)?;
     let mut reaper = Reaper::new(config.verbose);
     let outcome = serve_one(lp, &mut session, config, endpoint, waiting_for_sender, tls);

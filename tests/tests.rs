@@ -13,6 +13,7 @@ mod hostile;
 mod integrity;
 mod interop;
 mod limits;
+mod logs;
 mod many;
 mod proxy;
 mod scan;

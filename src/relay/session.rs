@@ -21,11 +21,13 @@ use crate::relay::connection::{
     Connection, DatagramPeer, TimerEnd, receive_datagrams, send_datagram,
 };
 use crate::relay::crlf::CrlfEncoder;
-use crate::relay::direction::{CrlfSource, Direction, Filled, QUEUE_BYTES, Source};
+use crate::relay::direction::{CrlfSource, Direction, Filled, QUEUE_BYTES, Sink, Source};
 use crate::relay::ends::{SocketSink, SocketSource, StdinSource, StdoutSink};
+use crate::relay::hexdump::Way;
 use crate::relay::pace::LinePacer;
 use crate::relay::peers::{PeerRules, PeerTable};
 use crate::relay::stdio::StdStream;
+use crate::relay::tap::{Tap, TappedSink, TappedSource};
 use crate::relay::telnet::Telnet;
 use crate::relay::tls::{TlsLayer, TlsSink, TlsSource, truncated_error};
 use crate::relay::zerocopy::{FromPeer, ToPeer};
@@ -192,6 +194,8 @@ pub(crate) struct Session {
     telnet: Option<Telnet>,
     /// The current connection.
     conn: Option<Connection>,
+    /// `-o`, `--hex-dump`: the logs every chunk that moves is recorded in.
+    tap: Option<Tap>,
     /// What the terminal shows.
     ui: Ui,
     /// The user pressed Ctrl-C in interactive mode.
@@ -239,9 +243,21 @@ impl Session {
             to_peer_bulk: None,
             from_peer_bulk: false,
             conn: None,
+            tap: None,
             ui,
             quit_requested: false,
         }
+    }
+
+    /// Log every chunk that moves from now on (`-o`, `--hex-dump`). Set before the first
+    /// connection: the zero-copy choice depends on it.
+    pub(crate) fn set_tap(&mut self, tap: Option<Tap>) {
+        self.tap = tap;
+    }
+
+    /// Hand the logs over (to the session `-e` runs for its program).
+    pub(crate) fn take_tap(&mut self) -> Option<Tap> {
+        self.tap.take()
     }
 
     /// The stdin and stdout fds the loop should watch: stdin unless `-d` or always ready
@@ -386,6 +402,16 @@ impl Session {
     /// Move bytes in both directions until nothing more can move now. Returns `true`
     /// when work may remain (the loop should poll without sleeping).
     pub(crate) fn pump(&mut self) -> Result<bool> {
+        let more = self.pump_rounds()?;
+        if let Some(tap) = &mut self.tap {
+            // Once per pump, so a log follows a conversation as it happens.
+            tap.flush();
+            tap.check()?;
+        }
+        Ok(more)
+    }
+
+    fn pump_rounds(&mut self) -> Result<bool> {
         self.check_reset()?;
         for _ in 0..PUMP_ROUNDS {
             let mut progress = self.splice_to_peer()?;
@@ -557,7 +583,18 @@ impl Session {
             if self.pacer.as_ref().is_some_and(|p| !p.is_due(now)) {
                 return Ok(false);
             }
+            // A datagram leaves the queue whole: keep a copy for the logs.
+            let copy = self
+                .tap
+                .as_ref()
+                .map(|_| self.to_peer.queue.as_slice().to_vec());
+            let before = conn.bytes_sent;
             let sent = send_datagram(conn, &mut self.to_peer, self.options.verbose)?;
+            if let (Some(tap), Some(copy)) = (&mut self.tap, copy)
+                && conn.bytes_sent > before
+            {
+                tap.record(Way::ToPeer, &copy);
+            }
             if let Some(pacer) = self.pacer.as_mut().filter(|_| sent) {
                 pacer.wrote_message(now);
             }
@@ -571,20 +608,28 @@ impl Session {
         if allowed == 0 {
             return Ok(false);
         }
-        let written = match &mut conn.tls {
-            Some(tls) => self.to_peer.drain_at_most(
-                &mut TlsSink {
+        let (mut tls_sink, mut socket_sink);
+        let sink: &mut dyn Sink = match &mut conn.tls {
+            Some(tls) => {
+                tls_sink = TlsSink {
                     tls,
                     endpoint: &mut conn.endpoint,
-                },
-                allowed,
-            ),
-            None => self.to_peer.drain_at_most(
-                &mut SocketSink {
+                };
+                &mut tls_sink
+            }
+            None => {
+                socket_sink = SocketSink {
                     endpoint: &mut conn.endpoint,
-                },
-                allowed,
-            ),
+                };
+                &mut socket_sink
+            }
+        };
+        // The logs see what the socket (or TLS) took, as it takes it.
+        let written = match &mut self.tap {
+            Some(tap) => self
+                .to_peer
+                .drain_at_most(&mut TappedSink { inner: sink, tap }, allowed),
+            None => self.to_peer.drain_at_most(sink, allowed),
         };
         if let (Some(pacer), Ok(n)) = (&mut self.pacer, &written) {
             pacer.wrote(*n, now);
@@ -614,7 +659,12 @@ impl Session {
             return Ok(false);
         }
         if conn.datagram {
-            return receive_datagrams(conn, &mut self.from_peer, verbose);
+            let before = self.from_peer.queue.len();
+            let received = receive_datagrams(conn, &mut self.from_peer, verbose);
+            if let Some(tap) = &mut self.tap {
+                tap.record(Way::FromPeer, &self.from_peer.queue.as_slice()[before..]);
+            }
+            return received;
         }
         let (mut tls_source, mut socket_source);
         let source: &mut dyn Source = match &mut conn.tls {
@@ -633,10 +683,21 @@ impl Session {
                 &mut socket_source
             }
         };
-        let filled = match &mut self.telnet {
-            Some(telnet) => self
-                .from_peer
-                .fill(&mut telnet.layer(source), usize::MAX, usize::MAX),
+        let mut telnet_source;
+        let source: &mut dyn Source = match &mut self.telnet {
+            Some(telnet) => {
+                telnet_source = telnet.layer(source);
+                &mut telnet_source
+            }
+            None => source,
+        };
+        // Outermost: the logs hold what stdout gets (plaintext, no telnet commands).
+        let filled = match &mut self.tap {
+            Some(tap) => self.from_peer.fill(
+                &mut TappedSource { inner: source, tap },
+                usize::MAX,
+                usize::MAX,
+            ),
             None => self.from_peer.fill(source, usize::MAX, usize::MAX),
         };
         let filled = match filled {
