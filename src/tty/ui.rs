@@ -216,25 +216,6 @@ impl Ui {
         self.dirty = true;
     }
 
-    /// The connection ended and, for now, nobody is connected: forget what belonged to
-    /// it (peer, counts, RTT, number, note, hint) and count what it sent off what stdin
-    /// still has to send.
-    pub(crate) fn end_connection(&mut self, sent: u64) {
-        let number = self.model.connection;
-        self.model.expected_to_send = self
-            .model
-            .expected_to_send
-            .map(|left| left.saturating_sub(sent))
-            .filter(|&left| left > 0);
-        self.model.forget_connection();
-        if let Some(n) = number {
-            self.model.note = Some(format!("client {n} ended"));
-        }
-        self.since = Instant::now();
-        self.rate_mark = (0, 0, self.since);
-        self.dirty = true;
-    }
-
     /// What stdin has to send in all, when known (a regular file), for the percentage
     /// and the ETA.
     pub(crate) fn set_expected_to_send(&mut self, bytes: Option<u64>) {
