@@ -34,6 +34,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RNC = os.environ.get("RNC", os.path.join(ROOT, "target/release/rnc"))
+# No byte for this long: the transfer is reported as stalled.
+STALL_S = 10.0
 
 
 def raise_nofile():
@@ -88,22 +90,38 @@ def stop(proc):
         proc.wait()
 
 
-def connect_many(port, n, deadline):
-    """n connected, non-blocking sockets (fewer if the listener stops taking them)."""
+def connect_many(port, n, deadline, batch=500):
+    """n connected, non-blocking sockets, connected `batch` at a time (fewer if the
+    listener stops taking them: a batch that does not complete within 5 s ends it)."""
     socks = []
-    for _ in range(n):
-        if time.monotonic() > deadline:
-            break
-        s = socket.socket()
-        s.setblocking(True)
-        s.settimeout(2)
-        try:
-            s.connect(("127.0.0.1", port))
-        except OSError:
+    while len(socks) < n and time.monotonic() < deadline:
+        pending = []
+        for _ in range(min(batch, n - len(socks))):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", port))
+            pending.append(s)
+        sel = selectors.DefaultSelector()
+        for s in pending:
+            sel.register(s, selectors.EVENT_WRITE)
+        left = set(pending)
+        end = min(deadline, time.monotonic() + 5)
+        while left and time.monotonic() < end:
+            for key, _ in sel.select(timeout=0.2):
+                s = key.fileobj
+                sel.unregister(s)
+                left.discard(s)
+                if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                    socks.append(s)
+                else:
+                    s.close()
+        sel.close()
+        for s in left:
             s.close()
+        if left:
             break
-        s.setblocking(False)
-        socks.append(s)
+        # Let the listener accept this batch before the next fills its backlog.
+        time.sleep(0.05)
     return socks
 
 
@@ -265,29 +283,40 @@ def scenario_echo_bulk(size, reps):
             try:
                 wait_listening(port, proc)
                 s = socket.create_connection(("127.0.0.1", port))
+                # A server that deadlocks (it blocks writing to the program while the
+                # program blocks writing back) is reported as stalled, not waited for.
+                s.settimeout(STALL_S)
                 t0 = time.monotonic()
 
                 def send():
                     left = size
-                    while left > 0:
-                        s.sendall(block[: min(left, len(block))])
-                        left -= min(left, len(block))
-                    s.shutdown(socket.SHUT_WR)
+                    try:
+                        while left > 0:
+                            s.sendall(block[: min(left, len(block))])
+                            left -= min(left, len(block))
+                        s.shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass
 
-                th = threading.Thread(target=send)
+                th = threading.Thread(target=send, daemon=True)
                 th.start()
                 got = 0
+                stalled = False
                 while True:
-                    data = s.recv(1 << 20)
+                    try:
+                        data = s.recv(1 << 20)
+                    except socket.timeout:
+                        stalled = True
+                        break
                     if not data:
                         break
                     got += len(data)
-                th.join()
-                secs = time.monotonic() - t0
+                secs = time.monotonic() - t0 - (STALL_S if stalled else 0)
                 s.close()
+                th.join(timeout=STALL_S)
                 rows.append({"scenario": "echo-bulk", "tool": name, "rep": rep, "bytes": got,
-                             "ok": got == size, "secs": round(secs, 3),
-                             "mib_s": round(size / secs / (1 << 20), 1)})
+                             "ok": got == size, "stalled": stalled, "secs": round(secs, 3),
+                             "mib_s": round(size / secs / (1 << 20), 1) if not stalled else None})
             finally:
                 stop(proc)
             print(json.dumps(rows[-1]), flush=True)
@@ -369,7 +398,8 @@ def main():
     print("\nmedians:")
     keys = {"broker": ["clients", "delivered", "deliver_s", "idle_rss_kib", "peak_rss_kib"],
             "fanout": ["clients", "delivered", "expected", "p50_ms", "p99_ms"],
-            "echo-bulk": ["secs", "mib_s"], "echo-short": ["failures", "secs", "per_s"]}
+            "echo-bulk": ["bytes", "stalled", "secs", "mib_s"],
+            "echo-short": ["failures", "secs", "per_s"]}
     for sc, fields in keys.items():
         for tool in ["rnc", "ncat"]:
             sel = [r for r in rows if r["scenario"] == sc and r["tool"] == tool]

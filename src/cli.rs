@@ -15,6 +15,8 @@ Examples:
     rnc HOST 5000 < file             # sender
   Poke a server by hand (CRLF line endings):
     rnc -C example.org 80
+  Watch a connection's life: each socket call (-vv), TCP_INFO too (-vvv):
+    rnc -vvv example.org 80 < /dev/null
   UDP and Unix sockets:
     rnc -u -l 5353                   # UDP listener
     rnc -l -U /tmp/app.sock          # Unix stream listener
@@ -145,8 +147,16 @@ pub(crate) struct Cli {
     )]
     pub(crate) send_only: bool,
 
-    /// Keep listening: after one connection ends, accept the next
-    #[arg(short = 'k', long = "keep-open")]
+    /// Keep listening and serve every client at once (ncat's -k)
+    #[arg(
+        short = 'k',
+        long = "keep-open",
+        long_help = "Keep listening and serve every client at once, as ncat's -k: stdin goes \
+                     to every client, what any client sends goes to stdout.\n\
+                     With -u: every sender joins a table of peers and gets each datagram \
+                     from stdin; a peer silent for -w (60 s without it) is forgotten, and -m \
+                     bounds the table (1024 without it)."
+    )]
     pub(crate) keep_open: bool,
 
     /// Answer telnet negotiation by refusing every option (nc), keep it out of stdout
@@ -164,9 +174,25 @@ pub(crate) struct Cli {
     #[arg(short = 'C', long = "crlf")]
     pub(crate) crlf: bool,
 
-    /// Report the session's lifecycle on stderr
-    #[arg(short = 'v', long = "verbose")]
-    pub(crate) verbose: bool,
+    /// Report the session's lifecycle on stderr (-vv: socket calls, -vvv: TCP_INFO)
+    #[arg(
+        short = 'v',
+        long = "verbose",
+        action = clap::ArgAction::Count,
+        long_help = "Report on stderr what happens to the socket, in the words of socket \
+                     tutorials. -v: the lifecycle (what a name resolved to, `connecting to \
+                     ADDR (SYN sent)`, `connected in 0.3 ms`, why a connect failed on the wire, `listening on ADDR (backlog 4096)`, `connection from ADDR`, `sent FIN \
+                     (stdin EOF)`, `peer sent FIN`, `peer reset the connection (RST)`, the \
+                     byte counts). -vv adds each socket call with its arguments and result, \
+                     errno by name (`socket(AF_INET, SOCK_STREAM) = 3`, `connect(...) = \
+                     EINPROGRESS`, `getsockopt(SO_ERROR) = ECONNREFUSED`, `accept4() = 4 from \
+                     ADDR`, `shutdown(SHUT_WR) = 0`), for -z scans too (one line per call per \
+                     port). -vvv adds a TCP_INFO snapshot (state, rtt/rttvar, cwnd, \
+                     retransmits, bytes acked) at each event rnc observes: connected, each \
+                     direction's EOF, reset, close. Never on stdout; in interactive mode in \
+                     the transcript."
+    )]
+    pub(crate) verbose: u8,
 
     /// Zero-I/O mode: connect, report, close (port scanning)
     #[arg(
@@ -312,6 +338,36 @@ pub(crate) struct Cli {
                      always get the exact bytes."
     )]
     pub(crate) raw_output: bool,
+
+    /// Log the session's bytes, both directions in the order they moved, to FILE (ncat)
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        long_help = "Log the session's bytes to FILE: what was sent and what was received, \
+                     both directions in the order they moved, exactly as they are (ncat's -o). \
+                     Under --tls the log holds the plaintext. The file is created, or emptied \
+                     unless --append-output. With -k, --broker or --chat it holds what the \
+                     local user sent and received; with -e, what the program sent and received."
+    )]
+    pub(crate) output: Option<std::path::PathBuf>,
+
+    /// Log a hex dump of the session's bytes to FILE, a header per chunk (ncat's -x)
+    #[arg(
+        long = "hex-dump",
+        value_name = "FILE",
+        long_help = "Log a hex dump of the session's bytes to FILE (ncat's -x; nc's -x is the \
+                     proxy). Each chunk that moved gets a header as socat's -x writes it: `>` \
+                     sent or `<` received, the time (UTC), its length and its place in that \
+                     direction's stream (`> 2026/11/29 21:30:00.123456  length=5 from=0 to=4`), \
+                     then lines of offset, 16 bytes in hex and the same bytes as ASCII. Under \
+                     --tls it dumps the plaintext."
+    )]
+    pub(crate) hex_dump: Option<std::path::PathBuf>,
+
+    /// Append to the -o and --hex-dump files instead of emptying them (ncat)
+    #[arg(long = "append-output")]
+    pub(crate) append_output: bool,
 
     /// Speak TLS over the stream (client, or with -l a server)
     #[arg(

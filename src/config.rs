@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::cli::Cli;
 use crate::error::{Error, Result};
 
+mod log;
 mod proxy;
 mod retry;
 mod serve;
@@ -19,15 +20,17 @@ mod sockopts;
 mod time;
 mod tls;
 
-// Hosts, ports and port lists are parsed in the library target, which the fuzz targets share.
+pub(crate) use log::LogOptions;
 pub(crate) use proxy::{ProxyDns, ProxyKind, ProxyOptions};
 pub(crate) use retry::RetryPolicy;
+pub(crate) use serve::{AccessEntry, AccessLists, ExecCommand, Fanout, ServeOptions};
+pub(crate) use sockopts::SocketOptions;
+
+// Hosts, ports and port lists are parsed in the library target, which the fuzz targets share.
 pub(crate) use rnc::config::address::Host;
 use rnc::config::address::{self, is_all_digits};
 use rnc::config::ports;
 pub(crate) use rnc::config::ports::describe_ports;
-pub(crate) use serve::{AccessEntry, AccessLists, ExecCommand, Fanout, ServeOptions};
-pub(crate) use sockopts::SocketOptions;
 
 /// Room in `sockaddr_un.sun_path` for a path, leaving its terminating NUL.
 pub(crate) const UNIX_PATH_MAX_BYTES: usize = 107;
@@ -143,8 +146,10 @@ pub(crate) struct Config {
     pub(crate) keep_open: bool,
     /// `-C`: LF → CRLF towards the peer.
     pub(crate) crlf: bool,
-    /// `-v`: lifecycle lines on stderr.
+    /// `-v` (at least once): lifecycle lines on stderr.
     pub(crate) verbose: bool,
+    /// How many `-v`: 2 adds socket calls, 3 adds TCP_INFO snapshots (`trace.rs`).
+    pub(crate) verbosity: u8,
     /// Send `shutdown(Write)` at stdin EOF (off with `--no-shutdown`).
     pub(crate) shutdown_on_eof: bool,
     /// Use sendfile/splice where possible (off with the hidden `--no-zero-copy`).
@@ -161,6 +166,8 @@ pub(crate) struct Config {
     pub(crate) proxy: Option<ProxyOptions>,
     /// How a listener serves its clients; `-e`/`-c` for a client too.
     pub(crate) serve: ServeOptions,
+    /// `-o`, `--hex-dump`: the traffic logs.
+    pub(crate) log: LogOptions,
 }
 
 /// `--tls`'s settings, checked.
@@ -364,6 +371,11 @@ impl Config {
         let tls = tls_options(&cli, mode, transport)?;
         let proxy = proxy::proxy_options(&cli, mode, transport, &target)?;
         let (serve, keeps_serving) = serve::serve_options(&cli, mode, transport)?;
+        let serves_programs = mode == Mode::Listen
+            && (cli.keep_open || keeps_serving)
+            && !transport.is_datagram()
+            && serve.exec.is_some();
+        let log = log::log_options(&cli, mode, serves_programs)?;
         if cli.telnet && transport.is_datagram() {
             return usage("`-t` (telnet) needs a stream socket, not `-u`");
         }
@@ -372,6 +384,7 @@ impl Config {
             return usage("`-t` (telnet) is for one connection, not with `-k`");
         }
         Ok(Config {
+            log,
             serve,
             tls,
             proxy,
@@ -394,7 +407,8 @@ impl Config {
             no_stdin: cli.no_stdin,
             keep_open: cli.keep_open || keeps_serving,
             crlf: cli.crlf,
-            verbose: cli.verbose,
+            verbose: cli.verbose > 0,
+            verbosity: cli.verbose,
             shutdown_on_eof: !cli.no_shutdown,
             zero_copy: !cli.no_zero_copy,
             busy_poll: !cli.no_busy_poll,
@@ -658,6 +672,19 @@ mod tests {
             }
         );
         assert!(c.shutdown_on_eof);
+    }
+
+    #[test]
+    fn config_verbose_counts_as_in_ncat() {
+        let levels = |args: &[&str]| {
+            let c = config(args).unwrap();
+            (c.verbose, c.verbosity)
+        };
+        assert_eq!(levels(&["h", "1"]), (false, 0));
+        assert_eq!(levels(&["-v", "h", "1"]), (true, 1));
+        assert_eq!(levels(&["-vv", "h", "1"]), (true, 2));
+        assert_eq!(levels(&["-v", "--verbose", "-v", "h", "1"]), (true, 3));
+        assert_eq!(levels(&["-zvv", "h", "1"]), (true, 2));
     }
 
     #[test]

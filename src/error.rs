@@ -141,6 +141,14 @@ pub(crate) enum Error {
         #[source]
         source: io::Error,
     },
+    /// Opening or writing a traffic log (`-o`, `--hex-dump`) failed.
+    #[error("{op} {}", path.display())]
+    Log {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     /// Setting up the event loop failed.
     #[error("event loop: {what}")]
     Poll {

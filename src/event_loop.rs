@@ -20,7 +20,7 @@ use crate::busy_poll::BusyPoll;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::net::endpoint::Endpoint;
-use crate::relay::hub::{Hub, Ready};
+use crate::relay::hub::{Hub, Ready, Watch};
 use crate::relay::session::Session;
 
 // Fixed tokens, one each per process.
@@ -325,6 +325,10 @@ impl Loop {
             {
                 continue;
             }
+            if token == LISTENER {
+                hub.on_listener_ready();
+                continue;
+            }
             hub.on_event(
                 token,
                 Ready {
@@ -375,6 +379,20 @@ pub(crate) fn drive_hub(lp: &mut Loop, session: &mut Session, hub: &mut Hub) -> 
     }
 }
 
+impl Watch for Loop {
+    fn watch(&mut self, source: &mut dyn mio::event::Source, interest: Interest) -> Result<Token> {
+        Loop::watch(self, source, interest)
+    }
+
+    fn unwatch(&mut self, source: &mut dyn mio::event::Source, token: Token) {
+        Loop::unwatch(self, source, token);
+    }
+
+    fn forget(&mut self, token: Token) {
+        Loop::forget(self, token);
+    }
+}
+
 /// How a wait for something other than the session ended.
 pub(crate) enum Wait {
     /// The awaited token had an event.
@@ -393,6 +411,17 @@ pub(crate) fn wait_for(
     token: Option<Token>,
     deadline: Option<Instant>,
 ) -> Result<Wait> {
+    wait_until(lp, session, deadline, |lp| token.is_some_and(|t| lp.saw(t)))
+}
+
+/// Pump the session and poll until `ready` says the last events were what the phase waits
+/// for, `deadline` passes, or a signal or Ctrl-C ends rnc.
+fn wait_until(
+    lp: &mut Loop,
+    session: &mut Session,
+    deadline: Option<Instant>,
+    mut ready: impl FnMut(&Loop) -> bool,
+) -> Result<Wait> {
     loop {
         let more = session.pump()?;
         session.refresh_ui(Instant::now())?;
@@ -409,7 +438,7 @@ pub(crate) fn wait_for(
             return Ok(Wait::Ended(Outcome::Signal(signal)));
         }
         lp.dispatch(session, &woke);
-        if token.is_some_and(|t| lp.saw(t)) {
+        if ready(lp) {
             return Ok(Wait::Ready);
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -447,31 +476,11 @@ pub(crate) fn wait_any(
     deadline: Option<Instant>,
     ready: &mut Vec<Token>,
 ) -> Result<Wait> {
-    loop {
-        let more = session.pump()?;
-        session.refresh_ui(Instant::now())?;
-        if session.is_quit_requested() {
-            return Ok(Wait::Ended(Outcome::Signal(SIGINT)));
-        }
-        let wake = if more {
-            Some(Instant::now())
-        } else {
-            earliest(deadline, session.ui_deadline())
-        };
-        let woke = lp.wait(wake)?;
-        if let Some(signal) = woke.ending_signal {
-            return Ok(Wait::Ended(Outcome::Signal(signal)));
-        }
-        lp.dispatch(session, &woke);
+    wait_until(lp, session, deadline, |lp| {
         let before = ready.len();
         lp.saw_sockets(ready);
-        if ready.len() > before {
-            return Ok(Wait::Ready);
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Ok(Wait::TimedOut);
-        }
-    }
+        ready.len() > before
+    })
 }
 
 pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {

@@ -29,6 +29,7 @@ pub mod tty {
 
 /// Moving bytes: the pure layers.
 pub mod relay {
+    pub mod hexdump;
     /// `-t`'s telnet parser; the layer around it is `relay/telnet.rs` in the binary.
     pub mod telnet {
         pub mod parser;

@@ -15,6 +15,7 @@ mod notices;
 mod relay;
 mod run;
 mod sys;
+mod trace;
 mod tty;
 
 use std::process::ExitCode;

@@ -1,34 +1,42 @@
 //! Building sockets: name resolution, socket options, bind, listen, non-blocking connect
 //! start, and Unix socket files (stale replacement and removal).
 //!
-//! This is the only file that imports socket2. Everything it returns is a non-blocking mio
+//! With `unix.rs` (Unix sockets and their files), the only place that imports socket2. Everything it returns is a non-blocking mio
 //! type ready for registration; it never waits for readiness (the loop does).
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, ToSocketAddrs};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::os::fd::AsRawFd;
 
-use mio::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use mio::net::{TcpListener, TcpStream, UdpSocket};
+use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::config::{Family, Host, SocketOptions, UNIX_PATH_MAX_BYTES};
+use crate::config::{Family, Host, SocketOptions};
 use crate::error::{Error, Result};
+use crate::trace::{addr_text, family_name, traced, zero};
 
 pub(crate) mod access;
 pub(crate) mod connect;
 pub(crate) mod endpoint;
 pub(crate) mod listen;
+pub(crate) mod listener;
 pub(crate) mod proxy;
 pub(crate) mod retry;
 pub(crate) mod scan;
 pub(crate) mod tls;
+pub(crate) mod unix;
 mod unix_diag;
 
-use unix_diag::Liveness;
+pub(crate) use unix::{
+    SocketFile, unix_connect, unix_datagram_connect, unix_datagram_listener, unix_listener,
+};
 
-/// Pending connections a listener keeps.
-const LISTEN_BACKLOG: i32 = 128;
+/// Pending connections a listener keeps: enough for a burst of thousands of clients at a
+/// `-k` listener (a full backlog drops SYNs, and a client whose handshake the kernel
+/// finished but rnc could not accept waits seconds for a retransmit). The kernel caps it
+/// at `net.core.somaxconn` (4096 by default since Linux 5.4). `-v`'s `listening on`
+/// line shows it.
+pub(crate) const LISTEN_BACKLOG: i32 = 4096;
 /// Receive buffer asked for UDP sockets: a burst of 64 KiB datagrams overflows the
 /// default (~208 KiB, three datagrams) long before rnc gets to read them. The kernel caps
 /// it at `net.core.rmem_max`.
@@ -133,31 +141,88 @@ fn bind_inet(
     listen: bool,
     options: &SocketOptions,
 ) -> std::result::Result<Socket, (Step, io::Error)> {
-    let proto = if ty == Type::STREAM {
-        Protocol::TCP
-    } else {
-        Protocol::UDP
-    };
     let create = |e| (Step::Create, e);
-    let socket = Socket::new(domain_of(&addr), ty.cloexec(), Some(proto)).map_err(create)?;
-    socket.set_reuse_address(true).map_err(create)?;
+    let socket = new_socket(&addr, ty, false).map_err(create)?;
+    traced(
+        socket.set_reuse_address(true),
+        || "setsockopt(SO_REUSEADDR, 1)".into(),
+        zero,
+    )
+    .map_err(create)?;
     if addr.is_ipv6() {
-        socket.set_only_v6(v6only).map_err(create)?;
+        traced(
+            socket.set_only_v6(v6only),
+            || format!("setsockopt(IPV6_V6ONLY, {})", u8::from(v6only)),
+            zero,
+        )
+        .map_err(create)?;
     }
     if ty == Type::DGRAM {
         // Best effort: a smaller buffer only means more loss under bursts.
-        let _ = socket.set_recv_buffer_size(UDP_RECV_BUFFER_BYTES);
+        let _ = set_udp_recv_buffer(&socket);
     }
     // Accepted sockets inherit these (buffers, TOS, keepalive and its timing).
     apply_options(&socket, &addr, options).map_err(|(flag, e)| (Step::Options(flag), e))?;
     socket.set_nonblocking(true).map_err(create)?;
-    socket.bind(&addr.into()).map_err(|e| (Step::Bind, e))?;
+    traced(
+        socket.bind(&addr.into()),
+        || format!("bind({})", addr_text(&addr)),
+        zero,
+    )
+    .map_err(|e| (Step::Bind, e))?;
     if listen {
-        socket
-            .listen(LISTEN_BACKLOG)
-            .map_err(|e| (Step::Listen, e))?;
+        traced(
+            socket.listen(LISTEN_BACKLOG),
+            || format!("listen({LISTEN_BACKLOG})"),
+            zero,
+        )
+        .map_err(|e| (Step::Listen, e))?;
     }
     Ok(socket)
+}
+
+/// socket(2) for `addr`'s family (`-vv` shows it with the descriptor it returned).
+fn new_socket(addr: &SocketAddr, ty: Type, nonblocking: bool) -> io::Result<Socket> {
+    let (proto, name) = if ty == Type::STREAM {
+        (Protocol::TCP, "SOCK_STREAM")
+    } else {
+        (Protocol::UDP, "SOCK_DGRAM")
+    };
+    let (ty, flags) = if nonblocking {
+        (ty.nonblocking().cloexec(), "|SOCK_NONBLOCK")
+    } else {
+        (ty.cloexec(), "")
+    };
+    traced(
+        Socket::new(domain_of(addr), ty, Some(proto)),
+        || format!("socket({}, {name}{flags})", family_name(addr)),
+        |socket| socket.as_raw_fd().to_string(),
+    )
+}
+
+/// Ask for a UDP receive buffer of `UDP_RECV_BUFFER_BYTES`.
+fn set_udp_recv_buffer(socket: &Socket) -> io::Result<()> {
+    traced(
+        socket.set_recv_buffer_size(UDP_RECV_BUFFER_BYTES),
+        || format!("setsockopt(SO_RCVBUF, {UDP_RECV_BUFFER_BYTES})"),
+        zero,
+    )
+}
+
+/// bind(2) of a client's source address (`-s`, `-p`), after `SO_REUSEADDR`.
+fn bind_source(socket: &Socket, source: SocketAddr) -> Result<()> {
+    traced(
+        socket.set_reuse_address(true),
+        || "setsockopt(SO_REUSEADDR, 1)".into(),
+        zero,
+    )
+    .map_err(|e| bind_failed(source, e))?;
+    traced(
+        socket.bind(&source.into()),
+        || format!("bind({})", addr_text(&source)),
+        zero,
+    )
+    .map_err(|e| bind_failed(source, e))
 }
 
 /// Where the kernel puts the first port anyone may bind; ports below it need root or
@@ -275,25 +340,27 @@ fn tcp_start(
         source,
     };
     // Non-blocking from the start: no fcntl calls after.
-    let socket = Socket::new(
-        domain_of(&addr),
-        Type::STREAM.nonblocking().cloexec(),
-        Some(Protocol::TCP),
-    )
-    .map_err(failed)?;
+    let socket = new_socket(&addr, Type::STREAM, true).map_err(failed)?;
     if nodelay {
         // Small interactive writes (a typed line, a request) go out at once; bulk writes
         // are large enough that Nagle would not merge anything anyway.
-        socket.set_tcp_nodelay(true).map_err(failed)?;
+        traced(
+            socket.set_tcp_nodelay(true),
+            || "setsockopt(TCP_NODELAY, 1)".into(),
+            zero,
+        )
+        .map_err(failed)?;
     }
     apply_options(&socket, &addr, options).map_err(options_failed)?;
     if let Some(source) = source {
-        socket.set_reuse_address(true).map_err(failed)?;
-        socket
-            .bind(&source.into())
-            .map_err(|e| bind_failed(source, e))?;
+        bind_source(&socket, source)?;
     }
-    match socket.connect(&addr.into()) {
+    let connected = traced(
+        socket.connect(&addr.into()),
+        || format!("connect({})", addr_text(&addr)),
+        zero,
+    );
+    match connected {
         Ok(()) => {}
         Err(e)
             if e.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error())
@@ -313,18 +380,19 @@ pub(crate) fn udp_connect(
         addr: addr.to_string(),
         source,
     };
-    let socket = Socket::new(domain_of(&addr), Type::DGRAM.cloexec(), Some(Protocol::UDP))
-        .map_err(failed)?;
+    let socket = new_socket(&addr, Type::DGRAM, false).map_err(failed)?;
     socket.set_nonblocking(true).map_err(failed)?;
-    let _ = socket.set_recv_buffer_size(UDP_RECV_BUFFER_BYTES);
+    let _ = set_udp_recv_buffer(&socket);
     apply_options(&socket, &addr, options).map_err(options_failed)?;
     if let Some(source) = source {
-        socket.set_reuse_address(true).map_err(failed)?;
-        socket
-            .bind(&source.into())
-            .map_err(|e| bind_failed(source, e))?;
+        bind_source(&socket, source)?;
     }
-    socket.connect(&addr.into()).map_err(failed)?;
+    traced(
+        socket.connect(&addr.into()),
+        || format!("connect({})", addr_text(&addr)),
+        zero,
+    )
+    .map_err(failed)?;
     Ok(UdpSocket::from_std(socket.into()))
 }
 
@@ -336,26 +404,38 @@ fn apply_options(
     addr: &SocketAddr,
     options: &SocketOptions,
 ) -> std::result::Result<(), (&'static str, io::Error)> {
+    let set = |result, what: &str, value: String| {
+        traced(result, || format!("setsockopt({what}, {value})"), zero)
+    };
     if let Some(bytes) = options.recv_buffer_bytes {
-        socket
-            .set_recv_buffer_size(bytes)
-            .map_err(|e| ("-I (SO_RCVBUF)", e))?;
+        set(
+            socket.set_recv_buffer_size(bytes),
+            "SO_RCVBUF",
+            bytes.to_string(),
+        )
+        .map_err(|e| ("-I (SO_RCVBUF)", e))?;
     }
     if let Some(bytes) = options.send_buffer_bytes {
-        socket
-            .set_send_buffer_size(bytes)
-            .map_err(|e| ("-O (SO_SNDBUF)", e))?;
+        set(
+            socket.set_send_buffer_size(bytes),
+            "SO_SNDBUF",
+            bytes.to_string(),
+        )
+        .map_err(|e| ("-O (SO_SNDBUF)", e))?;
     }
     if let Some(tos) = options.tos {
+        let tos = u32::from(tos);
         if addr.is_ipv6() {
-            socket
-                .set_tclass_v6(u32::from(tos))
-                .map_err(|e| ("-T (IPV6_TCLASS)", e))?;
+            set(
+                socket.set_tclass_v6(tos),
+                "IPV6_TCLASS",
+                format!("{tos:#04x}"),
+            )
+            .map_err(|e| ("-T (IPV6_TCLASS)", e))?;
             // Only for IPv4-mapped traffic; a v6-only socket may refuse it.
-            let _ = socket.set_tos_v4(u32::from(tos));
+            let _ = set(socket.set_tos_v4(tos), "IP_TOS", format!("{tos:#04x}"));
         } else {
-            socket
-                .set_tos_v4(u32::from(tos))
+            set(socket.set_tos_v4(tos), "IP_TOS", format!("{tos:#04x}"))
                 .map_err(|e| ("-T (IP_TOS)", e))?;
         }
     }
@@ -370,9 +450,22 @@ fn apply_options(
         if let Some(count) = keepalive.count {
             params = params.with_retries(count);
         }
-        socket
-            .set_tcp_keepalive(&params)
-            .map_err(|e| ("--keepalive", e))?;
+        let shown = |d: Option<std::time::Duration>| {
+            d.map_or("default".to_string(), |d| d.as_secs().to_string())
+        };
+        traced(
+            socket.set_tcp_keepalive(&params),
+            || {
+                format!(
+                    "setsockopt(SO_KEEPALIVE, 1; TCP_KEEPIDLE {}, TCP_KEEPINTVL {}, TCP_KEEPCNT {})",
+                    shown(keepalive.idle),
+                    shown(keepalive.interval),
+                    keepalive.count.map_or("default".to_string(), |n| n.to_string())
+                )
+            },
+            zero,
+        )
+        .map_err(|e| ("--keepalive", e))?;
     }
     Ok(())
 }
@@ -388,213 +481,11 @@ fn options_failed((flag, source): (&'static str, io::Error)) -> Error {
 /// Set TCP_NODELAY on an accepted stream (see `tcp_connect_start`).
 pub(crate) fn tune_accepted(stream: &TcpStream) {
     // Failing to set it only costs latency.
-    let _ = stream.set_nodelay(true);
-}
-
-/// A Unix socket file rnc created; removed on drop if it is still the same file.
-#[derive(Debug)]
-pub(crate) struct SocketFile {
-    /// Where it is.
-    path: PathBuf,
-    /// Its device and inode, so a file someone put in its place is left alone.
-    id: (u64, u64),
-}
-
-impl SocketFile {
-    fn record(path: &Path) -> io::Result<SocketFile> {
-        let meta = std::fs::symlink_metadata(path)?;
-        Ok(SocketFile {
-            path: path.to_path_buf(),
-            id: (meta.dev(), meta.ino()),
-        })
-    }
-
-    /// The path.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for SocketFile {
-    fn drop(&mut self) {
-        if let Ok(meta) = std::fs::symlink_metadata(&self.path)
-            && meta.file_type().is_socket()
-            && (meta.dev(), meta.ino()) == self.id
-        {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
-/// Make `path` free for a new socket: nothing there is fine; a stale socket (nobody
-/// listening) is removed; a live one is "in use"; any other file is refused.
-///
-/// Whether a socket is live comes from the kernel's socket table, not from a connect: a
-/// live stream listener would take a probing connect for its client and end its session
-/// (issue 9, bug 2).
-fn clear_stale_socket(path: &Path, datagram: bool) -> Result<()> {
-    let bind_error = bind_error(path);
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(bind_error(e)),
-    };
-    if !meta.file_type().is_socket() {
-        return Err(bind_error(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            "file exists and is not a socket",
-        )));
-    }
-    match unix_diag::liveness(path, &meta) {
-        Liveness::Served => return Err(bind_error(io::ErrorKind::AddrInUse.into())),
-        Liveness::Unknown => {
-            return Err(bind_error(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                "a socket file is there and rnc cannot tell whether it is in use \
-                 (remove it if it is stale)",
-            )));
-        }
-        Liveness::NotListed => {}
-    }
-    // The table lists this network namespace only, and a process in another one can
-    // serve a file we see (a shared mount). A connect settles that: a stale file refuses
-    // it, and in the usual case it reaches nobody. Better a stray connection there than
-    // taking another namespace's live socket file.
-    let probe = if datagram {
-        std::os::unix::net::UnixDatagram::unbound().and_then(|s| s.connect(path))
-    } else {
-        std::os::unix::net::UnixStream::connect(path).map(drop)
-    };
-    match probe {
-        Ok(()) => Err(bind_error(io::ErrorKind::AddrInUse.into())),
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-            std::fs::remove_file(path).map_err(bind_error)
-        }
-        Err(e) => Err(bind_error(e)),
-    }
-}
-
-fn unix_socket(ty: Type) -> Result<Socket> {
-    let socket = Socket::new(Domain::UNIX, ty.cloexec(), None)
-        .map_err(socket_error("create unix socket".into()))?;
-    socket
-        .set_nonblocking(true)
-        .map_err(socket_error("set unix socket non-blocking".into()))?;
-    Ok(socket)
-}
-
-fn unix_addr(path: &Path) -> Result<SockAddr> {
-    SockAddr::unix(path).map_err(|e| Error::UnixPath {
-        path: path.to_path_buf(),
-        reason: crate::error::describe_io(&e),
-    })
-}
-
-fn bind_error(path: &Path) -> impl Fn(io::Error) -> Error + '_ {
-    move |source| Error::Bind {
-        addr: path.display().to_string(),
-        source,
-    }
-}
-
-fn bind_unix(socket: &Socket, path: &Path, datagram: bool) -> Result<SocketFile> {
-    clear_stale_socket(path, datagram)?;
-    socket.bind(&unix_addr(path)?).map_err(bind_error(path))?;
-    SocketFile::record(path).map_err(bind_error(path))
-}
-
-/// A Unix stream listener at `path`, with the guard that removes its file.
-pub(crate) fn unix_listener(path: &Path) -> Result<(UnixListener, SocketFile)> {
-    let socket = unix_socket(Type::STREAM)?;
-    let file = bind_unix(&socket, path, false)?;
-    socket
-        .listen(LISTEN_BACKLOG)
-        .map_err(|source| Error::Listen {
-            addr: path.display().to_string(),
-            source,
-        })?;
-    Ok((UnixListener::from_std(socket.into()), file))
-}
-
-/// A Unix datagram socket bound at `path` (listener side).
-pub(crate) fn unix_datagram_listener(path: &Path) -> Result<(UnixDatagram, SocketFile)> {
-    let socket = unix_socket(Type::DGRAM)?;
-    let file = bind_unix(&socket, path, true)?;
-    Ok((UnixDatagram::from_std(socket.into()), file))
-}
-
-/// Connect a Unix stream socket to `path`. Unix connects finish at once or fail.
-pub(crate) fn unix_connect(path: &Path) -> Result<UnixStream> {
-    let socket = unix_socket(Type::STREAM)?;
-    connect_unix(&socket, path)?;
-    Ok(UnixStream::from_std(socket.into()))
-}
-
-/// A Unix datagram client connected to `path`, bound to `local` (`-s PATH`, checked as a
-/// listener's path is: a stale socket file is replaced) or else to a temporary path, so
-/// the listener can reply. The file is removed when the `SocketFile` drops.
-pub(crate) fn unix_datagram_connect(
-    path: &Path,
-    local: Option<&Path>,
-) -> Result<(UnixDatagram, SocketFile)> {
-    let socket = unix_socket(Type::DGRAM)?;
-    let file = match local {
-        Some(local) => bind_unix(&socket, local, true)?,
-        None => {
-            let local = temp_socket_path()?;
-            socket
-                .bind(&unix_addr(&local)?)
-                .map_err(bind_error(&local))?;
-            SocketFile::record(&local).map_err(bind_error(&local))?
-        }
-    };
-    connect_unix(&socket, path)?;
-    Ok((UnixDatagram::from_std(socket.into()), file))
-}
-
-fn connect_unix(socket: &Socket, path: &Path) -> Result<()> {
-    socket
-        .connect(&unix_addr(path)?)
-        .map_err(|source| Error::Connect {
-            addr: path.display().to_string(),
-            source: explain_unix_refusal(path, source),
-        })
-}
-
-/// connect(2) to a file that is not a socket says `ECONNREFUSED`, as for a stale socket
-/// file; name the real cause, in the words the listener uses for such a file.
-fn explain_unix_refusal(path: &Path, err: io::Error) -> io::Error {
-    let is_other_file = err.kind() == io::ErrorKind::ConnectionRefused
-        && std::fs::metadata(path).is_ok_and(|m| !m.file_type().is_socket());
-    if is_other_file {
-        io::Error::other("not a socket")
-    } else {
-        err
-    }
-}
-
-/// A fresh path for a client's own Unix datagram address, in `$TMPDIR` (or /tmp when
-/// that would be too long for `sun_path`).
-fn temp_socket_path() -> Result<PathBuf> {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let name = format!(
-        "rnc-{}-{}-{}.sock",
-        std::process::id(),
-        nanos,
-        COUNTER.fetch_add(1, Ordering::Relaxed)
+    let _ = traced(
+        stream.set_nodelay(true),
+        || "setsockopt(TCP_NODELAY, 1)".into(),
+        zero,
     );
-    let dir = std::env::temp_dir();
-    let path = dir.join(&name);
-    if path.as_os_str().len() <= UNIX_PATH_MAX_BYTES {
-        Ok(path)
-    } else {
-        Ok(Path::new("/tmp").join(name))
-    }
 }
 
 #[cfg(test)]

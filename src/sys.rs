@@ -70,15 +70,26 @@ pub(crate) enum TcpState {
 pub(crate) struct TcpInfo {
     /// The connection's state.
     pub(crate) state: TcpState,
+    /// The kernel's own name for the state (`ESTABLISHED`, `FIN_WAIT2`), for `-vvv`.
+    pub(crate) state_name: &'static str,
     /// The smoothed RTT estimate (`tcpi_rtt`), which a peer's delayed ACKs inflate.
     pub(crate) srtt: Duration,
+    /// The RTT's mean deviation (`tcpi_rttvar`).
+    pub(crate) rttvar: Duration,
+    /// The congestion window, in segments (`tcpi_snd_cwnd`).
+    pub(crate) cwnd: u32,
+    /// Segments retransmitted over the connection's life (`tcpi_total_retrans`).
+    pub(crate) retransmits: u32,
+    /// Bytes the peer acknowledged (`tcpi_bytes_acked`, Linux 4.1+), when reported.
+    pub(crate) bytes_acked: Option<u64>,
     /// The lowest RTT of the last few minutes (`tcpi_min_rtt`, Linux 4.6+), once the
     /// kernel has a sample and when it reports one at all.
     pub(crate) min_rtt: Option<Duration>,
 }
 
-/// The kernel's view of a TCP socket (Linux `TCP_INFO`): its state and RTTs. `None` when
-/// the socket is not TCP or the call fails.
+/// The kernel's view of a TCP socket (Linux `TCP_INFO`): its state, RTTs, congestion
+/// window, retransmissions and acknowledged bytes. `None` when the socket is not TCP or
+/// the call fails.
 #[allow(unsafe_code)]
 pub(crate) fn tcp_info(fd: BorrowedFd<'_>) -> Option<TcpInfo> {
     let mut info = std::mem::MaybeUninit::<libc::tcp_info>::zeroed();
@@ -99,7 +110,8 @@ pub(crate) fn tcp_info(fd: BorrowedFd<'_>) -> Option<TcpInfo> {
         return None;
     }
     // SAFETY: `tcp_info` is plain integers, so the zeroed value is a valid one, and the
-    // kernel overwrote a prefix of it with valid integers.
+    // kernel overwrote a prefix of it (`len` bytes) with valid integers; the fields past
+    // that prefix stay zero, which the checks of `len` below account for.
     let info = unsafe { info.assume_init() };
     let state = match info.tcpi_state {
         1 => TcpState::Established,
@@ -116,11 +128,37 @@ pub(crate) fn tcp_info(fd: BorrowedFd<'_>) -> Option<TcpInfo> {
         .then_some(info.tcpi_min_rtt)
         .filter(|&us| us != 0 && us != u32::MAX)
         .map(|us| Duration::from_micros(u64::from(us)));
+    let bytes_acked_end = std::mem::offset_of!(libc::tcp_info, tcpi_bytes_acked) + 8;
+    let bytes_acked = (len as usize >= bytes_acked_end).then_some(info.tcpi_bytes_acked);
     Some(TcpInfo {
         state,
+        state_name: tcp_state_name(info.tcpi_state),
         srtt: Duration::from_micros(u64::from(info.tcpi_rtt)),
+        rttvar: Duration::from_micros(u64::from(info.tcpi_rttvar)),
         min_rtt,
+        cwnd: info.tcpi_snd_cwnd,
+        retransmits: info.tcpi_total_retrans,
+        bytes_acked,
     })
+}
+
+/// The kernel's name of a TCP state number (include/net/tcp_states.h).
+fn tcp_state_name(state: u8) -> &'static str {
+    match state {
+        1 => "ESTABLISHED",
+        2 => "SYN_SENT",
+        3 => "SYN_RECV",
+        4 => "FIN_WAIT1",
+        5 => "FIN_WAIT2",
+        6 => "TIME_WAIT",
+        7 => "CLOSE",
+        8 => "CLOSE_WAIT",
+        9 => "LAST_ACK",
+        10 => "LISTEN",
+        11 => "CLOSING",
+        12 => "NEW_SYN_RECV",
+        _ => "UNKNOWN",
+    }
 }
 
 /// Whether `fd` is a terminal.
@@ -221,6 +259,11 @@ mod tests {
         if let Some(min) = info.min_rtt {
             assert!(min < Duration::from_secs(1), "loopback: {info:?}");
         }
+        assert_eq!(info.state_name, "ESTABLISHED");
+        assert!(info.cwnd > 0, "{info:?}");
+        assert_eq!(info.retransmits, 0, "{info:?}");
+        // The SYN counts as the one byte acknowledged so far.
+        assert!(matches!(info.bytes_acked, None | Some(1)), "{info:?}");
     }
 
     #[test]

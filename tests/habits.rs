@@ -54,7 +54,7 @@ fn habits_send_only_reads_and_drops_what_the_peer_sends() {
     peer.write_all(b"hello\n").unwrap();
     peer.shutdown(Shutdown::Write).unwrap();
     // rnc read the bytes and the FIN: without --send-only "hello\n" would be on stdout.
-    rnc.wait_stderr("peer closed its side");
+    rnc.wait_stderr("peer sent FIN");
     rnc.close_stdin();
     expect_eof(&mut peer);
     let exit = rnc.finish();
@@ -342,14 +342,22 @@ fn habits_retry_gives_up_with_the_last_refusal() {
     exit.assert_code(1);
     let refused = format!("rnc: connect to 127.0.0.1:{port}: connection refused");
     let lines: Vec<&str> = exit.stderr.lines().collect();
-    assert_eq!(
-        lines,
-        [
-            format!("{refused}; retrying in 10 ms (attempt 2 of 3)"),
-            format!("{refused}; retrying in 10 ms (attempt 3 of 3)"),
-            refused.clone(),
-        ]
-    );
+    // Each attempt's lifecycle, then the retry; the last refusal once, as the error.
+    let attempt = [
+        format!("rnc: connecting to 127.0.0.1:{port} (SYN sent)"),
+        format!(
+            "rnc: connection refused: the SYN was answered by a RST (or a firewall's ICMP \
+             reject): nothing accepts on port {port}"
+        ),
+    ];
+    let mut expected = Vec::new();
+    for n in 2..=3 {
+        expected.extend(attempt.clone());
+        expected.push(format!("{refused}; retrying in 10 ms (attempt {n} of 3)"));
+    }
+    expected.extend(attempt);
+    expected.push(refused);
+    assert_eq!(lines, expected);
 }
 
 #[test]

@@ -331,7 +331,7 @@ fn serve_500_clients(stdout: Output) -> (Exit, Vec<String>) {
 }
 
 #[test]
-fn load_udp_keep_open_replies_follow_the_latest_of_several_peers() {
+fn load_udp_keep_open_replies_reach_every_peer_once() {
     let mut rnc = Rnc::spawn(&["-k", "-u", "-l", "127.0.0.1", "0"]);
     let port = rnc.listening_port();
     let peers: Vec<UdpSocket> = (0..5).map(|_| udp_socket().0).collect();
@@ -340,14 +340,16 @@ fn load_udp_keep_open_replies_follow_the_latest_of_several_peers() {
             let msg = format!("r{round}p{i}");
             peer.send_to(msg.as_bytes(), ("127.0.0.1", port)).unwrap();
             assert_eq!(rnc.stdout_exact(msg.len()), msg.as_bytes());
-            let reply = format!("to {msg}");
-            rnc.write_stdin(reply.as_bytes());
+        }
+        let reply = format!("to all, round {round}");
+        rnc.write_stdin(reply.as_bytes());
+        for (i, peer) in peers.iter().enumerate() {
             let (data, from) = recv_udp(peer);
             assert_eq!(data, reply.as_bytes(), "peer {i} round {round}");
             assert_eq!(from.port(), port);
         }
     }
-    // No peer got a reply meant for another: every queue is empty.
+    // No peer got a reply twice: every queue is empty.
     for (i, peer) in peers.iter().enumerate() {
         peer.set_nonblocking(true).unwrap();
         let mut buf = [0u8; 64];

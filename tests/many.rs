@@ -584,3 +584,61 @@ fn many_exec_over_tls_with_keep_open() {
     rnc.signal("TERM");
     rnc.finish().assert_code(143);
 }
+
+#[test]
+fn many_broker_keeps_fanning_out_when_a_client_resets_midway() {
+    let (mut rnc, port) = listener(&["-v", "--broker"]);
+    let mut sender = connect_tcp(&format!("127.0.0.1:{port}"));
+    let mut readers: Vec<TcpStream> = (0..20)
+        .map(|_| connect_tcp(&format!("127.0.0.1:{port}")))
+        .collect();
+    rnc.wait_stderr_count("connection from", 21);
+    let line = |i: usize| format!("{i:08} {}\n", "x".repeat(54));
+    let first: String = (0..1000).map(line).collect();
+    sender.write_all(first.as_bytes()).unwrap();
+    // One reader reads a little and resets its connection in the middle of the stream.
+    let doomed = readers.remove(0);
+    crate::util::reset_close(doomed);
+    let second: String = (1000..2000).map(line).collect();
+    sender.write_all(second.as_bytes()).unwrap();
+    let expected = [first, second].concat().into_bytes();
+    for reader in &mut readers {
+        assert!(
+            read_exact_within(reader, expected.len()) == expected,
+            "every other client got all 2000 lines, in order"
+        );
+    }
+    rnc.wait_stderr("client 2 from");
+    assert!(!rnc.has_exited());
+    rnc.signal("TERM");
+    rnc.finish().assert_code(143);
+}
+
+#[test]
+fn many_exec_over_a_unix_socket_with_keep_open() {
+    let dir = crate::util::temp_dir();
+    let path = dir.path().join("echo.sock");
+    let path_text = path.to_str().unwrap();
+    let mut rnc = Rnc::spawn(&[
+        "-v",
+        "-k",
+        "-l",
+        "-U",
+        path_text,
+        "-c",
+        "echo unix $RNC_PROTO; cat",
+    ]);
+    rnc.wait_stderr("listening on");
+    for i in 0..3 {
+        let mut client = crate::util::connect_unix(&path);
+        client.write_all(format!("line {i}\n").as_bytes()).unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        assert_eq!(
+            read_to_end_within(&mut client),
+            format!("unix UNIX\nline {i}\n").as_bytes()
+        );
+    }
+    wait_no_children(rnc.pid());
+    rnc.signal("TERM");
+    rnc.finish().assert_code(143);
+}

@@ -654,3 +654,41 @@ fn proxy_tls_verification_failure_names_the_target_and_the_proxy() {
     assert!(exit.stderr.contains("not trusted"), "{}", exit.stderr);
     assert_eq!(exit.stderr.lines().count(), 1, "{}", exit.stderr);
 }
+
+#[test]
+fn proxy_tls_truncation_names_the_target_and_the_proxy() {
+    let Some((_proxy, proxy_port)) = microsocks(None) else {
+        return;
+    };
+    // microsocks closes both sides at the client's EOF, so the listener's close_notify
+    // never comes: the client reports the truncated stream, naming the route.
+    let mut listener = Rnc::spawn(&["-l", "--tls", "127.0.0.1", "0"]);
+    let port = listener.listening_port();
+    let line = listener.wait_stderr("rnc: TLS certificate sha256:");
+    let pin = line
+        .split_whitespace()
+        .find(|w| w.starts_with("sha256:"))
+        .expect("a fingerprint")
+        .to_string();
+    let mut client = Rnc::spawn(&[
+        "--tls",
+        "--pin",
+        &pin,
+        "-x",
+        &format!("127.0.0.1:{proxy_port}"),
+        "127.0.0.1",
+        &port.to_string(),
+    ]);
+    client.write_stdin(b"ping\n");
+    assert_eq!(listener.stdout_exact(5), b"ping\n");
+    client.close_stdin();
+    let exit = client.finish();
+    exit.assert_code(1);
+    let want = format!(
+        "rnc: read from 127.0.0.1:{port} via socks5 proxy 127.0.0.1:{proxy_port}: \
+         TLS stream truncated (no close_notify): data may be missing"
+    );
+    assert_eq!(exit.stderr.trim_end(), want);
+    listener.close_stdin();
+    drop(listener.finish());
+}

@@ -414,10 +414,10 @@ fn tcp_verbose_client_reports_lifecycle_and_byte_counts() {
     peer.write_all(b"abc").unwrap();
     assert_eq!(rnc.stdout_exact(3), b"abc");
     rnc.close_stdin();
-    rnc.wait_stderr("rnc: sent shutdown (EOF on stdin)");
+    rnc.wait_stderr("rnc: sent FIN (stdin EOF)");
     expect_eof(&mut peer);
     drop(peer);
-    rnc.wait_stderr("rnc: peer closed its side");
+    rnc.wait_stderr("rnc: peer sent FIN");
 
     let exit = rnc.finish();
     exit.assert_code(0);
@@ -665,7 +665,7 @@ fn tcp_peer_eof_with_pipe_that_delivered_keeps_sending_until_stdin_eof() {
     assert_eq!(read_exact_within(&mut peer, 6), b"first ");
     peer.write_all(b"bye").unwrap();
     peer.shutdown(Shutdown::Write).unwrap();
-    rnc.wait_stderr("rnc: peer closed its side");
+    rnc.wait_stderr("rnc: peer sent FIN");
     assert!(
         !rnc.has_exited(),
         "stdin had delivered bytes: rnc must keep sending"
@@ -806,7 +806,7 @@ fn tcp_write_to_closed_peer_exits_1() {
     rnc.write_stdin(b"a");
     assert_eq!(read_exact_within(&mut peer, 1), b"a");
     drop(peer);
-    rnc.wait_stderr("rnc: peer closed its side");
+    rnc.wait_stderr("rnc: peer sent FIN");
     // stdin has delivered bytes, so rnc keeps sending: the closed peer answers with RST
     // and a later write fails.
     let _feeder = rnc.feed_stdin_and_close(pseudo_random(BIG, 12));

@@ -25,7 +25,7 @@ use crate::util::pty::{
     connected, connected_with_history, interactive_listener, shows_percent_below_100, status_rows,
     wait_for_file,
 };
-use crate::util::{Deadline, RNC, Tmux, accept_tcp, temp_dir};
+use crate::util::{Deadline, RNC, Tmux, accept_tcp, recv_udp, temp_dir, udp_socket};
 
 #[test]
 fn tty_status_row_shows_connected_and_addresses() {
@@ -351,7 +351,7 @@ fn tty_ctrl_d_half_closes_and_still_shows_peer() {
     tty.keys(b"bye\r\x04");
     peer.expect(b"bye\n");
     peer.expect_eof();
-    tty.wait_line("-- rnc: sent shutdown (EOF on stdin)");
+    tty.wait_line("-- rnc: sent FIN (stdin EOF)");
     tty.wait_for("the status row to say we closed our side", |t| {
         t.status_row().contains("closed your side")
     });
@@ -360,7 +360,7 @@ fn tty_ctrl_d_half_closes_and_still_shows_peer() {
     assert_eq!(tty.input_row().trim_end(), ">", "{}", tty.dump());
     drop(peer);
     let at_exit = tty.expect_exit(0);
-    let shutdown = at_exit.iter().position(|l| l.contains("sent shutdown"));
+    let shutdown = at_exit.iter().position(|l| l.contains("sent FIN"));
     let reply = at_exit.iter().position(|l| l == "still here");
     assert!(shutdown.is_some() && shutdown < reply, "{at_exit:#?}");
 }
@@ -836,6 +836,11 @@ fn tty_keep_open_serves_clients_at_once_and_marks_senders() {
     );
     tty.keys(b"still here\r");
     second.expect(b"still here\n");
+    // The row counts what went to every client (7 bytes twice, then 11), not what was
+    // typed once.
+    tty.wait_for("the total sent to the clients", |t| {
+        t.status_row().contains("↑ 25 B")
+    });
     assert!(
         !tty.transcript()
             .iter()
@@ -1256,4 +1261,114 @@ fn tty_status_row_shows_not_verified_in_red_with_insecure() {
     tty.keys(b"\x03");
     tty.expect_exit(130);
     server.join().unwrap();
+}
+
+#[test]
+fn tty_chat_room_with_the_local_user_as_user0() {
+    let (mut tty, port) = interactive_listener(&["--chat"]);
+    let client = || {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect a client");
+        let local = stream.local_addr().expect("client address").to_string();
+        let rnc = stream.peer_addr().expect("rnc's address").to_string();
+        Peer { stream, local, rnc }
+    };
+    let mut first = client();
+    tty.wait_line("<announce> 127.0.0.1 is connected as <user1>.");
+    let mut second = client();
+    tty.wait_line("<announce> 127.0.0.1 is connected as <user2>.");
+    first.read_until_line("<announce> 127.0.0.1 is connected as <user2>.");
+    tty.wait_for("two members on the status row", |t| {
+        t.status_row().contains("2 clients")
+    });
+    // The local user's line reaches both clients as <user0>'s.
+    tty.keys(b"hello room\r");
+    tty.wait_sent("hello room");
+    for member in [&mut first, &mut second] {
+        let lines = member.read_until_line("hello room");
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("<user0> hello room\n")
+        );
+    }
+    // A client's line shows in the transcript, and reaches the other client, as <user1>'s.
+    first.send(b"hi from one\n");
+    tty.wait_line("<user1> hi from one");
+    let lines = second.read_until_line("hi from one");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("<user1> hi from one\n")
+    );
+    // A client's escape sequences are shown escaped, never obeyed: nothing on the screen
+    // moves, clears, changes colour or retitles the window.
+    let before = tty.lines();
+    second.send(b"\x1b[2J\x1b[H\x1b]0;pwned\x07\x1b[31mred\x1b[0m\x1b[5;5H\x1b[?1049h end\n");
+    let shown = r"<user2> \033[2J\033[H\033]0;pwned\007\033[31mred\033[0m\033[5;5H\033[?1049h end";
+    tty.wait_line(shown);
+    let screen = tty.dump();
+    let row = tty.row_of(shown);
+    // The transcript above the new line is as it was (at most scrolled): nothing was
+    // cleared or overwritten.
+    let earlier: Vec<&String> = before[..usize::from(ROWS - 2)]
+        .iter()
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert!(row > 0 && earlier.len() >= usize::from(row), "{screen}");
+    for (i, line) in earlier.iter().rev().take(usize::from(row)).enumerate() {
+        let at = row - 1 - i as u16;
+        assert_eq!(tty.line(at), **line, "row {at}\n{screen}");
+    }
+    assert!(!tty.screen().alternate_screen(), "{screen}");
+    assert!(tty.status_row().contains("2 clients"), "{screen}");
+    assert_eq!(tty.input_row(), ">", "{screen}");
+    let effects = tty.parser.callbacks();
+    assert!(effects.titles.is_empty(), "window retitled: {effects:?}");
+    assert_eq!((effects.bells, effects.clipboard), (0, 0), "{effects:?}");
+    for col in 0..COLS {
+        let cell = tty.screen().cell(row, col).expect("cell");
+        assert_eq!(
+            cell.fgcolor(),
+            vt100::Color::Default,
+            "({row}, {col})\n{screen}"
+        );
+    }
+    let lines = first.read_until_line(" end");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some(&*format!("{shown}\n"))
+    );
+    // A client leaving is announced to the room and in the transcript.
+    drop(first);
+    tty.wait_line("<announce> <user1> is disconnected.");
+    second.read_until_line("<announce> <user1> is disconnected.");
+    tty.wait_for("one member left", |t| t.status_row().contains("1 client"));
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
+}
+
+#[test]
+fn tty_udp_keep_open_counts_its_peers() {
+    let (mut tty, port) = interactive_listener(&["-u", "-k", "-v"]);
+    tty.wait_for("no peers on the status row", |t| {
+        let status = t.status_row();
+        status.starts_with("udp listening 127.0.0.1:") && status.contains("⇄ no peers")
+    });
+    let peers: Vec<(std::net::UdpSocket, u16)> = (0..2).map(|_| udp_socket()).collect();
+    for (i, (socket, peer_port)) in peers.iter().enumerate() {
+        socket
+            .send_to(format!("hello from {i}\n").as_bytes(), ("127.0.0.1", port))
+            .expect("send a datagram");
+        tty.wait_line(&format!("hello from {i}"));
+        tty.wait_line(&format!("-- rnc: connection from 127.0.0.1:{peer_port}"));
+    }
+    tty.wait_for("two peers on the status row", |t| {
+        let status = t.status_row();
+        status.starts_with("udp connected 127.0.0.1:") && status.contains("⇄ 2 peers")
+    });
+    // A typed line is one datagram to every peer.
+    tty.keys(b"to everyone\r");
+    for (socket, _) in &peers {
+        assert_eq!(recv_udp(socket).0, b"to everyone\n");
+    }
+    tty.keys(b"\x03");
+    tty.expect_exit(130);
 }

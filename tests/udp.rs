@@ -1,5 +1,6 @@
-//! UDP sessions: rnc as a connected client and as a listener that locks onto its first
-//! sender, against std `UdpSocket`s on loopback.
+//! UDP sessions: rnc as a connected client, as a listener that locks onto its first
+//! sender, and as a `-k` listener with a table of peers, against std `UdpSocket`s on
+//! loopback.
 //!
 //! Owns no harness code (that is `util`). Loopback UDP delivers in order and does not
 //! drop datagrams this small, so every check here waits for data, never for time.
@@ -105,21 +106,122 @@ fn udp_listener_ignores_a_second_source() {
     rnc.finish().assert_code(143);
 }
 
+/// Asserts that `socket` has no datagram waiting. Loopback delivers a datagram within
+/// the `sendto` that sends it, so once a datagram rnc sent after it has arrived elsewhere,
+/// one for `socket` would be here already.
+fn assert_no_datagram(socket: &UdpSocket) {
+    socket.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 64];
+    let got = socket.recv_from(&mut buf);
+    socket.set_nonblocking(false).unwrap();
+    assert!(
+        matches!(&got, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "a datagram arrived: {got:?}"
+    );
+}
+
 #[test]
-fn udp_keep_open_replies_to_the_latest_sender() {
-    let (mut rnc, port) = udp_listener(&["-k"]);
-    let (first, _) = udp_socket();
-    let (second, _) = udp_socket();
-    first.send_to(b"a", ("127.0.0.1", port)).unwrap();
+fn udp_keep_open_serves_every_peer() {
+    let (mut rnc, port) = udp_listener(&["-k", "-v"]);
+    let peers: Vec<(UdpSocket, u16)> = (0..3).map(|_| udp_socket()).collect();
+    for (i, (socket, peer_port)) in peers.iter().enumerate() {
+        let data = pseudo_random(1000 + 20_000 * i, i as u64);
+        socket.send_to(&data, ("127.0.0.1", port)).unwrap();
+        assert_eq!(rnc.stdout_exact(data.len()), data);
+        rnc.wait_stderr(&format!("rnc: connection from 127.0.0.1:{peer_port}"));
+    }
+    // A peer heard before speaks again: its datagram arrives whole, it does not join twice.
+    peers[0].0.send_to(b"again", ("127.0.0.1", port)).unwrap();
+    assert_eq!(rnc.stdout_exact(5), b"again");
+    // Each datagram from stdin reaches every peer, whole.
+    for message in [&b"to all"[..], &pseudo_random(30_000, 9)] {
+        rnc.write_stdin(message);
+        for (socket, _) in &peers {
+            let (data, from) = recv_udp(socket);
+            assert_eq!(data, message);
+            assert_eq!(from.port(), port);
+        }
+    }
+    rnc.signal("TERM");
+    let exit = rnc.finish();
+    exit.assert_code(143);
+    assert_eq!(
+        exit.stderr.matches("connection from").count(),
+        3,
+        "{}",
+        exit.stderr
+    );
+}
+
+#[test]
+fn udp_keep_open_forgets_a_silent_peer() {
+    // `-w` is each peer's expiry under `-k`; it does not end the listener. Each live peer
+    // speaks right before stdin does, so it cannot expire meanwhile however slow the
+    // machine.
+    let (mut rnc, port) = udp_listener(&["-k", "-v", "-w", "2"]);
+    let (quiet, quiet_port) = udp_socket();
+    quiet.send_to(b"a", ("127.0.0.1", port)).unwrap();
     assert_eq!(rnc.stdout_exact(1), b"a");
-    second.send_to(b"b", ("127.0.0.1", port)).unwrap();
+    rnc.wait_stderr(&format!(
+        "rnc: 127.0.0.1:{quiet_port} idle for 2 s: forgotten"
+    ));
+    let (talker, _) = udp_socket();
+    talker.send_to(b"b", ("127.0.0.1", port)).unwrap();
     assert_eq!(rnc.stdout_exact(1), b"b");
-    rnc.write_stdin(b"to second");
-    assert_eq!(recv_udp(&second).0, b"to second");
-    first.send_to(b"c", ("127.0.0.1", port)).unwrap();
+    rnc.write_stdin(b"only the live one");
+    assert_eq!(recv_udp(&talker).0, b"only the live one");
+    assert_no_datagram(&quiet);
+    // The forgotten peer joins again by speaking.
+    quiet.send_to(b"c", ("127.0.0.1", port)).unwrap();
     assert_eq!(rnc.stdout_exact(1), b"c");
-    rnc.write_stdin(b"to first");
-    assert_eq!(recv_udp(&first).0, b"to first");
+    talker.send_to(b"d", ("127.0.0.1", port)).unwrap();
+    assert_eq!(rnc.stdout_exact(1), b"d");
+    rnc.write_stdin(b"both");
+    assert_eq!(recv_udp(&talker).0, b"both");
+    assert_eq!(recv_udp(&quiet).0, b"both");
+    assert!(!rnc.has_exited());
+    rnc.signal("TERM");
+    rnc.finish().assert_code(143);
+}
+
+#[test]
+fn udp_keep_open_table_holds_at_most_m_peers() {
+    let (mut rnc, port) = udp_listener(&["-k", "-v", "-m", "2"]);
+    let peers: Vec<(UdpSocket, u16)> = (0..3).map(|_| udp_socket()).collect();
+    for (i, (socket, _)) in peers.iter().enumerate() {
+        socket
+            .send_to(&[b'a' + i as u8], ("127.0.0.1", port))
+            .unwrap();
+        assert_eq!(rnc.stdout_exact(1), [b'a' + i as u8]);
+    }
+    // The third made room by forgetting the one idle longest: the first.
+    rnc.wait_stderr(&format!(
+        "rnc: 127.0.0.1:{} forgotten: 2 peers already (-m 2)",
+        peers[0].1
+    ));
+    rnc.write_stdin(b"x");
+    assert_eq!(recv_udp(&peers[1].0).0, b"x");
+    assert_eq!(recv_udp(&peers[2].0).0, b"x");
+    assert_no_datagram(&peers[0].0);
+    rnc.signal("TERM");
+    rnc.finish().assert_code(143);
+}
+
+#[test]
+fn udp_keep_open_refuses_denied_senders() {
+    let (mut rnc, port) = udp_listener(&["-k", "-v", "--deny", "127.0.0.2"]);
+    let Ok(denied) = UdpSocket::bind("127.0.0.2:0") else {
+        return crate::util::skip_or_fail("127.0.0.2 does not bind");
+    };
+    denied.send_to(b"no", ("127.0.0.1", port)).unwrap();
+    rnc.wait_stderr("rnc: refused datagram from 127.0.0.2:");
+    let (allowed, _) = udp_socket();
+    allowed.send_to(b"yes", ("127.0.0.1", port)).unwrap();
+    // "no" came first: had it been let through, it would be here before "yes".
+    assert_eq!(rnc.stdout_exact(3), b"yes");
+    rnc.write_stdin(b"r");
+    assert_eq!(recv_udp(&allowed).0, b"r");
+    assert_no_datagram(&denied);
     rnc.signal("TERM");
     rnc.finish().assert_code(143);
 }

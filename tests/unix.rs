@@ -378,3 +378,50 @@ fn unix_datagram_zero_io_reports_bound_and_missing_sockets() {
         "only the peer's socket"
     );
 }
+
+#[test]
+fn unix_datagram_keep_open_answers_every_named_peer() {
+    let dir = temp_dir();
+    let path = socket_path(dir.path());
+    let mut rnc = unix_listener(&path, &["-u", "-k"], Input::Piped, Output::Piped);
+    let named: Vec<UnixDatagram> = ["a", "b"]
+        .iter()
+        .map(|name| UnixDatagram::bind(dir.path().join(name)).unwrap())
+        .collect();
+    for (i, client) in named.iter().enumerate() {
+        let data = pseudo_random(2000, 300 + i as u64);
+        client.send_to(&data, &path).unwrap();
+        assert_eq!(rnc.stdout_exact(data.len()), data);
+        rnc.wait_stderr(&format!(
+            "rnc: connection from {}",
+            dir.path().join(["a", "b"][i]).display()
+        ));
+    }
+    // An unnamed sender is heard but cannot be answered: it does not join.
+    let unnamed = UnixDatagram::unbound().unwrap();
+    unnamed.send_to(b"anon", &path).unwrap();
+    assert_eq!(rnc.stdout_exact(4), b"anon");
+    rnc.write_stdin(b"to both");
+    for client in &named {
+        let (data, from) = recv_unix_datagram(client);
+        assert_eq!(data, b"to both");
+        assert_eq!(from.as_deref(), Some(path.as_path()));
+    }
+    // A peer whose socket is gone is forgotten when a send to it fails; the other still
+    // gets every datagram.
+    let mut named = named.into_iter();
+    drop(named.next());
+    let b = named.next().expect("two peers");
+    std::fs::remove_file(dir.path().join("a")).unwrap();
+    rnc.write_stdin(b"again");
+    assert_eq!(recv_unix_datagram(&b).0, b"again");
+    rnc.wait_stderr(&format!(
+        "rnc: send to {}: ",
+        dir.path().join("a").display()
+    ));
+    rnc.write_stdin(b"once more");
+    assert_eq!(recv_unix_datagram(&b).0, b"once more");
+    rnc.signal("TERM");
+    rnc.finish().assert_code(143);
+    assert!(!path.exists(), "socket file left behind");
+}

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::net::resolve;
 
 /// Address blocks a client must be in (when any) and must not be in.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct AccessFilter {
     /// Admitted blocks; empty admits everyone not denied.
     allow: Vec<(IpAddr, u8)>,

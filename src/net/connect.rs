@@ -5,8 +5,10 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
+use mio::net::TcpStream;
 use mio::{Interest, Token, Waker};
 
 use crate::config::{Config, Family, Host, Target};
@@ -16,6 +18,7 @@ use crate::net;
 use crate::net::endpoint::Endpoint;
 use crate::notices::print_line;
 use crate::relay::session::Session;
+use crate::trace::{self, addr_text, errno_name, traced};
 use crate::tty::status::ConnState;
 
 /// How long `-z -u` waits for a refusal when `-w` does not say.
@@ -45,10 +48,10 @@ pub(crate) fn probe_udp_addrs(
     addrs: &[SocketAddr],
 ) -> Result<std::result::Result<(), Outcome>> {
     let mut last_error = None;
-    for &addr in addrs {
+    for (i, &addr) in addrs.iter().enumerate() {
         match probe_udp(lp, session, config, addr) {
             Err(e) => {
-                note_failure(config, addrs.len(), &e);
+                note_failure(config, i + 1 == addrs.len(), &e, true);
                 last_error = Some(e);
             }
             found => return found,
@@ -165,6 +168,14 @@ pub(crate) fn resolve_waiting(
         })?;
     loop {
         if let Ok(result) = rx.try_recv() {
+            if let (Ok(addrs), true) = (&result, trace::shows_lifecycle()) {
+                let shown: Vec<String> = addrs.iter().map(addr_text).collect();
+                print_line(&format!(
+                    "{} resolved to {}",
+                    host_text(host),
+                    shown.join(", ")
+                ));
+            }
             return result.map(Ok);
         }
         if let Wait::Ended(outcome) = wait_for(lp, session, Some(RESOLVER), None)? {
@@ -198,7 +209,8 @@ pub(crate) fn connect_tcp(
     addrs: &[SocketAddr],
 ) -> Result<std::result::Result<Endpoint, Outcome>> {
     let mut last_error = None;
-    for addr in addrs {
+    for (i, addr) in addrs.iter().enumerate() {
+        let is_last = i + 1 == addrs.len();
         let failed = |source: io::Error| Error::Connect {
             addr: addr.to_string(),
             source,
@@ -213,13 +225,17 @@ pub(crate) fn connect_tcp(
         let mut stream = match net::tcp_connect_start(*addr, source, &config.socket_options) {
             Ok(stream) => stream,
             Err(e) => {
-                note_failure(config, addrs.len(), &e);
+                note_failure(config, is_last, &e, false);
                 last_error = Some(e);
                 continue;
             }
         };
+        if config.verbose {
+            print_line(&format!("connecting to {} (SYN sent)", addr_text(addr)));
+        }
+        let started = Instant::now();
         let token = watch_connecting(lp, session, &mut stream, Interest::WRITABLE, *addr)?;
-        let deadline = config.wait.map(|w| Instant::now() + w);
+        let deadline = config.wait.map(|w| started + w);
         let result = loop {
             match wait_for(lp, session, Some(token), deadline)? {
                 Wait::Ended(outcome) => {
@@ -234,11 +250,11 @@ pub(crate) fn connect_tcp(
                 }
                 Wait::Ready => {}
             }
-            match stream.take_error() {
+            match socket_error(&stream) {
                 Ok(Some(e)) | Err(e) => break Err(failed(e)),
                 Ok(None) => {}
             }
-            match stream.peer_addr() {
+            match peer_of(&stream) {
                 // A connect to a local port that nobody listens on can meet itself, when
                 // the source port (chosen by the kernel, or `-p`) is that port: TCP's
                 // simultaneous open. Nothing is there, which is what a refusal says.
@@ -252,9 +268,18 @@ pub(crate) fn connect_tcp(
         };
         lp.unwatch(&mut stream, token);
         match result {
-            Ok(()) => return Ok(Ok(Endpoint::Tcp(stream))),
+            Ok(()) => {
+                if config.verbose {
+                    print_line(&format!(
+                        "connected in {:.3} ms (SYN answered by SYN-ACK, ACK sent)",
+                        started.elapsed().as_secs_f64() * 1000.0
+                    ));
+                }
+                trace::snapshot("connected", stream.as_fd());
+                return Ok(Ok(Endpoint::Tcp(stream)));
+            }
             Err(e) => {
-                note_failure(config, addrs.len(), &e);
+                note_failure(config, is_last, &e, false);
                 last_error = Some(e);
             }
         }
@@ -262,10 +287,74 @@ pub(crate) fn connect_tcp(
     Err(last_error.unwrap_or_else(|| Error::Usage("no address to connect to".into())))
 }
 
-/// With several addresses to try, `-v` shows each failure as it happens.
-fn note_failure(config: &Config, candidates: usize, err: &Error) {
-    if config.verbose && candidates > 1 {
-        print_line(&err.one_line());
+/// getsockopt(`SO_ERROR`): how a non-blocking connect ended (`-vv` shows it).
+pub(crate) fn socket_error(stream: &TcpStream) -> io::Result<Option<io::Error>> {
+    let result = stream.take_error();
+    trace::call(|| {
+        let shown = match &result {
+            Ok(None) => "0".to_string(),
+            Ok(Some(e)) | Err(e) => errno_name(e),
+        };
+        format!("getsockopt(SO_ERROR) = {shown}")
+    });
+    result
+}
+
+/// getpeername(2): whether a connect has finished (`ENOTCONN` while it has not).
+pub(crate) fn peer_of(stream: &TcpStream) -> io::Result<SocketAddr> {
+    traced(stream.peer_addr(), || "getpeername()".into(), addr_text)
+}
+
+/// `-v` says what a failed connect (or `-z -u` probe, `udp`) was on the wire. The error
+/// of the last address is left to `main`'s error line, so nothing is printed twice; an
+/// error with nothing more to say than that line is printed only for an earlier address.
+fn note_failure(config: &Config, is_last: bool, err: &Error, udp: bool) {
+    if !config.verbose {
+        return;
+    }
+    match explain_failure(err, udp) {
+        Some(line) => print_line(&line),
+        None if !is_last => print_line(&err.one_line()),
+        None => {}
+    }
+}
+
+/// What a connect's failure means on the wire, in the words of socket tutorials.
+pub(crate) fn explain_failure(err: &Error, udp: bool) -> Option<String> {
+    match err {
+        Error::ConnectTimeout { secs, .. } => Some(format!(
+            "no answer to the SYN within {secs} (filtered, or the host is down)"
+        )),
+        Error::Connect { addr, source } => {
+            let port = addr.rsplit_once(':').map_or("", |(_, port)| port);
+            match source.raw_os_error() {
+                _ if udp && source.kind() == io::ErrorKind::ConnectionRefused => Some(format!(
+                    "connection refused: the datagram was answered by an ICMP port \
+                     unreachable: nothing receives on port {port}"
+                )),
+                Some(libc::ECONNREFUSED) => Some(format!(
+                    "connection refused: the SYN was answered by a RST (or a firewall's \
+                     ICMP reject): nothing accepts on port {port}"
+                )),
+                Some(libc::ETIMEDOUT) => Some(
+                    "no answer to the SYN after the kernel's retries (filtered, or the host \
+                     is down)"
+                        .to_string(),
+                ),
+                Some(libc::EHOSTUNREACH) => Some(format!(
+                    "no route to host: nobody answered for {addr}'s address on the local \
+                     network, or a router sent back ICMP host unreachable"
+                )),
+                Some(libc::ENETUNREACH) => Some(format!(
+                    "network unreachable: this machine has no route to {addr}"
+                )),
+                _ if source.kind() == io::ErrorKind::ConnectionRefused => Some(format!(
+                    "connection refused: nothing accepts on port {port}"
+                )),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 

@@ -1,64 +1,19 @@
-//! Listening for stream clients: the TCP or Unix listener (with the socket file it owns)
-//! and accepting the next client through the loop, backing off when out of file
-//! descriptors. Binding is in `net.rs`; what to do with each client is in `run.rs`.
+//! Accepting the next stream client through the loop, one at a time (a listener without
+//! `-k`), backing off when out of file descriptors. The listener itself is in
+//! `listener.rs`, binding in `net.rs`; the hub accepts many at once itself.
 
 use std::io;
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, UnixListener};
-
 use crate::error::{Error, Result, describe_io};
 use crate::event_loop::{LISTENER, Loop, Outcome, Wait, wait_for};
-use crate::net::endpoint::{Endpoint, canonical_addr};
-use crate::net::{self, SocketFile};
+use crate::net::endpoint::Endpoint;
+use crate::net::listener::StreamListener;
 use crate::notices::print_line;
 use crate::relay::session::Session;
 
 /// How long to wait before accepting again when out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-
-/// A stream listener: TCP, or Unix with the file it owns.
-pub(crate) enum StreamListener {
-    Tcp(TcpListener),
-    Unix(UnixListener, SocketFile),
-}
-
-impl StreamListener {
-    pub(crate) fn source(&mut self) -> &mut dyn mio::event::Source {
-        match self {
-            StreamListener::Tcp(l) => l,
-            StreamListener::Unix(l, _) => l,
-        }
-    }
-
-    pub(crate) fn local_description(&self) -> String {
-        match self {
-            StreamListener::Tcp(l) => l
-                .local_addr()
-                .map(|a| canonical_addr(a).to_string())
-                .unwrap_or_else(|_| "(unknown)".into()),
-            StreamListener::Unix(_, file) => file.path().display().to_string(),
-        }
-    }
-
-    pub(crate) fn accept(&mut self) -> io::Result<(Endpoint, String)> {
-        match self {
-            StreamListener::Tcp(l) => {
-                let (stream, from) = l.accept()?;
-                net::tune_accepted(&stream);
-                Ok((Endpoint::Tcp(stream), canonical_addr(from).to_string()))
-            }
-            StreamListener::Unix(l, _) => {
-                let (stream, from) = l.accept()?;
-                let from = from
-                    .as_pathname()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| "a unix client".to_string());
-                Ok((Endpoint::Unix(stream), from))
-            }
-        }
-    }
-}
 
 /// Accept the next stream connection, waiting for it.
 pub(crate) fn accept_next(

@@ -20,7 +20,7 @@ use crate::config::{Config, Host, Transport, describe_ports};
 use crate::error::{Error, Result, describe_io};
 use crate::event_loop::{Loop, Outcome, Wait, wait_any};
 use crate::net;
-use crate::net::connect::{host_text, probe_udp_addrs, source_addr};
+use crate::net::connect::{host_text, peer_of, probe_udp_addrs, socket_error, source_addr};
 use crate::notices::print_line;
 use crate::relay::session::Session;
 
@@ -77,6 +77,12 @@ impl Verdict {
             other => Verdict::Failed(other.one_line()),
         }
     }
+}
+
+/// The `-v` line of `-z HOST PORT` that ended in `err`, in the scan's format
+/// (`connection to HOST PORT refused`), so open and closed ports read alike.
+pub(crate) fn probe_failed_line(host: &str, port: u16, udp: bool, err: &Error) -> String {
+    Verdict::of_error(err).line(host, port, udp)
 }
 
 /// Prints verdicts in port order as they become known, and counts them.
@@ -439,9 +445,9 @@ impl<'a> TcpScan<'a> {
 
 /// How a connect ended, or `None` while it is in progress.
 fn connect_result(stream: &TcpStream) -> Option<Verdict> {
-    match stream.take_error() {
+    match socket_error(stream) {
         Ok(Some(e)) | Err(e) => Some(Verdict::of_io(&e)),
-        Ok(None) => match stream.peer_addr() {
+        Ok(None) => match peer_of(stream) {
             // A connect to a local port with no listener can meet itself when the kernel
             // picks that same port as its source (TCP simultaneous open): closed.
             Ok(peer) if stream.local_addr().is_ok_and(|local| local == peer) => {

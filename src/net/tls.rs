@@ -317,7 +317,7 @@ pub(crate) fn handshake(
     };
     let token = lp.watch(endpoint.source(), Interest::READABLE | Interest::WRITABLE)?;
     let result = loop {
-        match handshake_step(tls, endpoint) {
+        match tls.handshake_step(endpoint) {
             Ok(true) => break Ok(Ok(())),
             Ok(false) => {}
             Err(e) => break Err(failed(e)),
@@ -336,36 +336,6 @@ pub(crate) fn handshake(
     };
     lp.unwatch(endpoint.source(), token);
     result
-}
-
-/// Move the handshake on as far as it goes without waiting: `Ok(true)` once it is done,
-/// `Ok(false)` when it waits for the socket.
-pub(crate) fn handshake_step(tls: &mut TlsLayer, endpoint: &mut Endpoint) -> io::Result<bool> {
-    loop {
-        match tls.flush(endpoint) {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-            Err(e) => return Err(e),
-        }
-        if !tls.conn.is_handshaking() {
-            return Ok(!tls.conn.wants_write());
-        }
-        if !tls.conn.wants_read() {
-            // Waiting to write only: the flush above could not finish.
-            return Ok(false);
-        }
-        match tls.read_and_process(endpoint) {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the connection closed during the TLS handshake",
-                ));
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 /// `-v`: what the peer's certificate says, one line each: subject, issuer, validity and

@@ -105,7 +105,8 @@ impl ByteQueue {
         self.end += n;
     }
 
-    /// Append `data`, which must fit.
+    /// Append `data`, which must fit (tests fill queues directly).
+    #[cfg(test)]
     pub(crate) fn push(&mut self, data: &[u8]) {
         let tail = self.tail_mut(data.len());
         assert_eq!(tail.len(), data.len(), "push beyond the queue's room");

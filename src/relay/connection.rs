@@ -1,7 +1,8 @@
 //! One connection's own state (its socket, datagram addressing, timers' marks, byte
-//! counts) and what only datagram sockets do: learn or follow the sender, keep each
-//! datagram whole, report an ICMP refusal without ending. The session holds one
-//! connection at a time; the two `Direction`s hold what moves.
+//! counts) and what only datagram sockets do: learn the sender (or, under `-k`, keep a
+//! table of peers and send each datagram to all of them), keep each datagram whole,
+//! report an ICMP refusal without ending. The session holds one connection at a time;
+//! the two `Direction`s hold what moves.
 
 use std::io;
 use std::time::Instant;
@@ -10,8 +11,10 @@ use crate::error::{Error, Result};
 use crate::net::endpoint::{Endpoint, PeerAddr};
 use crate::notices::print_line;
 use crate::relay::direction::{Direction, QUEUE_BYTES};
+use crate::relay::peers::{Heard, PeerTable};
 use crate::relay::tls::TlsLayer;
 use crate::sys;
+use crate::trace;
 use crate::tty::status::{ConnState, Rtt};
 
 /// Room a UDP receive needs so that no datagram is ever truncated.
@@ -24,8 +27,10 @@ pub(crate) enum DatagramPeer {
     Connected,
     /// A datagram listener that has not heard from anyone yet.
     Waiting,
-    /// A datagram listener locked onto (or, with `-k`, following) this sender.
+    /// A datagram listener locked onto this sender.
     Known(PeerAddr),
+    /// A datagram listener with `-k`: every sender is a peer until it goes silent.
+    Table(PeerTable),
 }
 
 /// Why a connection ended without both directions closing.
@@ -73,8 +78,15 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    /// An error talking to the peer, naming it.
+    /// An error talking to the peer, naming it. A TCP reset is where rnc observes the RST,
+    /// so `-v` says so here (and `-vvv` shows the socket's `TCP_INFO`).
     pub(crate) fn error(&self, op: &'static str, source: io::Error) -> Error {
+        if source.kind() == io::ErrorKind::ConnectionReset && self.endpoint.is_tcp() {
+            if trace::shows_lifecycle() {
+                print_line("peer reset the connection (RST)");
+            }
+            trace::snapshot("reset", self.endpoint.fd());
+        }
         Error::Peer {
             op,
             peer: peer_name(self),
@@ -89,6 +101,9 @@ pub(crate) fn connection_state(conn: &Connection, peer_eof: bool) -> (ConnState,
     match &conn.peer {
         DatagramPeer::Waiting => return (ConnState::WaitingForDatagram, None),
         DatagramPeer::Known(_) => return (ConnState::LockedTo, None),
+        // "listening" while nobody is there, as a stream hub shows it.
+        DatagramPeer::Table(table) if table.is_empty() => return (ConnState::Listening, None),
+        DatagramPeer::Table(_) => return (ConnState::Connected, None),
         DatagramPeer::Connected if conn.datagram => {
             let state = if conn.refused_reported {
                 ConnState::PeerPortClosed
@@ -116,15 +131,10 @@ pub(crate) fn connection_state(conn: &Connection, peer_eof: bool) -> (ConnState,
     (state, None)
 }
 
-/// Decide whether a datagram from `from` belongs to the session, locking onto the
-/// first sender (or following the latest one under `-k`).
-fn accept_sender(
-    conn: &mut Connection,
-    from: PeerAddr,
-    follow_latest: bool,
-    verbose: bool,
-) -> bool {
-    match &conn.peer {
+/// Decide whether a datagram from `from` belongs to the session: lock onto the first
+/// sender, or under `-k` admit it to the table of peers.
+fn accept_sender(conn: &mut Connection, from: PeerAddr, now: Instant, verbose: bool) -> bool {
+    match &mut conn.peer {
         DatagramPeer::Waiting => {
             if verbose {
                 print_line(&format!("connection from {from}"));
@@ -133,13 +143,25 @@ fn accept_sender(
             true
         }
         DatagramPeer::Known(current) if *current == from => true,
-        DatagramPeer::Known(_) if follow_latest => {
-            if verbose {
-                print_line(&format!("now replying to {from}"));
+        DatagramPeer::Table(table) => match table.heard(&from, now) {
+            Heard::Known | Heard::Unanswerable => true,
+            Heard::Joined { evicted } => {
+                if let (true, Some(gone)) = (verbose, evicted) {
+                    let max = table.len();
+                    print_line(&format!("{gone} forgotten: {max} peers already (-m {max})"));
+                }
+                if verbose {
+                    print_line(&format!("connection from {from}"));
+                }
+                true
             }
-            conn.peer = DatagramPeer::Known(from);
-            true
-        }
+            Heard::Refused => {
+                if verbose {
+                    print_line(&format!("refused datagram from {from} (--allow/--deny)"));
+                }
+                false
+            }
+        },
         DatagramPeer::Known(_) => {
             if verbose {
                 print_line(&format!("ignoring datagram from {from}"));
@@ -151,12 +173,12 @@ fn accept_sender(
 }
 
 /// Datagrams from the socket → the from-peer queue, one whole datagram each, while there
-/// is room for the largest one. A listener learns (or, with `-k`, follows) its peer from
-/// the senders; a refusal (ICMP port unreachable) is reported, not fatal.
+/// is room for the largest one. A listener learns its peer from the first sender (with
+/// `-k`, its peers from every sender); a refusal (ICMP port unreachable) is reported, not
+/// fatal.
 pub(crate) fn receive_datagrams(
     conn: &mut Connection,
     dir: &mut Direction,
-    follow_latest: bool,
     verbose: bool,
 ) -> Result<bool> {
     let mut progress = false;
@@ -177,15 +199,15 @@ pub(crate) fn receive_datagrams(
         };
         match received {
             Ok((n, from)) => {
+                let now = Instant::now();
                 if let Some(from) = from
-                    && !accept_sender(conn, from, follow_latest, verbose)
+                    && !accept_sender(conn, from, now, verbose)
                 {
                     continue;
                 }
                 dir.queue.commit(n);
                 progress = true;
                 conn.bytes_received += n as u64;
-                let now = Instant::now();
                 conn.last_activity = now;
                 conn.last_received = Some(now);
                 conn.refused_reported = false;
@@ -213,6 +235,9 @@ pub(crate) fn send_datagram(
     dir: &mut Direction,
     verbose: bool,
 ) -> Result<bool> {
+    if matches!(conn.peer, DatagramPeer::Table(_)) {
+        return send_datagram_to_each(conn, dir);
+    }
     let mut retried_refusal = false;
     loop {
         let dest = match &conn.peer {
@@ -244,6 +269,52 @@ pub(crate) fn send_datagram(
     }
 }
 
+/// The queued datagram → every peer of the table, one `sendto` each; a `WouldBlock`
+/// leaves the peers not reached yet for the next try. A peer that cannot be sent to
+/// (its Unix socket gone, a refusal) is forgotten with a line on stderr; the others still
+/// get the datagram.
+fn send_datagram_to_each(conn: &mut Connection, dir: &mut Direction) -> Result<bool> {
+    let Connection {
+        peer: DatagramPeer::Table(table),
+        endpoint,
+        ..
+    } = conn
+    else {
+        return Ok(false);
+    };
+    let mut progress = false;
+    let mut starting = !table.is_sending();
+    while let Some(to) = table.next_recipient(starting) {
+        starting = false;
+        match endpoint.write(dir.queue.as_slice(), Some(&to)) {
+            Ok(n) => {
+                conn.bytes_sent += n as u64;
+                table.sent_to_recipient();
+                progress = true;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                dir.sink_ready = false;
+                return Ok(progress);
+            }
+            Err(source) => {
+                // One peer's failure is not the listener's: forget that peer only.
+                let error = Error::Peer {
+                    op: "send to",
+                    peer: to.to_string(),
+                    source,
+                };
+                print_line(&format!("{}: forgotten", error.one_line()));
+                table.forget(&to);
+            }
+        }
+    }
+    // Every peer has it (or there was none left to send it to).
+    dir.queue.clear();
+    conn.last_activity = Instant::now();
+    Ok(true)
+}
+
 /// Tell the user, once per burst, that the datagram peer's port is closed.
 pub(crate) fn report_refused(conn: &mut Connection, verbose: bool) {
     if !conn.refused_reported || verbose {
@@ -258,7 +329,7 @@ pub(crate) fn report_refused(conn: &mut Connection, verbose: bool) {
 fn peer_name(conn: &Connection) -> String {
     match &conn.peer {
         DatagramPeer::Known(addr) => addr.to_string(),
-        _ => conn
+        DatagramPeer::Waiting | DatagramPeer::Connected | DatagramPeer::Table(_) => conn
             .peer_text
             .clone()
             .or_else(|| conn.endpoint.peer_description())

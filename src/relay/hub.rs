@@ -16,13 +16,13 @@
 //! Only members with something to do are visited (`dirty`), so 10,000 idle clients cost
 //! nothing per event. The loop hands events over with `on_event`; `pump` moves bytes.
 
+mod admit;
+mod fanout;
 mod member;
 mod outbox;
 mod room;
 
 use std::collections::HashMap;
-use std::io;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,18 +30,16 @@ use mio::{Interest, Token};
 use slab::Slab;
 
 use crate::config::{ExecCommand, Fanout};
-use crate::error::{Error, Result, describe_io};
-use crate::event_loop::Loop;
+use crate::error::Result;
 use crate::net::access::AccessFilter;
 use crate::net::endpoint::Endpoint;
-use crate::net::listen::StreamListener;
+use crate::net::listener::StreamListener;
 use crate::notices::print_line;
-use crate::relay::child::{ConnectionEnv, Reaper, spawn};
-use crate::relay::tls::TlsLayer;
+use crate::relay::child::Reaper;
 use crate::tty::status::ConnState;
 use crate::tty::ui::Ui;
 
-use member::{Member, Program, Role};
+use member::{Member, Role};
 use room::SenderMarks;
 
 /// An outbox this full holds back what feeds it (plain `-k`), and the local member's
@@ -64,6 +62,17 @@ pub(crate) struct Ready {
     pub(crate) writable: bool,
     /// The peer's FIN or an error came with it: read until EOF or `WouldBlock`.
     pub(crate) read_closed: bool,
+}
+
+/// What the hub needs from the event loop, which owns every token and all registration:
+/// tokens for its sockets and its programs' pipes.
+pub(crate) trait Watch {
+    /// Watch `source` for `interest` under a new token.
+    fn watch(&mut self, source: &mut dyn mio::event::Source, interest: Interest) -> Result<Token>;
+    /// Stop watching `source` and free its token.
+    fn unwatch(&mut self, source: &mut dyn mio::event::Source, token: Token);
+    /// Free the token of an fd that closed (closing took it out of epoll).
+    fn forget(&mut self, token: Token);
 }
 
 /// How the hub serves, from `Config`.
@@ -113,6 +122,8 @@ pub(crate) struct Hub {
     dirty: Vec<usize>,
     /// Members that could be read but were held back by a full outbox.
     stalled: Vec<usize>,
+    /// Members found leaving, to close and forget at the end of the pump round.
+    leaving: Vec<usize>,
     marks: SenderMarks,
     reaper: Reaper,
     scratch: Vec<u8>,
@@ -148,6 +159,7 @@ impl Hub {
             full: 0,
             dirty: Vec::new(),
             stalled: Vec::new(),
+            leaving: Vec::new(),
             marks: SenderMarks::default(),
             reaper: Reaper::new(verbose),
             scratch: vec![0; READ_BYTES],
@@ -157,7 +169,7 @@ impl Hub {
     }
 
     /// Join the local user: `endpoint` is the hub's end of the session's socket pair.
-    pub(crate) fn add_local(&mut self, lp: &mut Loop, mut endpoint: Endpoint) -> Result<()> {
+    pub(crate) fn add_local(&mut self, lp: &mut dyn Watch, mut endpoint: Endpoint) -> Result<()> {
         let token = lp.watch(endpoint.source(), Interest::READABLE | Interest::WRITABLE)?;
         let key = self
             .members
@@ -170,10 +182,6 @@ impl Hub {
 
     /// The loop saw `ready` on `token`; unknown tokens are ignored.
     pub(crate) fn on_event(&mut self, token: Token, ready: Ready) {
-        if token == crate::event_loop::LISTENER {
-            self.accept_ready = true;
-            return;
-        }
         let Some(&(key, role)) = self.by_token.get(&token) else {
             return;
         };
@@ -181,6 +189,11 @@ impl Hub {
             member.on_event(role, ready);
             self.mark_dirty(key);
         }
+    }
+
+    /// The listener may have clients waiting.
+    pub(crate) fn on_listener_ready(&mut self) {
+        self.accept_ready = true;
     }
 
     /// When the hub next needs a turn without an event: the accept back-off, idle
@@ -255,7 +268,7 @@ impl Hub {
 
     /// Accept, handshake, move bytes and close what ended, until nothing more moves now.
     /// Returns `true` when work may remain.
-    pub(crate) fn pump(&mut self, lp: &mut Loop, ui: &mut Ui) -> Result<bool> {
+    pub(crate) fn pump(&mut self, lp: &mut dyn Watch, ui: &mut Ui) -> Result<bool> {
         for _ in 0..16 {
             let mut progress = self.accept(lp, ui)?;
             let visit = std::mem::take(&mut self.dirty);
@@ -266,6 +279,11 @@ impl Hub {
             }
             for key in visit {
                 progress |= self.visit(key, ui);
+                if self.members.get(key).is_some_and(|m| m.gone.is_some())
+                    && !self.leaving.contains(&key)
+                {
+                    self.leaving.push(key);
+                }
             }
             progress |= self.remove_gone(lp, ui);
             if !progress {
@@ -310,394 +328,14 @@ impl Hub {
         }
     }
 
-    /// Accept every waiting client.
-    fn accept(&mut self, lp: &mut Loop, ui: &mut Ui) -> Result<bool> {
-        let mut progress = false;
-        while self.accept_ready && self.accept_paused_until.is_none() {
-            match self.listener.accept() {
-                Ok((endpoint, from)) => {
-                    progress = true;
-                    self.admit(lp, ui, endpoint, from)?;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.accept_ready = false,
-                Err(e)
-                    if e.kind() == io::ErrorKind::Interrupted
-                        || e.kind() == io::ErrorKind::ConnectionAborted => {}
-                Err(e)
-                    if e.raw_os_error() == Some(rustix::io::Errno::MFILE.raw_os_error())
-                        || e.raw_os_error() == Some(rustix::io::Errno::NFILE.raw_os_error()) =>
-                {
-                    // Out of fds: the client waits in the backlog; accepting again at once
-                    // would spin. The clients already here are served meanwhile.
-                    if !self.warned_fd_limit {
-                        print_line(&format!(
-                            "accept on {}: {} ({} clients connected); retrying",
-                            self.listener.local_description(),
-                            describe_io(&e),
-                            self.clients
-                        ));
-                        self.warned_fd_limit = true;
-                    }
-                    self.accept_paused_until = Some(Instant::now() + ACCEPT_BACKOFF);
-                }
-                Err(source) => {
-                    return Err(Error::Accept {
-                        addr: self.listener.local_description(),
-                        source,
-                    });
-                }
-            }
-        }
-        Ok(progress)
-    }
-
-    /// A new client: checked against `--allow`/`--deny` and `-m`, then joined.
-    fn admit(
-        &mut self,
-        lp: &mut Loop,
-        ui: &mut Ui,
-        mut endpoint: Endpoint,
-        from: String,
-    ) -> Result<()> {
-        let addrs = endpoint.inet_addrs();
-        if let Some((_, Some(peer))) = addrs
-            && !self.filter.admits(peer.ip())
-        {
-            if self.opts.verbose {
-                print_line(&format!("refused connection from {from} (--allow/--deny)"));
-            }
-            return Ok(());
-        }
-        if let Some(max) = self.opts.max_conns
-            && self.clients >= max
-        {
-            if self.opts.verbose {
-                print_line(&format!(
-                    "refused connection from {from}: {max} clients connected already (-m {max})"
-                ));
-            }
-            return Ok(());
-        }
-        self.served += 1;
-        let number = self.served;
-        let tls = match &self.tls {
-            Some(config) => match rustls::ServerConnection::new(Arc::clone(config)) {
-                Ok(conn) => Some(TlsLayer::new(conn)),
-                Err(e) => {
-                    print_line(&format!("TLS with {from}: {e}"));
-                    return Ok(());
-                }
-            },
-            None => None,
-        };
-        let program = match &self.opts.exec {
-            Some(command) => {
-                let env = ConnectionEnv {
-                    proto: self.opts.proto,
-                    local: addrs.map(|(local, _)| local),
-                    remote: addrs.and_then(|(_, peer)| peer),
-                };
-                match spawn(command, &env) {
-                    Ok((process, pipes)) => Some(Program::new(process, pipes)),
-                    Err(e) => {
-                        // The program cannot start for this client; the listener goes on.
-                        print_line(&e.one_line());
-                        return Ok(());
-                    }
-                }
-            }
-            None => None,
-        };
-        let token = lp.watch(endpoint.source(), Interest::READABLE | Interest::WRITABLE)?;
-        let mut member = Member::new(number, from, endpoint, token, tls);
-        let key_hint = self.members.vacant_key();
-        if let Some(mut program) = program {
-            program.watch(lp)?;
-            for (token, role) in program.tokens() {
-                self.by_token.insert(token, (key_hint, role));
-            }
-            member.program = Some(program);
-        }
-        let key = self.members.insert(member);
-        debug_assert_eq!(key, key_hint);
-        self.by_token.insert(token, (key, Role::Socket));
-        self.clients += 1;
-        if self.members[key].tls.is_none() {
-            self.joined(key, ui);
-        }
-        self.mark_dirty(key);
-        Ok(())
-    }
-
-    /// A client is in (its TLS handshake done): say so, and greet it in a chat room.
-    fn joined(&mut self, key: usize, ui: &mut Ui) {
-        let (number, addr) = {
-            let m = &mut self.members[key];
-            m.joined = true;
-            (m.number, m.addr.clone())
-        };
-        self.wake_stalled();
-        if self.opts.verbose {
-            print_line(&format!("connection from {addr} (client {number})"));
-        } else if ui.is_interactive() {
-            ui.announce(&format!("client {number} connected from {addr}"));
-        }
-        if self.opts.fanout == Fanout::Chat && self.opts.exec.is_none() {
-            let host = host_part(&addr);
-            let others: Vec<(String, u64)> = self
-                .members
-                .iter()
-                .filter(|(k, m)| *k != key && m.joined && Some(*k) != self.local)
-                .map(|(_, m)| (host_part(&m.addr), m.number))
-                .collect();
-            self.broadcast(None, room::joined(&host, number).into_bytes());
-            self.send_to(key, room::already_here(&others).into_bytes());
-        }
-    }
-
-    /// Whether `key` may be read now (backpressure).
-    fn may_read(&self, key: usize) -> bool {
-        let local_has_room = self
-            .local
-            .is_none_or(|local| self.members[local].outbox.len() < HIGH_WATER_BYTES);
-        if Some(key) == self.local {
-            return self.clients > 0 && self.full == 0;
-        }
-        match self.opts.fanout {
-            Fanout::Each => local_has_room,
-            Fanout::Chat => local_has_room && self.full == 0,
-            Fanout::Broker => self.full == 0,
-        }
-    }
-
-    /// One member's turn: handshake, write its outbox, read it and route what it sent,
-    /// or relay it and its program.
-    fn visit(&mut self, key: usize, ui: &mut Ui) -> bool {
-        let Some(member) = self.members.get_mut(key) else {
-            return false;
-        };
-        if member.gone.is_some() {
-            return true;
-        }
-        let mut progress = false;
-        if member.tls.as_ref().is_some_and(|t| t.conn.is_handshaking()) {
-            progress |= member.handshake();
-            if member.gone.is_some() || member.tls.as_ref().is_some_and(|t| t.conn.is_handshaking())
-            {
-                return progress;
-            }
-            self.joined(key, ui);
-        }
-        if self.members[key].program.is_some() {
-            let (moved, sent, received) = self.members[key].relay_program();
-            self.totals.0 += sent;
-            self.totals.1 += received;
-            if moved {
-                // A read or write limit may have stopped it with more to do: no new event
-                // would come for that.
-                self.mark_dirty(key);
-            }
-            return progress | moved;
-        }
-        progress |= self.flush(key);
-        progress |= self.read(key);
-        progress |= self.flush(key);
-        progress
-    }
-
-    /// Write `key`'s outbox; send our FIN when it is due.
-    fn flush(&mut self, key: usize) -> bool {
-        let is_local = Some(key) == self.local;
-        let shut_due = !is_local
-            && self.opts.fanout == Fanout::Each
-            && self.local_eof
-            && self.opts.shutdown_on_eof;
-        let member = &mut self.members[key];
-        let before = member.outbox.len();
-        let written = member.write_outbox();
-        let after = member.outbox.len();
-        if shut_due && after == 0 {
-            member.shut_down_write();
-        }
-        if written == 0 {
-            return false;
-        }
-        if is_local {
-            self.totals.1 += written as u64;
-        } else {
-            self.totals.0 += written as u64;
-        }
-        if !is_local && before >= HIGH_WATER_BYTES && after < HIGH_WATER_BYTES {
-            self.full -= 1;
-            self.members[key].full_since = None;
-        }
-        // Room was made: whoever was held back may go on.
-        self.wake_stalled();
-        true
-    }
-
-    /// Visit again the members held back by backpressure or by nobody to send to.
-    fn wake_stalled(&mut self) {
-        for stalled in std::mem::take(&mut self.stalled) {
-            self.mark_dirty(stalled);
-        }
-    }
-
-    /// Read what `key` sent and route it.
-    fn read(&mut self, key: usize) -> bool {
-        let mut progress = false;
-        for _ in 0..READS_PER_VISIT {
-            if !self.members[key].readable || self.members[key].gone.is_some() {
-                return progress;
-            }
-            if !self.may_read(key) {
-                // Woken when an outbox makes room, or a client comes.
-                self.stalled.push(key);
-                return progress;
-            }
-            let mut scratch = std::mem::take(&mut self.scratch);
-            let got = self.members[key].read_into(&mut scratch);
-            match got {
-                Some(0) => {
-                    self.scratch = scratch;
-                    self.on_eof(key);
-                    return true;
-                }
-                Some(n) => {
-                    self.route(key, &scratch[..n]);
-                    self.scratch = scratch;
-                    progress = true;
-                }
-                None => {
-                    self.scratch = scratch;
-                    return progress;
-                }
-            }
-        }
-        if self.members[key].readable {
-            // The visit's reads ran out with more waiting: come back next round.
-            self.mark_dirty(key);
-        }
-        progress
-    }
-
-    /// `key` sent its FIN.
-    fn on_eof(&mut self, key: usize) {
-        if Some(key) == self.local {
-            self.local_eof = true;
-            if self.opts.fanout == Fanout::Each {
-                let keys: Vec<usize> = self.members.iter().map(|(k, _)| k).collect();
-                for k in keys {
-                    self.mark_dirty(k);
-                }
-            }
-            return;
-        }
-        if self.opts.fanout == Fanout::Chat {
-            let number = self.members[key].number;
-            let mut lines = Vec::new();
-            self.members[key]
-                .lines
-                .finish(|line| lines.push(room::chat_line(number, line)));
-            for line in lines {
-                self.broadcast(Some(key), line);
-            }
-        }
-        // A client's EOF ends its connection.
-        self.members[key].gone = Some(String::new());
-        self.mark_dirty(key);
-    }
-
-    /// Send what `from` sent where the fan-out says.
-    fn route(&mut self, from: usize, data: &[u8]) {
-        let is_local = Some(from) == self.local;
-        match self.opts.fanout {
-            Fanout::Each if is_local => {
-                let chunk: Rc<[u8]> = Rc::from(data);
-                let keys: Vec<usize> = self.client_keys(None);
-                for key in keys {
-                    self.push(key, &chunk);
-                }
-            }
-            Fanout::Each => {
-                let Some(local) = self.local else { return };
-                let number = self.members[from].number;
-                let chunk: Rc<[u8]> = if self.opts.mark_senders {
-                    Rc::from(self.marks.mark(number, data))
-                } else {
-                    Rc::from(data)
-                };
-                self.push(local, &chunk);
-            }
-            Fanout::Broker => {
-                let chunk: Rc<[u8]> = Rc::from(data);
-                for key in self.client_keys(Some(from)) {
-                    self.push(key, &chunk);
-                }
-            }
-            Fanout::Chat => {
-                let number = self.members[from].number;
-                let mut lines = Vec::new();
-                self.members[from]
-                    .lines
-                    .feed(data, |line| lines.push(room::chat_line(number, line)));
-                for line in lines {
-                    self.broadcast(Some(from), line);
-                }
-            }
-        }
-    }
-
-    /// Clients that take bytes now (joined, not leaving), except `except`.
-    fn client_keys(&self, except: Option<usize>) -> Vec<usize> {
-        self.members
-            .iter()
-            .filter(|(k, m)| {
-                Some(*k) != except && Some(*k) != self.local && m.joined && m.gone.is_none()
-            })
-            .map(|(k, _)| k)
-            .collect()
-    }
-
-    /// `message` to every member but `except` (the local one included).
-    fn broadcast(&mut self, except: Option<usize>, message: Vec<u8>) {
-        let chunk: Rc<[u8]> = Rc::from(message);
-        let mut keys = self.client_keys(except);
-        keys.extend(self.local.filter(|&l| Some(l) != except));
-        for key in keys {
-            self.push(key, &chunk);
-        }
-    }
-
-    /// `message` to one member.
-    fn send_to(&mut self, key: usize, message: Vec<u8>) {
-        let chunk: Rc<[u8]> = Rc::from(message);
-        self.push(key, &chunk);
-    }
-
-    /// Queue `chunk` for `key`; a client too slow for the room is let go.
-    fn push(&mut self, key: usize, chunk: &Rc<[u8]>) {
-        let is_local = Some(key) == self.local;
-        let member = &mut self.members[key];
-        let before = member.outbox.len();
-        member.outbox.push(chunk);
-        let after = member.outbox.len();
-        if !is_local && before < HIGH_WATER_BYTES && after >= HIGH_WATER_BYTES {
-            self.full += 1;
-            member.full_since = Some(Instant::now());
-        }
-        self.mark_dirty(key);
-    }
-
     /// Close and forget the members that ended, saying so.
-    fn remove_gone(&mut self, lp: &mut Loop, ui: &mut Ui) -> bool {
-        let gone: Vec<usize> = self
-            .members
-            .iter()
-            .filter(|(_, m)| m.gone.is_some())
-            .map(|(k, _)| k)
-            .collect();
+    fn remove_gone(&mut self, lp: &mut dyn Watch, ui: &mut Ui) -> bool {
+        // Only the members a visit found leaving: no walk over every client.
+        let gone = std::mem::take(&mut self.leaving);
         for &key in &gone {
+            if self.members.get(key).is_none_or(|m| m.gone.is_none()) {
+                continue;
+            }
             let mut member = self.members.remove(key);
             for (token, _) in member.tokens() {
                 self.by_token.remove(&token);

@@ -21,15 +21,19 @@ use crate::relay::connection::{
     Connection, DatagramPeer, TimerEnd, receive_datagrams, send_datagram,
 };
 use crate::relay::crlf::CrlfEncoder;
-use crate::relay::direction::{CrlfSource, Direction, QUEUE_BYTES, Source};
+use crate::relay::direction::{CrlfSource, Direction, Filled, QUEUE_BYTES, Sink, Source};
 use crate::relay::ends::{SocketSink, SocketSource, StdinSource, StdoutSink};
+use crate::relay::hexdump::Way;
 use crate::relay::pace::LinePacer;
+use crate::relay::peers::{PeerRules, PeerTable};
 use crate::relay::stdio::StdStream;
+use crate::relay::tap::{Tap, TappedSink, TappedSource};
 use crate::relay::telnet::Telnet;
 use crate::relay::tls::{TlsLayer, TlsSink, TlsSource, truncated_error};
 use crate::relay::zerocopy::{FromPeer, ToPeer};
 use crate::sys::FdKind;
-use crate::tty::ui::Ui;
+use crate::trace;
+use crate::tty::ui::{TypedLines, Ui};
 
 mod paths;
 mod replies;
@@ -58,8 +62,6 @@ const ZERO_COPY_STEPS: usize = 16;
 /// messages (typing, requests, the latency case) stay on read/write, which costs fewer
 /// syscalls per message than splice and its readiness probe.
 const BULK_READ_BYTES: usize = 64 * 1024;
-/// Received bytes handed to the screen at a time (keeps each escape pass short).
-const SCREEN_CHUNK_BYTES: usize = 16 * 1024;
 
 /// The session's knobs, from `Config`.
 #[derive(Debug, Clone)]
@@ -74,8 +76,9 @@ pub(crate) struct Options {
     pub(crate) idle_timeout: Option<Duration>,
     /// `-q`.
     pub(crate) quit_after_eof: Option<Duration>,
-    /// `-k`: a datagram listener replies to the latest sender.
-    pub(crate) follow_latest_sender: bool,
+    /// `-k` on a datagram listener: every sender joins a table of peers, each datagram
+    /// from stdin goes to all of them.
+    pub(crate) peer_table: Option<PeerRules>,
     /// `-k` on a stream listener: other clients wait, so a client that closed its side is
     /// done even in interactive mode.
     pub(crate) keep_listening: bool,
@@ -106,6 +109,31 @@ pub(crate) struct Options {
 /// binary stream, and its bytes must reach stdout unless they cannot be anything else.
 pub(crate) fn looks_like_tls_record(first: &[u8]) -> bool {
     matches!(first, [0x15, 0x03, 0x00..=0x04, 0x00, 0x02, 0x01 | 0x02, _])
+}
+
+/// Fill `to_peer` from `source`, through the `-C` layer when it is on: stdin and the
+/// editor's typed lines share the one translation.
+fn fill_through_crlf(
+    to_peer: &mut Direction,
+    crlf: &mut Option<(CrlfEncoder, Vec<u8>, Vec<u8>)>,
+    source: &mut dyn Source,
+    max_read: usize,
+    max_reads: usize,
+) -> io::Result<Filled> {
+    match crlf {
+        None => to_peer.fill(source, max_read, max_reads),
+        Some((encoder, scratch, encoded)) => to_peer.fill(
+            &mut CrlfSource {
+                inner: source,
+                encoder,
+                scratch,
+                encoded,
+                last: (0, 0),
+            },
+            max_read,
+            max_reads,
+        ),
+    }
 }
 
 fn stdin_error(source: io::Error) -> Error {
@@ -139,6 +167,9 @@ pub(crate) struct Session {
     stdout_short_write_fills: bool,
     /// Interactive: the terminal hung up (a read gave 0), so no more keys can come.
     keys_closed: bool,
+    /// Interactive: the terminal may have keys to read (the to-peer direction's source is
+    /// the editor's lines, with readiness of its own).
+    keys_ready: bool,
     /// stdin (or the editor's lines) → the socket. Its source is stdin, for the whole
     /// session: `source_eof` is stdin's EOF (in interactive mode also Ctrl-D, after which
     /// the keyboard is still read). Its sink is the current connection's socket.
@@ -163,6 +194,8 @@ pub(crate) struct Session {
     telnet: Option<Telnet>,
     /// The current connection.
     conn: Option<Connection>,
+    /// `-o`, `--hex-dump`: the logs every chunk that moves is recorded in.
+    tap: Option<Tap>,
     /// What the terminal shows.
     ui: Ui,
     /// The user pressed Ctrl-C in interactive mode.
@@ -196,6 +229,7 @@ impl Session {
             stdout,
             stdin_always_ready,
             keys_closed: false,
+            keys_ready: true,
             to_peer: Direction {
                 source_ready: stdin_always_ready,
                 ..Direction::new(QUEUE_BYTES)
@@ -209,9 +243,21 @@ impl Session {
             to_peer_bulk: None,
             from_peer_bulk: false,
             conn: None,
+            tap: None,
             ui,
             quit_requested: false,
         }
+    }
+
+    /// Log every chunk that moves from now on (`-o`, `--hex-dump`). Set before the first
+    /// connection: the zero-copy choice depends on it.
+    pub(crate) fn set_tap(&mut self, tap: Option<Tap>) {
+        self.tap = tap;
+    }
+
+    /// Hand the logs over (to the session `-e` runs for its program).
+    pub(crate) fn take_tap(&mut self) -> Option<Tap> {
+        self.tap.take()
     }
 
     /// The stdin and stdout fds the loop should watch: stdin unless `-d` or always ready
@@ -247,7 +293,9 @@ impl Session {
         self.conn = Some(Connection {
             datagram: endpoint.is_datagram(),
             endpoint,
-            peer: if waiting_for_sender {
+            peer: if let (true, Some(rules)) = (waiting_for_sender, &self.options.peer_table) {
+                DatagramPeer::Table(PeerTable::new(rules.clone()))
+            } else if waiting_for_sender {
                 DatagramPeer::Waiting
             } else {
                 DatagramPeer::Connected
@@ -281,6 +329,14 @@ impl Session {
         }
     }
 
+    /// Name the current connection's peer in errors as `text` instead of the socket's
+    /// peer: a tunnel's route (`HOST:PORT via socks5 proxy PROXY`), not the proxy.
+    pub(crate) fn name_peer(&mut self, text: String) {
+        if let Some(conn) = &mut self.conn {
+            conn.peer_text = Some(text);
+        }
+    }
+
     /// `(bytes sent, bytes received)` over the current connection so far.
     pub(crate) fn bytes_moved(&self) -> (u64, u64) {
         self.conn
@@ -301,6 +357,12 @@ impl Session {
             let _ = tls.flush(&mut conn.endpoint);
         }
         let stats = (conn.bytes_sent, conn.bytes_received, conn.started.elapsed());
+        trace::snapshot("close", conn.endpoint.fd());
+        if !self.options.for_hub {
+            // The loop closes it (by dropping it) right after.
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&conn.endpoint.fd());
+            trace::call(|| format!("close({fd})"));
+        }
         Some((conn.endpoint, stats))
     }
 
@@ -308,6 +370,7 @@ impl Session {
     /// short read no longer means "empty": EOF is pending and no new edge will come).
     pub(crate) fn on_stdin_readable(&mut self, closed: bool) {
         self.to_peer.source_ready = true;
+        self.keys_ready = true;
         if closed {
             self.stdin_short_read_drains = false;
         }
@@ -339,11 +402,20 @@ impl Session {
     /// Move bytes in both directions until nothing more can move now. Returns `true`
     /// when work may remain (the loop should poll without sleeping).
     pub(crate) fn pump(&mut self) -> Result<bool> {
+        let more = self.pump_rounds()?;
+        if let Some(tap) = &mut self.tap {
+            // Once per pump, so a log follows a conversation as it happens.
+            tap.flush();
+            tap.check()?;
+        }
+        Ok(more)
+    }
+
+    fn pump_rounds(&mut self) -> Result<bool> {
         self.check_reset()?;
         for _ in 0..PUMP_ROUNDS {
             let mut progress = self.splice_to_peer()?;
             progress |= self.read_keys()?;
-            progress |= self.take_typed_lines();
             progress |= self.read_stdin()?;
             progress |= self.send_telnet_replies()?;
             progress |= self.send_to_peer()?;
@@ -434,13 +506,14 @@ impl Session {
                     && conn.to_peer_done_at.is_none()
                     && conn.peer != DatagramPeer::Waiting
                     && !matches!(&conn.peer, DatagramPeer::Known(PeerAddr::Unix(None)))
+                    && !matches!(&conn.peer, DatagramPeer::Table(table) if table.is_empty())
             }
         }
     }
 
     /// stdin → to-peer queue (through the `-C` layer when on).
     fn read_stdin(&mut self) -> Result<bool> {
-        if (self.to_peer_fast.is_some() && self.to_peer.is_empty()) || self.ui.is_interactive() {
+        if self.to_peer_fast.is_some() && self.to_peer.is_empty() {
             return Ok(false);
         }
         if self.to_peer.source_eof || !self.to_peer.source_ready || !self.can_send() {
@@ -449,6 +522,25 @@ impl Session {
         let datagram = self.conn.as_ref().is_some_and(|c| c.datagram);
         if datagram && !self.to_peer.is_empty() {
             return Ok(false); // one datagram in flight at a time keeps boundaries
+        }
+        if self.ui.is_interactive() {
+            // The editor's typed lines take stdin's place (`tty/ui/ends.rs`), one datagram
+            // per line on UDP.
+            let mut lines = TypedLines {
+                ui: &mut self.ui,
+                whole: datagram,
+                keys_closed: self.keys_closed,
+            };
+            let max_reads = if datagram { 1 } else { usize::MAX };
+            let filled = fill_through_crlf(
+                &mut self.to_peer,
+                &mut self.crlf,
+                &mut lines,
+                MAX_DATAGRAM_BYTES,
+                max_reads,
+            )
+            .map_err(stdin_error)?;
+            return Ok(filled.bytes > 0 || filled.eof);
         }
         let Some(stdin) = &mut self.stdin else {
             return Ok(false);
@@ -464,19 +556,13 @@ impl Session {
             stdin,
             short_read_drains: self.stdin_short_read_drains,
         };
-        let filled = match &mut self.crlf {
-            None => self.to_peer.fill(&mut source, max_read, max_reads),
-            Some((encoder, scratch, encoded)) => {
-                let mut layered = CrlfSource {
-                    inner: &mut source,
-                    encoder,
-                    scratch,
-                    encoded,
-                    last: (0, 0),
-                };
-                self.to_peer.fill(&mut layered, max_read, max_reads)
-            }
-        }
+        let filled = fill_through_crlf(
+            &mut self.to_peer,
+            &mut self.crlf,
+            &mut source,
+            max_read,
+            max_reads,
+        )
         .map_err(stdin_error)?;
         if !datagram && filled.largest_read >= BULK_READ_BYTES {
             self.stdin_proved_bulk();
@@ -497,7 +583,18 @@ impl Session {
             if self.pacer.as_ref().is_some_and(|p| !p.is_due(now)) {
                 return Ok(false);
             }
+            // A datagram leaves the queue whole: keep a copy for the logs.
+            let copy = self
+                .tap
+                .as_ref()
+                .map(|_| self.to_peer.queue.as_slice().to_vec());
+            let before = conn.bytes_sent;
             let sent = send_datagram(conn, &mut self.to_peer, self.options.verbose)?;
+            if let (Some(tap), Some(copy)) = (&mut self.tap, copy)
+                && conn.bytes_sent > before
+            {
+                tap.record(Way::ToPeer, &copy);
+            }
             if let Some(pacer) = self.pacer.as_mut().filter(|_| sent) {
                 pacer.wrote_message(now);
             }
@@ -511,20 +608,28 @@ impl Session {
         if allowed == 0 {
             return Ok(false);
         }
-        let written = match &mut conn.tls {
-            Some(tls) => self.to_peer.drain_at_most(
-                &mut TlsSink {
+        let (mut tls_sink, mut socket_sink);
+        let sink: &mut dyn Sink = match &mut conn.tls {
+            Some(tls) => {
+                tls_sink = TlsSink {
                     tls,
                     endpoint: &mut conn.endpoint,
-                },
-                allowed,
-            ),
-            None => self.to_peer.drain_at_most(
-                &mut SocketSink {
+                };
+                &mut tls_sink
+            }
+            None => {
+                socket_sink = SocketSink {
                     endpoint: &mut conn.endpoint,
-                },
-                allowed,
-            ),
+                };
+                &mut socket_sink
+            }
+        };
+        // The logs see what the socket (or TLS) took, as it takes it.
+        let written = match &mut self.tap {
+            Some(tap) => self
+                .to_peer
+                .drain_at_most(&mut TappedSink { inner: sink, tap }, allowed),
+            None => self.to_peer.drain_at_most(sink, allowed),
         };
         if let (Some(pacer), Ok(n)) = (&mut self.pacer, &written) {
             pacer.wrote(*n, now);
@@ -554,8 +659,12 @@ impl Session {
             return Ok(false);
         }
         if conn.datagram {
-            let follow_latest = self.options.follow_latest_sender;
-            return receive_datagrams(conn, &mut self.from_peer, follow_latest, verbose);
+            let before = self.from_peer.queue.len();
+            let received = receive_datagrams(conn, &mut self.from_peer, verbose);
+            if let Some(tap) = &mut self.tap {
+                tap.record(Way::FromPeer, &self.from_peer.queue.as_slice()[before..]);
+            }
+            return received;
         }
         let (mut tls_source, mut socket_source);
         let source: &mut dyn Source = match &mut conn.tls {
@@ -574,10 +683,21 @@ impl Session {
                 &mut socket_source
             }
         };
-        let filled = match &mut self.telnet {
-            Some(telnet) => self
-                .from_peer
-                .fill(&mut telnet.layer(source), usize::MAX, usize::MAX),
+        let mut telnet_source;
+        let source: &mut dyn Source = match &mut self.telnet {
+            Some(telnet) => {
+                telnet_source = telnet.layer(source);
+                &mut telnet_source
+            }
+            None => source,
+        };
+        // Outermost: the logs hold what stdout gets (plaintext, no telnet commands).
+        let filled = match &mut self.tap {
+            Some(tap) => self.from_peer.fill(
+                &mut TappedSource { inner: source, tap },
+                usize::MAX,
+                usize::MAX,
+            ),
             None => self.from_peer.fill(source, usize::MAX, usize::MAX),
         };
         let filled = match filled {
@@ -603,7 +723,7 @@ impl Session {
             return Err(err);
         }
         if filled.eof {
-            note_peer_closed(verbose);
+            note_peer_closed(verbose, &conn.endpoint);
         }
         if filled.largest_read >= BULK_READ_BYTES {
             self.socket_proved_bulk();
@@ -711,7 +831,16 @@ impl Session {
             }
         }
         if !conn.datagram && shutdown {
-            match conn.endpoint.shutdown_write() {
+            // The hub's socket pair is rnc's own plumbing, not a socket of the user's.
+            let shown = !self.options.for_hub;
+            let result = conn.endpoint.shutdown_write();
+            if shown {
+                trace::call(|| {
+                    let rc = result.as_ref().map_or_else(trace::errno_name, trace::zero);
+                    format!("shutdown(SHUT_WR) = {rc}")
+                });
+            }
+            match result {
                 Ok(()) => {}
                 // Already reset by the peer: the read side reports it.
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
@@ -719,9 +848,14 @@ impl Session {
                     return Err(conn.error("shut down", source));
                 }
             }
-            if verbose && !self.options.for_hub {
-                print_line("sent shutdown (EOF on stdin)");
+            if verbose && shown {
+                print_line(if conn.endpoint.is_tcp() {
+                    "sent FIN (stdin EOF)"
+                } else {
+                    "shut down our side (stdin EOF)"
+                });
             }
+            trace::snapshot("stdin EOF", conn.endpoint.fd());
         }
         conn.to_peer_done_at = Some(Instant::now());
         Ok(true)
@@ -751,11 +885,17 @@ impl Session {
     }
 }
 
-/// `-v`: the peer sent its FIN.
-fn note_peer_closed(verbose: bool) {
+/// `-v`: the peer sent its FIN (a Unix socket's peer shut down its side or closed);
+/// `-vvv` adds the socket's `TCP_INFO`.
+fn note_peer_closed(verbose: bool, endpoint: &Endpoint) {
     if verbose {
-        print_line("peer closed its side");
+        print_line(if endpoint.is_tcp() {
+            "peer sent FIN"
+        } else {
+            "peer closed its side"
+        });
     }
+    trace::snapshot("peer FIN", endpoint.fd());
 }
 
 /// Read, retrying on `EINTR`.
@@ -806,7 +946,7 @@ mod tests {
             verbose: false,
             idle_timeout: None,
             quit_after_eof: None,
-            follow_latest_sender: false,
+            peer_table: None,
             keep_listening: false,
             zero_copy: true,
             sniff_tls: false,
@@ -944,12 +1084,12 @@ mod tests {
                 got
             }
         });
-        for _ in 0..1000 {
+        // Bounded by time, not by a number of rounds: the reader thread may be slow to
+        // get the CPU on a loaded machine.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !rig.session.is_done() && std::time::Instant::now() < deadline {
             rig.pump();
-            if rig.session.is_done() {
-                break;
-            }
-            std::thread::yield_now();
+            std::thread::sleep(Duration::from_millis(1));
         }
         assert!(rig.session.is_done());
         let _ = rig.session.detach();

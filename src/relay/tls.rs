@@ -98,6 +98,32 @@ impl TlsLayer {
         Ok(n > 0)
     }
 
+    /// Move the handshake on as far as it goes without waiting: `Ok(true)` once it is
+    /// done (and its last flight written), `Ok(false)` when it waits for the socket.
+    pub(crate) fn handshake_step(&mut self, endpoint: &mut Endpoint) -> io::Result<bool> {
+        loop {
+            self.flush(endpoint)?;
+            if !self.conn.is_handshaking() {
+                return Ok(!self.conn.wants_write());
+            }
+            if !self.conn.wants_read() {
+                // Waiting to write only: the flush above could not finish.
+                return Ok(false);
+            }
+            match self.read_and_process(endpoint) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the connection closed during the TLS handshake",
+                    ));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Queue our close_notify (once).
     pub(crate) fn send_close_notify(&mut self) {
         if !self.close_notify_sent {

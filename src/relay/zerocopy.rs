@@ -14,6 +14,9 @@ use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::pipe::{PipeFlags, SpliceFlags};
 
+use crate::relay::hexdump::Way;
+use crate::relay::tap::Tap;
+
 /// Largest amount one syscall is asked to move.
 const CHUNK_BYTES: usize = 1 << 20;
 /// Size asked for the relay pipe (the kernel may give less; that only costs syscalls).
@@ -41,6 +44,8 @@ pub(crate) enum StepError {
     Source(io::Error),
     /// Writing the sink failed.
     Sink(io::Error),
+    /// Copying the bytes for the logs failed.
+    Log(io::Error),
 }
 
 /// stdin → socket.
@@ -88,7 +93,9 @@ pub(crate) enum FromPeer {
     Relay(Relay),
 }
 
-/// The private pipe between the socket and a stdout that is not a pipe.
+/// The private pipe between the socket and stdout: for a stdout that is not a pipe, and
+/// for any stdout while the logs are on, because `tee(2)` copies only from a pipe that
+/// rnc can read before the bytes go on.
 #[derive(Debug)]
 pub(crate) struct Relay {
     /// Read end.
@@ -97,48 +104,107 @@ pub(crate) struct Relay {
     write: OwnedFd,
     /// Bytes in the pipe not yet written to stdout.
     queued: usize,
+    /// Of those, how many at the front the logs already have (all of them without logs).
+    /// Only these may go on: `tee` copies from the front, so the next copy waits until
+    /// they have left.
+    tapped: usize,
+    /// The logs' pipe: `tee` duplicates the relay's pages into it, the tap empties it.
+    tee: Option<(OwnedFd, OwnedFd)>,
     /// The kernel refused to splice into stdout (an `O_APPEND` file, say): the relay was
     /// emptied by copying and the copy path takes over.
     refused: bool,
 }
 
 impl Relay {
-    /// A new relay pipe, enlarged where the kernel allows.
-    pub(crate) fn new() -> io::Result<Relay> {
+    /// A new relay pipe, enlarged where the kernel allows; with `tee`, a second pipe at
+    /// least as large for the logs' copies.
+    pub(crate) fn new(tee: bool) -> io::Result<Relay> {
         let (read, write) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)?;
         // Larger pipes mean fewer syscalls; the default 64 KiB still works.
         let _ = rustix::pipe::fcntl_setpipe_size(&write, RELAY_PIPE_BYTES);
+        let tee = if tee {
+            let (tee_read, tee_write) =
+                rustix::pipe::pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)?;
+            let size = rustix::pipe::fcntl_getpipe_size(&write)?;
+            let _ = rustix::pipe::fcntl_setpipe_size(&tee_write, size);
+            Some((tee_read, tee_write))
+        } else {
+            None
+        };
         Ok(Relay {
             read,
             write,
             queued: 0,
+            tapped: 0,
+            tee,
             refused: false,
         })
     }
 
-    /// Write every byte in the relay to `stdout` (a file or device: blocking writes).
-    /// Falls back to read/write if the kernel refuses to splice into `stdout`.
-    fn flush(&mut self, stdout: BorrowedFd<'_>) -> Result<(), StepError> {
+    /// Write the relay's bytes to `stdout`, each once the logs have it: `Ok(true)` when
+    /// the relay is empty, `Ok(false)` when a stdout pipe is full. Falls back to
+    /// read/write if the kernel refuses to splice into `stdout`.
+    fn flush(
+        &mut self,
+        stdout: BorrowedFd<'_>,
+        mut tap: Option<&mut Tap>,
+    ) -> Result<bool, StepError> {
         while self.queued > 0 {
+            if self.tapped == 0 {
+                self.tap_front(tap.as_deref_mut())?;
+            }
             match rustix::pipe::splice(
                 &self.read,
                 None,
                 stdout,
                 None,
-                self.queued,
-                SpliceFlags::MOVE,
+                self.tapped,
+                SpliceFlags::MOVE | SpliceFlags::NONBLOCK,
             ) {
                 Ok(0) => return Err(StepError::Sink(io::ErrorKind::WriteZero.into())),
-                Ok(n) => self.queued -= n,
+                Ok(n) => {
+                    self.queued -= n;
+                    self.tapped -= n;
+                }
                 Err(Errno::INTR) => {}
-                Err(e) if is_unsupported(e) => return self.flush_by_copy(stdout),
+                Err(Errno::AGAIN) => return Ok(false),
+                Err(e) if is_unsupported(e) => {
+                    self.flush_by_copy(stdout, tap)?;
+                    return Ok(true);
+                }
                 Err(e) => return Err(StepError::Sink(e.into())),
             }
         }
-        Ok(())
+        Ok(true)
     }
 
-    fn flush_by_copy(&mut self, stdout: BorrowedFd<'_>) -> Result<(), StepError> {
+    /// Give the logs a copy of the bytes at the relay's front (as many as `tee` takes),
+    /// or, without logs, count them all as had.
+    fn tap_front(&mut self, tap: Option<&mut Tap>) -> Result<(), StepError> {
+        let (Some((tee_read, tee_write)), Some(tap)) = (&self.tee, tap) else {
+            self.tapped = self.queued;
+            return Ok(());
+        };
+        loop {
+            match rustix::pipe::tee(&self.read, tee_write, self.queued, SpliceFlags::NONBLOCK) {
+                Ok(0) => return Err(StepError::Log(io::ErrorKind::WriteZero.into())),
+                Ok(n) => {
+                    // The tap empties the logs' pipe, so the next `tee` finds it empty.
+                    tap.take_from_pipe(Way::FromPeer, tee_read.as_fd(), n);
+                    self.tapped = n;
+                    return Ok(());
+                }
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(StepError::Log(e.into())),
+            }
+        }
+    }
+
+    fn flush_by_copy(
+        &mut self,
+        stdout: BorrowedFd<'_>,
+        mut tap: Option<&mut Tap>,
+    ) -> Result<(), StepError> {
         self.refused = true;
         let mut buf = vec![0u8; 64 * 1024];
         while self.queued > 0 {
@@ -148,6 +214,12 @@ impl Relay {
                 Err(Errno::INTR) => continue,
                 Err(e) => return Err(StepError::Sink(e.into())),
             };
+            // Bytes past those the logs had are theirs now.
+            let had = self.tapped.min(n);
+            if let Some(tap) = tap.as_deref_mut() {
+                tap.record(Way::FromPeer, &buf[had..n]);
+            }
+            self.tapped -= had;
             let mut chunk = &buf[..n];
             while !chunk.is_empty() {
                 match rustix::io::write(stdout, chunk) {
@@ -164,16 +236,20 @@ impl Relay {
 }
 
 impl FromPeer {
-    /// One step from `socket` to `stdout`.
+    /// One step from `socket` to `stdout`, giving `tap` a copy of what moved (only the
+    /// relay can: `Splice` is never chosen while the logs are on).
     pub(crate) fn step(
         &mut self,
         socket: BorrowedFd<'_>,
         stdout: BorrowedFd<'_>,
+        mut tap: Option<&mut Tap>,
     ) -> Result<Step, StepError> {
         match self {
             FromPeer::Splice => splice_step(socket, stdout, Side::Source),
             FromPeer::Relay(relay) => {
-                relay.flush(stdout)?;
+                if !relay.flush(stdout, tap.as_deref_mut())? {
+                    return Ok(Step::SinkFull);
+                }
                 if relay.refused {
                     return Ok(Step::Unsupported);
                 }
@@ -194,13 +270,27 @@ impl FromPeer {
                     Err(e) => return Err(StepError::Source(e.into())),
                 };
                 relay.queued += moved;
-                relay.flush(stdout)?;
+                // A full stdout pipe keeps the rest for the next step or `flush_pending`.
+                relay.flush(stdout, tap)?;
                 Ok(Step::Moved(moved))
             }
         }
     }
 
-    /// Whether bytes wait in the relay (only after an error writing stdout).
+    /// Write out what waits in the relay (a stdout pipe was full): `Ok(true)` once it is
+    /// empty.
+    pub(crate) fn flush_pending(
+        &mut self,
+        stdout: BorrowedFd<'_>,
+        tap: Option<&mut Tap>,
+    ) -> Result<bool, StepError> {
+        match self {
+            FromPeer::Relay(relay) => relay.flush(stdout, tap),
+            FromPeer::Splice => Ok(true),
+        }
+    }
+
+    /// Whether bytes wait in the relay (a stdout pipe was full, or writing stdout failed).
     pub(crate) fn has_pending(&self) -> bool {
         matches!(self, FromPeer::Relay(r) if r.queued > 0)
     }
@@ -333,12 +423,12 @@ mod tests {
         rustix::fs::fcntl_setfl(&pipe_w, rustix::fs::OFlags::NONBLOCK).unwrap();
         let mut path = FromPeer::Splice;
         assert_eq!(
-            path.step(a.as_fd(), pipe_w.as_fd()).unwrap(),
+            path.step(a.as_fd(), pipe_w.as_fd(), None).unwrap(),
             Step::SourceEmpty
         );
         b.write_all(b"hello").unwrap();
         assert_eq!(
-            path.step(a.as_fd(), pipe_w.as_fd()).unwrap(),
+            path.step(a.as_fd(), pipe_w.as_fd(), None).unwrap(),
             Step::Moved(5)
         );
         let mut got = [0u8; 5];
@@ -352,7 +442,7 @@ mod tests {
         });
         let mut saw_full = false;
         for _ in 0..10_000 {
-            match path.step(a.as_fd(), pipe_w.as_fd()).unwrap() {
+            match path.step(a.as_fd(), pipe_w.as_fd(), None).unwrap() {
                 Step::SinkFull => {
                     saw_full = true;
                     break;
@@ -371,13 +461,13 @@ mod tests {
         let (a, mut b) = UnixStream::pair().unwrap();
         a.set_nonblocking(true).unwrap();
         let mut out = tempfile::tempfile().unwrap();
-        let mut path = FromPeer::Relay(Relay::new().unwrap());
+        let mut path = FromPeer::Relay(Relay::new(false).unwrap());
         let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         b.write_all(&data[..100_000]).unwrap();
         let mut total = 0;
         let mut rest_sent = false;
         loop {
-            match path.step(a.as_fd(), out.as_fd()).unwrap() {
+            match path.step(a.as_fd(), out.as_fd(), None).unwrap() {
                 Step::Moved(n) => total += n,
                 Step::SourceEmpty if !rest_sent => {
                     b.write_all(&data[100_000..]).unwrap();

@@ -197,23 +197,6 @@ impl StatusModel {
         }
     }
 
-    /// Nobody is connected any more: forget what belonged to the connection (peer,
-    /// counts, rates, RTT, number, note, hint, elapsed time, TLS session). The transport, the local
-    /// address, the state and what is still to send stay.
-    pub(crate) fn forget_connection(&mut self) {
-        self.peer = None;
-        self.bytes_sent = 0;
-        self.bytes_received = 0;
-        self.rate_sent = 0;
-        self.rate_received = 0;
-        self.elapsed = Duration::ZERO;
-        self.rtt = None;
-        self.note = None;
-        self.hint = None;
-        self.connection = None;
-        self.tls = None;
-    }
-
     /// The rate shown: of the transfer whose size is known, else both ways together.
     pub(super) fn shown_rate(&self) -> u64 {
         if self.expected_to_send.is_some() {

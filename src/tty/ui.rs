@@ -23,7 +23,10 @@ use crate::tty::sanitize::{DisplaySanitizer, escape_for_display};
 use crate::tty::status::{ConnState, Look, Rtt, StatusModel, TlsShown};
 use crate::tty::terminal;
 
+mod ends;
 mod screen;
+
+pub(crate) use ends::{ScreenSink, TypedLines};
 
 use screen::Screen;
 
@@ -208,25 +211,6 @@ impl Ui {
         self.model.bytes_sent = 0;
         self.model.bytes_received = 0;
         self.model.rtt = None;
-        self.since = Instant::now();
-        self.rate_mark = (0, 0, self.since);
-        self.dirty = true;
-    }
-
-    /// The connection ended and, for now, nobody is connected: forget what belonged to
-    /// it (peer, counts, RTT, number, note, hint) and count what it sent off what stdin
-    /// still has to send.
-    pub(crate) fn end_connection(&mut self, sent: u64) {
-        let number = self.model.connection;
-        self.model.expected_to_send = self
-            .model
-            .expected_to_send
-            .map(|left| left.saturating_sub(sent))
-            .filter(|&left| left > 0);
-        self.model.forget_connection();
-        if let Some(n) = number {
-            self.model.note = Some(format!("client {n} ended"));
-        }
         self.since = Instant::now();
         self.rate_mark = (0, 0, self.since);
         self.dirty = true;

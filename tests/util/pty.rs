@@ -791,6 +791,39 @@ impl Peer {
         );
     }
 
+    /// Reads lines until one contains `needle` (bounded by `TIMEOUT`); returns every
+    /// line read so far, the matching one last.
+    pub fn read_until_line(&mut self, needle: &str) -> Vec<String> {
+        let deadline = Instant::now() + TIMEOUT;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&got).into_owned();
+            let lines: Vec<String> = text.split_inclusive('\n').map(str::to_string).collect();
+            if lines
+                .iter()
+                .any(|l| l.ends_with('\n') && l.contains(needle))
+            {
+                return lines;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no line with {needle:?}; got {text:?}");
+            self.stream.set_read_timeout(Some(left)).expect("timeout");
+            match self.stream.read(&mut buf) {
+                Ok(0) => panic!("peer got EOF before {needle:?}; got {text:?}"),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted
+                            | io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) => panic!("peer read: {e}"),
+            }
+        }
+    }
+
     /// Read until EOF, which must come with no more data.
     pub fn expect_eof(&mut self) {
         self.stream

@@ -460,7 +460,10 @@ impl Rnc {
     pub fn listening_addr(&mut self) -> String {
         let line = self.wait_stderr("listening on ");
         let at = line.find("listening on ").expect("matched above") + "listening on ".len();
-        line[at..].trim().to_string()
+        // `-v` adds ` (backlog 4096)` after a stream listener's address.
+        let rest = &line[at..];
+        let addr = rest.find(" (backlog ").map_or(rest, |end| &rest[..end]);
+        addr.trim().to_string()
     }
 
     /// Waits for `listening on HOST:PORT` and returns PORT.

@@ -8,9 +8,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::http::on_http_connect;
-use super::socks::{on_socks5_auth, socks5_auth_request};
-
 /// The proxy protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProxyKind {
@@ -142,7 +139,7 @@ impl Handshake {
     pub fn on_reply(&mut self, reply: &[u8]) -> std::result::Result<Step, Refusal> {
         match self.stage {
             Stage::Socks5Greeting => self.on_socks5_method(reply),
-            Stage::Socks5Auth => on_socks5_auth(reply).map(|step| match step {
+            Stage::Socks5Auth => Self::on_socks5_auth(reply).map(|step| match step {
                 Step::Next { used, .. } => {
                     self.stage = Stage::Socks5Connect;
                     Step::Next {
@@ -154,7 +151,9 @@ impl Handshake {
             }),
             Stage::Socks5Connect => self.on_socks5_connect(reply),
             Stage::Socks4Connect => self.on_socks4_connect(reply),
-            Stage::HttpConnect => on_http_connect(reply, self.user_without_password().is_some()),
+            Stage::HttpConnect => {
+                Self::on_http_connect(reply, self.user_without_password().is_some())
+            }
         }
     }
 
@@ -181,7 +180,7 @@ impl Handshake {
                     ));
                 }
                 self.stage = Stage::Socks5Auth;
-                Ok(socks5_auth_request(user, pass))
+                Ok(Self::socks5_auth_request(user, pass))
             }
             _ => Ok(self.http_request()),
         }
@@ -221,13 +220,12 @@ fn destination_text(destination: &Destination, port: u16) -> String {
     }
 }
 
+/// What the proxy modules' tests share: a handshake started for port 8080.
 #[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
+pub(super) mod testing {
     use super::*;
 
-    fn start(
+    pub(crate) fn start(
         kind: ProxyKind,
         dest: Destination,
         auth: Option<(&str, &str)>,
@@ -235,6 +233,18 @@ mod tests {
         let auth = auth.map(|(u, p)| (u.to_string(), Some(p.to_string())));
         Handshake::start(kind, dest, 8080, auth).expect("starts")
     }
+
+    pub(crate) fn ip(text: &str) -> Destination {
+        Destination::Ip(text.parse().expect("address"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::testing::start;
+    use super::*;
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(500))]

@@ -20,44 +20,46 @@ impl Handshake {
     }
 }
 
-/// An HTTP reply: a status line, headers, an empty line. 2xx opens the tunnel; 407 asks
-/// for the password when `asks_password` (`-P USER` without one).
-pub(super) fn on_http_connect(
-    reply: &[u8],
-    asks_password: bool,
-) -> std::result::Result<Step, Refusal> {
-    let prefix = &reply[..reply.len().min(5)];
-    if !b"HTTP/".starts_with(prefix) {
-        return Err(not_a_reply("HTTP", reply));
+impl Handshake {
+    /// An HTTP reply: a status line, headers, an empty line. 2xx opens the tunnel; 407 asks
+    /// for the password when `asks_password` (`-P USER` without one).
+    pub(super) fn on_http_connect(
+        reply: &[u8],
+        asks_password: bool,
+    ) -> std::result::Result<Step, Refusal> {
+        let prefix = &reply[..reply.len().min(5)];
+        if !b"HTTP/".starts_with(prefix) {
+            return Err(not_a_reply("HTTP", reply));
+        }
+        let Some(end) = header_end(reply) else {
+            return Ok(Step::NeedMore);
+        };
+        let first_line = reply.split(|&b| b == b'\n').next().unwrap_or_default();
+        let status_line = first_line.strip_suffix(b"\r").unwrap_or(first_line);
+        let mut parts = status_line.splitn(3, |&b| b == b' ');
+        let _version = parts.next();
+        let code = parts.next().unwrap_or_default();
+        let reason = parts.next().unwrap_or_default();
+        if code.len() != 3 || !code.iter().all(u8::is_ascii_digit) {
+            return Err(not_a_reply("HTTP", reply));
+        }
+        if code[0] == b'2' {
+            return Ok(Step::Next {
+                used: end,
+                send: None,
+            });
+        }
+        if code == b"407" && asks_password {
+            return Ok(Step::NeedPassword { used: end });
+        }
+        let mut status = String::from_utf8_lossy(code).into_owned();
+        let reason = shown(reason, 80);
+        if !reason.is_empty() {
+            status.push(' ');
+            status.push_str(&reason);
+        }
+        Err(Refusal::Answered(status))
     }
-    let Some(end) = header_end(reply) else {
-        return Ok(Step::NeedMore);
-    };
-    let first_line = reply.split(|&b| b == b'\n').next().unwrap_or_default();
-    let status_line = first_line.strip_suffix(b"\r").unwrap_or(first_line);
-    let mut parts = status_line.splitn(3, |&b| b == b' ');
-    let _version = parts.next();
-    let code = parts.next().unwrap_or_default();
-    let reason = parts.next().unwrap_or_default();
-    if code.len() != 3 || !code.iter().all(u8::is_ascii_digit) {
-        return Err(not_a_reply("HTTP", reply));
-    }
-    if code[0] == b'2' {
-        return Ok(Step::Next {
-            used: end,
-            send: None,
-        });
-    }
-    if code == b"407" && asks_password {
-        return Ok(Step::NeedPassword { used: end });
-    }
-    let mut status = String::from_utf8_lossy(code).into_owned();
-    let reason = shown(reason, 80);
-    if !reason.is_empty() {
-        status.push(' ');
-        status.push_str(&reason);
-    }
-    Err(Refusal::Answered(status))
 }
 
 /// The length of an HTTP header up to and including its empty line (CRLF or bare LF).
@@ -94,21 +96,9 @@ fn base64(data: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::proxy::handshake::Destination;
     use crate::net::proxy::handshake::ProxyKind;
 
-    fn start(
-        kind: ProxyKind,
-        dest: Destination,
-        auth: Option<(&str, &str)>,
-    ) -> (Handshake, Vec<u8>) {
-        let auth = auth.map(|(u, p)| (u.to_string(), Some(p.to_string())));
-        Handshake::start(kind, dest, 8080, auth).expect("starts")
-    }
-
-    fn ip(text: &str) -> Destination {
-        Destination::Ip(text.parse().expect("address"))
-    }
+    use crate::net::proxy::handshake::testing::{ip, start};
 
     #[test]
     fn proxy_base64_matches_rfc4648_vectors() {

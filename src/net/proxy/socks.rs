@@ -24,7 +24,7 @@ impl Handshake {
                 })
             }
             (2, Some((user, Some(pass)))) => {
-                let request = socks5_auth_request(user, pass);
+                let request = Self::socks5_auth_request(user, pass);
                 self.stage = Stage::Socks5Auth;
                 Ok(Step::Next {
                     used: 2,
@@ -159,30 +159,32 @@ impl Handshake {
     }
 }
 
-/// The username/password request (RFC 1929); `config` and `with_password` keep each to
-/// 255 bytes.
-pub(super) fn socks5_auth_request(user: &str, pass: &str) -> Vec<u8> {
-    let mut request = vec![1, user.len().min(255) as u8];
-    request.extend_from_slice(&user.as_bytes()[..user.len().min(255)]);
-    request.push(pass.len().min(255) as u8);
-    request.extend_from_slice(&pass.as_bytes()[..pass.len().min(255)]);
-    request
-}
-
-pub(super) fn on_socks5_auth(reply: &[u8]) -> std::result::Result<Step, Refusal> {
-    // RFC 1929 says version 1; some proxies answer 5. The status decides.
-    let [_version, status, ..] = *reply else {
-        return Ok(Step::NeedMore);
-    };
-    if status != 0 {
-        return Err(Refusal::Proxy(
-            "authentication failed (wrong user or password)".into(),
-        ));
+impl Handshake {
+    /// The username/password request (RFC 1929); `config` and `with_password` keep each to
+    /// 255 bytes.
+    pub(super) fn socks5_auth_request(user: &str, pass: &str) -> Vec<u8> {
+        let mut request = vec![1, user.len().min(255) as u8];
+        request.extend_from_slice(&user.as_bytes()[..user.len().min(255)]);
+        request.push(pass.len().min(255) as u8);
+        request.extend_from_slice(&pass.as_bytes()[..pass.len().min(255)]);
+        request
     }
-    Ok(Step::Next {
-        used: 2,
-        send: None,
-    })
+
+    pub(super) fn on_socks5_auth(reply: &[u8]) -> std::result::Result<Step, Refusal> {
+        // RFC 1929 says version 1; some proxies answer 5. The status decides.
+        let [_version, status, ..] = *reply else {
+            return Ok(Step::NeedMore);
+        };
+        if status != 0 {
+            return Err(Refusal::Proxy(
+                "authentication failed (wrong user or password)".into(),
+            ));
+        }
+        Ok(Step::Next {
+            used: 2,
+            send: None,
+        })
+    }
 }
 
 /// A SOCKS5 reply code in words (RFC 1928, section 6).
@@ -205,18 +207,7 @@ mod tests {
     use super::*;
     use crate::net::proxy::handshake::ProxyKind;
 
-    fn start(
-        kind: ProxyKind,
-        dest: Destination,
-        auth: Option<(&str, &str)>,
-    ) -> (Handshake, Vec<u8>) {
-        let auth = auth.map(|(u, p)| (u.to_string(), Some(p.to_string())));
-        Handshake::start(kind, dest, 8080, auth).expect("starts")
-    }
-
-    fn ip(text: &str) -> Destination {
-        Destination::Ip(text.parse().expect("address"))
-    }
+    use crate::net::proxy::handshake::testing::{ip, start};
 
     #[test]
     fn proxy_socks5_with_auth_walks_every_stage() {

@@ -10,11 +10,10 @@ use std::time::Instant;
 use mio::Token;
 use mio::unix::SourceFd;
 
-use super::Ready;
 use super::outbox::Outbox;
 use super::room::Lines;
+use super::{Ready, Watch};
 use crate::error::describe_io;
-use crate::event_loop::Loop;
 use crate::net::endpoint::Endpoint;
 use crate::relay::child::{ChildPipes, ChildProgram};
 use crate::relay::direction::{Direction, Source};
@@ -119,7 +118,7 @@ impl Member {
     }
 
     /// Stop watching its fds and free their tokens.
-    pub(super) fn unwatch(&mut self, lp: &mut Loop) {
+    pub(super) fn unwatch(&mut self, lp: &mut dyn Watch) {
         lp.unwatch(self.endpoint.source(), self.token);
         if let Some(program) = &mut self.program {
             program.unwatch(lp);
@@ -158,7 +157,7 @@ impl Member {
         let Some(tls) = &mut self.tls else {
             return false;
         };
-        match crate::net::tls::handshake_step(tls, &mut self.endpoint) {
+        match tls.handshake_step(&mut self.endpoint) {
             Ok(true) => {
                 // Plaintext may have come with the last handshake records.
                 self.readable = true;
@@ -389,7 +388,7 @@ impl Program {
     }
 
     /// Watch its pipes.
-    pub(super) fn watch(&mut self, lp: &mut Loop) -> crate::error::Result<()> {
+    pub(super) fn watch(&mut self, lp: &mut dyn Watch) -> crate::error::Result<()> {
         if let Some(out) = &self.from_program {
             let fd = out.raw_fd();
             self.from_token = Some(lp.watch(&mut SourceFd(&fd), mio::Interest::READABLE)?);
@@ -413,7 +412,7 @@ impl Program {
         tokens
     }
 
-    fn unwatch(&mut self, lp: &mut Loop) {
+    fn unwatch(&mut self, lp: &mut dyn Watch) {
         // A closed pipe left epoll when it closed; the token is freed either way.
         for token in [self.from_token.take(), self.to_token.take()]
             .into_iter()

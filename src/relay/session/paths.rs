@@ -9,7 +9,10 @@ use std::time::Instant;
 use super::{
     BULK_PIPE_QUEUE_BYTES, Session, ZERO_COPY_STEPS, note_peer_closed, stdin_error, stdout_error,
 };
+use crate::error::Error;
 use crate::error::Result;
+use crate::relay::hexdump::Way;
+use crate::relay::tap::Tap;
 use crate::relay::zerocopy::{FromPeer, Relay, StepError, ToPeer};
 use crate::sys::FdKind;
 
@@ -43,7 +46,8 @@ impl Session {
                 Some(FdKind::File) => self.to_peer_fast = Some(ToPeer::SendFile),
                 // A pipe may carry typing or a request: change only once it proves bulk.
                 Some(FdKind::Pipe) => {
-                    self.to_peer_bulk = Some(if tcp {
+                    // A splice from stdin would leave the logs nothing to copy from.
+                    self.to_peer_bulk = Some(if tcp || self.tap.is_some() {
                         PipeBulk::Copy
                     } else {
                         PipeBulk::Splice
@@ -82,14 +86,20 @@ impl Session {
     /// drains).
     pub(super) fn socket_proved_bulk(&mut self) {
         if std::mem::take(&mut self.from_peer_bulk) {
+            let tee = self.tap.is_some();
             self.from_peer_fast = match self.stdout.kind() {
-                FdKind::Pipe => {
+                // With logs the bytes pass through the relay, where `tee` copies them.
+                FdKind::Pipe if !tee => {
                     // One splice fills at most one pipe slot per page; a page-sized
                     // slot each (as after sendfile) needs many slots to move much.
                     crate::relay::zerocopy::enlarge_pipe(&self.stdout);
                     Some(FromPeer::Splice)
                 }
-                _ => Relay::new().ok().map(FromPeer::Relay),
+                FdKind::Pipe => {
+                    crate::relay::zerocopy::enlarge_pipe(&self.stdout);
+                    Relay::new(true).ok().map(FromPeer::Relay)
+                }
+                _ => Relay::new(tee).ok().map(FromPeer::Relay),
             };
         }
     }
@@ -110,9 +120,20 @@ impl Session {
             return Ok(false);
         };
         let socket = conn.endpoint.fd();
+        // Where this round starts in the file, for the logs to read back what was sent.
+        let offset = match &self.tap {
+            Some(_) => Some(
+                rustix::fs::seek(stdin, rustix::fs::SeekFrom::Current(0))
+                    .map_err(|e| stdin_error(e.into()))?,
+            ),
+            None => None,
+        };
         let moved = self
             .to_peer
             .splice(ZERO_COPY_STEPS, || path.step(stdin.as_fd(), socket));
+        if let (Some(tap), Some(offset), Ok(Some(moved))) = (&mut self.tap, offset, &moved) {
+            tap.take_from_file(Way::ToPeer, stdin.as_fd(), offset, moved.bytes);
+        }
         match moved {
             Ok(Some(moved)) => {
                 if moved.bytes > 0 {
@@ -127,6 +148,7 @@ impl Session {
             }
             Err(StepError::Source(source)) => Err(stdin_error(source)),
             Err(StepError::Sink(source)) => Err(conn.error("send to", source)),
+            Err(StepError::Log(source)) => Err(log_error(&mut self.tap, source)),
         }
     }
 
@@ -134,6 +156,21 @@ impl Session {
     /// path is on.
     pub(super) fn splice_from_peer(&mut self) -> Result<bool> {
         let verbose = self.options.verbose;
+        let (Some(path), Some(_)) = (&mut self.from_peer_fast, &self.conn) else {
+            return Ok(false);
+        };
+        if path.has_pending() && self.from_peer.sink_ready && !self.from_peer.sink_closed {
+            // A full stdout pipe left bytes in the relay: they go first, whatever the
+            // socket does.
+            match path.flush_pending(self.stdout.as_fd(), self.tap.as_mut()) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.from_peer.sink_ready = false;
+                    return Ok(false);
+                }
+                Err(e) => return self.fail_from_peer(e),
+            }
+        }
         let (Some(path), Some(conn)) = (&mut self.from_peer_fast, &mut self.conn) else {
             return Ok(false);
         };
@@ -146,9 +183,10 @@ impl Session {
             return Ok(false);
         }
         let (socket, stdout) = (conn.endpoint.fd(), self.stdout.as_fd());
-        let moved = self
-            .from_peer
-            .splice(ZERO_COPY_STEPS, || path.step(socket, stdout));
+        let mut tap = self.tap.as_mut();
+        let moved = self.from_peer.splice(ZERO_COPY_STEPS, || {
+            path.step(socket, stdout, tap.as_deref_mut())
+        });
         match moved {
             Ok(Some(moved)) => {
                 if moved.bytes > 0 {
@@ -156,7 +194,7 @@ impl Session {
                     conn.last_activity = Instant::now();
                 }
                 if moved.eof {
-                    note_peer_closed(verbose);
+                    note_peer_closed(verbose, &conn.endpoint);
                 }
                 Ok(moved.bytes > 0 || moved.eof)
             }
@@ -164,12 +202,32 @@ impl Session {
                 self.from_peer_fast = None;
                 Ok(true)
             }
-            Err(StepError::Source(source)) => Err(conn.error("read from", source)),
-            Err(StepError::Sink(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+            Err(e) => self.fail_from_peer(e),
+        }
+    }
+
+    /// A failed socket → stdout step: the socket's error, the quiet end of a stdout whose
+    /// reader left, stdout's error or the logs'.
+    fn fail_from_peer(&mut self, e: StepError) -> Result<bool> {
+        match e {
+            StepError::Source(source) => Err(match &self.conn {
+                Some(conn) => conn.error("read from", source),
+                None => stdout_error(source),
+            }),
+            StepError::Sink(e) if e.kind() == io::ErrorKind::BrokenPipe => {
                 self.from_peer.sink_closed = true;
                 Ok(true)
             }
-            Err(StepError::Sink(source)) => Err(stdout_error(source)),
+            StepError::Sink(source) => Err(stdout_error(source)),
+            StepError::Log(source) => Err(log_error(&mut self.tap, source)),
         }
+    }
+}
+
+/// A failed copy for the logs, naming the log.
+fn log_error(tap: &mut Option<Tap>, source: io::Error) -> Error {
+    match tap {
+        Some(tap) => tap.copy_error(source),
+        None => stdout_error(source),
     }
 }

@@ -6,11 +6,11 @@
 use std::io;
 use std::time::Instant;
 
-use super::{SCREEN_CHUNK_BYTES, Session, read_retrying, stdin_error, stdout_error};
-use crate::error::{Error, Result};
+use super::{Session, read_retrying, stdin_error, stdout_error};
+use crate::error::Result;
 use crate::relay::connection::{DatagramPeer, connection_state};
 use crate::tty::status::ConnState;
-use crate::tty::ui::{Ui, UserRequest};
+use crate::tty::ui::{ScreenSink, Ui, UserRequest};
 
 impl Session {
     /// Interactive: terminal keys → line editor. Works before a connection exists too, so
@@ -20,7 +20,7 @@ impl Session {
     pub(super) fn read_keys(&mut self) -> Result<bool> {
         if !self.ui.is_interactive()
             || self.keys_closed
-            || !self.to_peer.source_ready
+            || !self.keys_ready
             || !self.ui.wants_keys()
         {
             return Ok(false);
@@ -33,9 +33,8 @@ impl Session {
         while self.ui.wants_keys() {
             match read_retrying(stdin, &mut keys) {
                 Ok(0) => {
-                    // The terminal hung up.
+                    // The terminal hung up: the typed lines end here (`TypedLines`' EOF).
                     self.keys_closed = true;
-                    self.to_peer.source_eof = true;
                     return Ok(true);
                 }
                 Ok(n) => {
@@ -46,7 +45,7 @@ impl Session {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.to_peer.source_ready = false;
+                    self.keys_ready = false;
                     break;
                 }
                 Err(source) => {
@@ -54,91 +53,39 @@ impl Session {
                 }
             }
         }
+        if progress {
+            // A line may be waiting for the to-peer direction.
+            self.to_peer.source_ready = true;
+        }
         Ok(progress)
     }
 
-    /// Interactive: typed lines → to-peer queue (a datagram each on UDP), then Ctrl-D's
-    /// EOF once every line before it is queued.
-    pub(super) fn take_typed_lines(&mut self) -> bool {
-        if !self.ui.is_interactive() {
-            return false;
-        }
-        let mut progress = false;
-        while self.can_send() {
-            let datagram = self.conn.as_ref().is_some_and(|c| c.datagram);
-            let Some(line) = self.ui.next_line() else {
-                break;
-            };
-            // `-C` can double a line: leave room for that.
-            let most = if self.crlf.is_some() {
-                2 * line.len()
-            } else {
-                line.len()
-            };
-            if (datagram && !self.to_peer.queue.is_empty()) || most > self.to_peer.queue.room() {
-                break;
-            }
-            match &mut self.crlf {
-                // The same translation as for stdin, so `-C` lives in one place.
-                Some((encoder, _, encoded)) => {
-                    encoded.clear();
-                    encoder.encode(line, encoded);
-                    self.to_peer.queue.push(encoded);
-                }
-                None => self.to_peer.queue.push(line),
-            }
-            self.ui.line_taken();
-            self.to_peer.delivered = true;
-            progress = true;
-        }
-        if !self.to_peer.source_eof && self.ui.is_eof_requested() {
-            self.to_peer.source_eof = true;
-            progress = true;
-        }
-        progress
-    }
-
-    /// stdout is a terminal: received bytes go through the UI (escaped, and into the
-    /// transcript when interactive), together with the screen's own drawing.
+    /// stdout is a terminal: the from-peer direction drains into the screen
+    /// (`tty/ui/ends.rs`), which writes the UI's own drawing first.
     pub(super) fn write_screen(&mut self) -> Result<bool> {
-        let mut progress = false;
-        while self.from_peer.sink_ready && !self.from_peer.sink_closed {
-            let pending = self.ui.pending_screen();
-            if pending.is_empty() {
-                if self.from_peer.queue.is_empty() || self.ui.is_resizing() {
-                    break;
-                }
-                let n = self.from_peer.queue.len().min(SCREEN_CHUNK_BYTES);
-                self.ui.on_received(&self.from_peer.queue.as_slice()[..n]);
-                self.from_peer.queue.consume(n);
-                progress = true;
-                continue;
-            }
-            match self.stdout.write(pending) {
-                Ok(0) => {
-                    return Err(Error::Stdio {
-                        op: "write to stdout",
-                        source: io::ErrorKind::WriteZero.into(),
-                    });
-                }
-                Ok(n) => {
-                    self.ui.screen_written(n);
-                    progress = true;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.from_peer.sink_ready = false
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                    self.from_peer.sink_closed = true;
-                    self.from_peer.queue.clear();
-                }
-                Err(source) => {
-                    return Err(stdout_error(source));
-                }
-            }
+        if !self.from_peer.sink_ready || self.from_peer.sink_closed {
+            return Ok(false);
         }
-        Ok(progress)
+        let mut screen = ScreenSink {
+            ui: &mut self.ui,
+            stdout: &mut self.stdout,
+        };
+        let result = screen
+            .flush()
+            .and_then(|drawn| Ok(drawn | (self.from_peer.drain(&mut screen)? > 0)));
+        match result {
+            Ok(progress) => Ok(progress),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.from_peer.sink_ready = false;
+                Ok(false)
+            }
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.from_peer.sink_closed = true;
+                self.from_peer.queue.clear();
+                Ok(true)
+            }
+            Err(source) => Err(stdout_error(source)),
+        }
     }
 
     /// The UI, for the loop to report phases (resolving, listening, …).
@@ -164,7 +111,8 @@ impl Session {
     /// Bring the status up to date and redraw it if due, then write what the screen
     /// needs. Cheap when nothing is shown.
     pub(crate) fn refresh_ui(&mut self, now: Instant) -> Result<()> {
-        if let Some(conn) = &self.conn {
+        // Serving many, the hub counts the bytes to and from all its clients.
+        if let Some(conn) = self.conn.as_ref().filter(|_| !self.options.for_hub) {
             self.ui.set_bytes(conn.bytes_sent, conn.bytes_received);
         }
         self.ui.show_notices();
@@ -199,9 +147,18 @@ impl Session {
                 .hint(waits_for_user.then_some("Ctrl-D ends, Ctrl-C quits"));
             self.ui.set_state(state);
             self.ui.set_rtt(rtt);
-            if let DatagramPeer::Known(addr) = &conn.peer {
+            let peer = match &conn.peer {
+                DatagramPeer::Known(addr) => Some(addr.to_string()),
+                DatagramPeer::Table(table) => Some(match table.len() {
+                    0 => "no peers".to_string(),
+                    1 => "1 peer".to_string(),
+                    n => format!("{n} peers"),
+                }),
+                _ => None,
+            };
+            if let Some(peer) = peer {
                 let local = conn.endpoint.local_description();
-                self.ui.set_addresses(Some(&local), Some(&addr.to_string()));
+                self.ui.set_addresses(Some(&local), Some(&peer));
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The session's timers: `-w` (nothing moved for that long), `-q` (after stdin EOF),
 //! and a datagram client's linger after stdin EOF, each ending the connection through
-//! `ended_by`, never by dropping what was received.
+//! `ended_by`, never by dropping what was received; and the expiry of a `-u -l -k`
+//! listener's silent peers, which ends nothing.
 
 use std::time::Instant;
 
@@ -23,7 +24,35 @@ impl Session {
             .as_ref()
             .filter(|conn| conn.ended_by.is_none())
             .and_then(|_| self.pace_deadline());
-        self.ending_deadline().into_iter().chain(pace).min()
+        self.ending_deadline()
+            .into_iter()
+            .chain(pace)
+            .chain(self.peer_expiry())
+            .min()
+    }
+
+    /// When the next silent peer of a `-u -l -k` listener expires.
+    fn peer_expiry(&self) -> Option<Instant> {
+        match &self.conn.as_ref()?.peer {
+            DatagramPeer::Table(table) => table.next_expiry(),
+            _ => None,
+        }
+    }
+
+    /// Forget the peers that have been silent for the expiry (`-v` says so).
+    fn expire_peers(&mut self, now: Instant) {
+        let Some(DatagramPeer::Table(table)) = self.conn.as_mut().map(|c| &mut c.peer) else {
+            return;
+        };
+        if table.next_expiry().is_none_or(|at| now < at) {
+            return;
+        }
+        let expiry = table.expiry().as_secs_f64();
+        for gone in table.expire(now) {
+            if self.options.verbose {
+                print_line(&format!("{gone} idle for {expiry} s: forgotten"));
+            }
+        }
     }
 
     /// When `-i` lets the next waiting line go, while one waits.
@@ -66,6 +95,7 @@ impl Session {
 
     /// Let timers that are due end the connection.
     pub(crate) fn on_timer(&mut self, now: Instant) {
+        self.expire_peers(now);
         let Some(deadline) = self.ending_deadline() else {
             return;
         };

@@ -728,26 +728,6 @@ mod tests {
     }
 
     #[test]
-    fn status_forget_connection_leaves_a_plain_listener() {
-        let mut m = full();
-        m.hint = Some("Ctrl-D ends, Ctrl-C quits");
-        m.rate_sent = 1000;
-        m.expected_to_send = Some(10 * MIB);
-        m.forget_connection();
-        m.state = ConnState::Listening;
-        assert_eq!(
-            plain(&m, 200),
-            "tcp listening on 127.0.0.1:5000  ↑ 0 B ↓ 0 B  0 B/s  0%  00:00",
-            "no peer, client number, RTT, note or hint of the last client"
-        );
-        m.expected_to_send = None;
-        assert_eq!(
-            plain(&m, 200),
-            "tcp listening on 127.0.0.1:5000  ↑ 0 B ↓ 0 B  00:00"
-        );
-    }
-
-    #[test]
     fn status_render_escapes_hostile_names() {
         let mut m = StatusModel::new("unix", ConnState::Connected);
         m.peer = Some("/tmp/x\x1b]0;owned\x07\n".into());
@@ -1010,9 +990,6 @@ mod tests {
         let mut unchecked = tls(PeerCheck::Unchecked);
         unchecked.tls.as_mut().expect("tls").alpn = None;
         assert!(plain(&unchecked, 200).contains(":55971  TLS1.3 AES_256_GCM  ↑ 12 B"));
-        let mut m = m;
-        m.forget_connection();
-        assert!(!plain(&m, 200).contains("TLS"), "gone with the connection");
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub(super) struct Screen {
     pub(super) outbox: VecDeque<Vec<u8>>,
     /// Their total size.
     pub(super) outbox_bytes: usize,
+    /// Bytes of the first line already taken.
+    pub(super) outbox_offset: usize,
     /// Ctrl-D was pressed on an empty line.
     pub(super) eof_requested: bool,
     /// A resize to (rows, cols) waits for the terminal's cursor report, asked at that time.
@@ -48,6 +50,7 @@ impl Screen {
             look,
             outbox: VecDeque::new(),
             outbox_bytes: 0,
+            outbox_offset: 0,
             eof_requested: false,
             resize_pending: None,
             waiting_noted: false,
@@ -245,21 +248,27 @@ impl Ui {
         }
     }
 
-    /// Interactive: the next typed line to send, if any.
-    pub(crate) fn next_line(&mut self) -> Option<&[u8]> {
-        match &self.mode {
-            Mode::Screen(screen) => screen.outbox.front().map(Vec::as_slice),
-            _ => None,
+    /// Interactive: copy typed bytes into `buf`, oldest line first, and return how many;
+    /// `None` when no line waits. With `whole` (one datagram per line) a line is taken
+    /// only all at once, and only when it fits.
+    pub(crate) fn take_typed(&mut self, buf: &mut [u8], whole: bool) -> Option<usize> {
+        let Mode::Screen(screen) = &mut self.mode else {
+            return None;
+        };
+        let line = screen.outbox.front()?;
+        let rest = &line[screen.outbox_offset..];
+        if whole && rest.len() > buf.len() {
+            return None;
         }
-    }
-
-    /// Interactive: the line from `next_line` was queued for the peer.
-    pub(crate) fn line_taken(&mut self) {
-        if let Mode::Screen(screen) = &mut self.mode
-            && let Some(line) = screen.outbox.pop_front()
-        {
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        screen.outbox_offset += n;
+        if screen.outbox_offset == line.len() {
             screen.outbox_bytes -= line.len();
+            screen.outbox.pop_front();
+            screen.outbox_offset = 0;
         }
+        Some(n)
     }
 
     /// Interactive: Ctrl-D was pressed and every typed line has been taken.
