@@ -123,6 +123,8 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn at(secs: u64, micros: u64) -> SystemTime {
@@ -192,5 +194,38 @@ mod tests {
             dump(Way::ToPeer, at(0, 0), 7, b""),
             "> 1970/01/01 00:00:00.000000  length=0 from=7 to=6\n"
         );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// A dump parses back: one header, then a line per 16 bytes whose offset counts
+        /// up by 16 and whose hex bytes are the chunk's, with the ASCII column beside them.
+        #[test]
+        fn hexdump_property_lines_parse_back_to_the_chunk(
+            bytes in prop::collection::vec(any::<u8>(), 0..200),
+            start in 0u64..1 << 40,
+            secs in 0u64..4_102_444_800,
+        ) {
+            let text = dump(Way::FromPeer, at(secs, 0), start, &bytes);
+            let mut lines = text.lines();
+            let header = lines.next().expect("a header");
+            let to = (start + bytes.len() as u64).saturating_sub(1);
+            let range = format!("  length={} from={start} to={to}", bytes.len());
+            prop_assert!(header.ends_with(&range), "{}", header);
+            let mut got = Vec::new();
+            for (i, line) in lines.enumerate() {
+                let (offset, rest) = line.split_once("  ").expect("an offset");
+                prop_assert_eq!(usize::from_str_radix(offset, 16).unwrap(), i * 16);
+                let (hex, ascii) = rest.split_at(16 * 3 + 1);
+                let row: Vec<u8> = hex
+                    .split_whitespace()
+                    .map(|h| u8::from_str_radix(h, 16).unwrap())
+                    .collect();
+                prop_assert_eq!(ascii.len(), 2 + row.len(), "{}", line);
+                got.extend(row);
+            }
+            prop_assert_eq!(got, bytes);
+        }
     }
 }
