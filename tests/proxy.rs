@@ -681,6 +681,11 @@ fn proxy_tls_truncation_names_the_target_and_the_proxy() {
     ]);
     client.write_stdin(b"ping\n");
     assert_eq!(listener.stdout_exact(5), b"ping\n");
+    // The listener has sent something and its stdin stays open, so it does not end (and
+    // send its close_notify) when the client's EOF reaches it: the close that reaches
+    // the client is microsocks', without close_notify.
+    listener.write_stdin(b"pong\n");
+    assert_eq!(client.stdout_exact(5), b"pong\n");
     client.close_stdin();
     let exit = client.finish();
     exit.assert_code(1);

@@ -338,7 +338,9 @@ impl Member {
             )?,
         };
         moved |= filled.bytes > 0 || filled.eof || sent > 0;
-        program.feed_stdin();
+        // Room made in the queue must be filled again at once: the socket's data is
+        // already waiting, and no new edge will say so.
+        moved |= program.feed_stdin();
         let now = Instant::now();
         if filled.bytes > 0 || sent > 0 {
             self.last_activity = now;
@@ -426,28 +428,32 @@ impl Program {
 
     /// Write what the client sent to the program's stdin; close it after the client's
     /// EOF. A program that stopped reading (EPIPE) gets nothing more: the client's bytes
-    /// are read and dropped, so its EOF is still seen.
-    fn feed_stdin(&mut self) {
+    /// are read and dropped, so its EOF is still seen. Returns whether anything moved.
+    fn feed_stdin(&mut self) -> bool {
+        let mut moved = false;
         if let Some(inp) = &mut self.to_program
             && !self.up.sink_closed
         {
-            let result = self.up.drain(&mut StdoutSink {
+            match self.up.drain(&mut StdoutSink {
                 stdout: inp,
                 short_write_fills: true,
-            });
-            if result.is_err() {
-                self.up.sink_closed = true;
+            }) {
+                Ok(n) => moved |= n > 0,
+                Err(_) => self.up.sink_closed = true,
             }
         }
-        if self.up.sink_closed {
+        if self.up.sink_closed && !self.up.is_empty() {
             self.up.queue.clear();
+            moved = true;
         }
         if self.up.source_eof && self.up.is_empty() && self.to_program.is_some() {
             // Closing our end is the program's EOF.
             self.to_program = None;
+            moved = true;
         }
         if self.down.source_eof {
             self.from_program = None;
         }
+        moved
     }
 }

@@ -6,9 +6,8 @@ use std::io;
 use std::os::fd::AsFd;
 use std::time::Instant;
 
-use super::{
-    BULK_PIPE_QUEUE_BYTES, Session, ZERO_COPY_STEPS, note_peer_closed, stdin_error, stdout_error,
-};
+use super::steps::note_peer_closed;
+use super::{BULK_PIPE_QUEUE_BYTES, Session, ZERO_COPY_STEPS, stdin_error, stdout_error};
 use crate::error::Error;
 use crate::error::Result;
 use crate::relay::hexdump::Way;
