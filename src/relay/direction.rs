@@ -12,7 +12,6 @@ use std::io;
 
 use crate::relay::buffer::{ByteQueue, Fill};
 use crate::relay::crlf::CrlfEncoder;
-use crate::relay::zerocopy::{Step, StepError};
 
 /// Capacity of each direction's queue.
 pub(crate) const QUEUE_BYTES: usize = 256 * 1024;
@@ -42,6 +41,32 @@ pub(crate) trait Sink {
     /// Whether a write that took less than offered means the sink is full now (a pipe, a
     /// socket), so the write that would say `WouldBlock` is skipped.
     fn short_write_fills(&self) -> bool;
+}
+
+/// What ended one zero-copy step (`zerocopy.rs`) in `Direction::splice`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// This many bytes moved; call again.
+    Moved(usize),
+    /// The source ended.
+    Eof,
+    /// The source has nothing now.
+    SourceEmpty,
+    /// The sink takes nothing now.
+    SinkFull,
+    /// The kernel cannot do this pair of fds: use the copy path.
+    Unsupported,
+}
+
+/// Where an error in a step came from, for the message.
+#[derive(Debug)]
+pub(crate) enum StepError {
+    /// Reading the source failed.
+    Source(io::Error),
+    /// Writing the sink failed.
+    Sink(io::Error),
+    /// Copying the bytes for the logs failed.
+    Log(io::Error),
 }
 
 /// What one `fill` did.

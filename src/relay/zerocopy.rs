@@ -14,6 +14,7 @@ use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::pipe::{PipeFlags, SpliceFlags};
 
+use crate::relay::direction::{Step, StepError};
 use crate::relay::hexdump::Way;
 use crate::relay::tap::Tap;
 
@@ -21,32 +22,6 @@ use crate::relay::tap::Tap;
 const CHUNK_BYTES: usize = 1 << 20;
 /// Size asked for the relay pipe (the kernel may give less; that only costs syscalls).
 const RELAY_PIPE_BYTES: usize = 1 << 20;
-
-/// What ended one step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Step {
-    /// This many bytes moved; call again.
-    Moved(usize),
-    /// The source ended.
-    Eof,
-    /// The source has nothing now.
-    SourceEmpty,
-    /// The sink takes nothing now.
-    SinkFull,
-    /// The kernel cannot do this pair of fds: use the copy path.
-    Unsupported,
-}
-
-/// Where an error in a step came from, for the message.
-#[derive(Debug)]
-pub(crate) enum StepError {
-    /// Reading the source failed.
-    Source(io::Error),
-    /// Writing the sink failed.
-    Sink(io::Error),
-    /// Copying the bytes for the logs failed.
-    Log(io::Error),
-}
 
 /// stdin → socket.
 #[derive(Debug)]

@@ -10,9 +10,10 @@ use super::steps::note_peer_closed;
 use super::{BULK_PIPE_QUEUE_BYTES, Session, ZERO_COPY_STEPS, stdin_error, stdout_error};
 use crate::error::Error;
 use crate::error::Result;
+use crate::relay::direction::StepError;
 use crate::relay::hexdump::Way;
 use crate::relay::tap::Tap;
-use crate::relay::zerocopy::{FromPeer, Relay, StepError, ToPeer};
+use crate::relay::zerocopy::{FromPeer, Relay, ToPeer};
 use crate::sys::FdKind;
 
 /// The path a pipe stdin takes once a read proves a bulk transfer (docs/performance.md,
