@@ -13,8 +13,9 @@ Scenarios (issue 12):
   fanout      1,000 clients, 100 messages of 64 bytes from one sender, 5 ms apart: delivery
               latency per message and client, p50 and p99.
   echo-bulk   `-lk -e /bin/cat` vs `ncat -lk -e /bin/cat`: 256 MiB through the program and back.
-  echo-short  the same servers: 1,000 connections in a row (8 at a time), each one line and
-              its echo, read before the client closes: connections per second.
+  echo-short  the same servers: 1,000 connections (8 at a time), each one line and its echo,
+              read before the client closes: connections per second.
+  echo-seq    the same, one connection after another.
 
 Only loopback. Needs Python >= 3.10, the standard library, and an open-file limit above N
 (`ulimit -n`, in each process; the script raises its soft limit to the hard one). Never part of `cargo test`.
@@ -328,7 +329,7 @@ def scenario_echo_bulk(size, reps):
     return rows
 
 
-def scenario_echo_short(conns, workers, reps):
+def scenario_echo_short(conns, workers, reps, label):
     rows = []
     for rep in range(reps):
         for name in ["rnc", "ncat"]:
@@ -367,7 +368,7 @@ def scenario_echo_short(conns, workers, reps):
                 for t in ths:
                     t.join()
                 secs = time.monotonic() - t0
-                rows.append({"scenario": "echo-short", "tool": name, "rep": rep,
+                rows.append({"scenario": label, "tool": name, "rep": rep,
                              "connections": per * workers, "failures": len(failures),
                              "secs": round(secs, 3), "per_s": round(per * workers / secs, 1)})
             finally:
@@ -378,7 +379,7 @@ def scenario_echo_short(conns, workers, reps):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scenarios", default="broker,fanout,echo-bulk,echo-short")
+    ap.add_argument("--scenarios", default="broker,fanout,echo-bulk,echo-short,echo-seq")
     ap.add_argument("--clients", type=int, default=10000)
     ap.add_argument("--fanout-clients", type=int, default=1000)
     ap.add_argument("--reps", type=int, default=3)
@@ -397,7 +398,9 @@ def main():
         elif sc == "echo-bulk":
             rows += scenario_echo_bulk(256 << 20, args.reps)
         elif sc == "echo-short":
-            rows += scenario_echo_short(1000, 8, args.reps)
+            rows += scenario_echo_short(1000, 8, args.reps, "echo-short")
+        elif sc == "echo-seq":
+            rows += scenario_echo_short(1000, 1, args.reps, "echo-seq")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
@@ -406,7 +409,8 @@ def main():
     keys = {"broker": ["clients", "delivered", "deliver_s", "idle_rss_kib", "peak_rss_kib"],
             "fanout": ["clients", "delivered", "expected", "p50_ms", "p99_ms"],
             "echo-bulk": ["bytes", "stalled", "secs", "mib_s"],
-            "echo-short": ["failures", "secs", "per_s"]}
+            "echo-short": ["failures", "secs", "per_s"],
+            "echo-seq": ["failures", "secs", "per_s"]}
     for sc, fields in keys.items():
         for tool in ["rnc", "ncat"]:
             sel = [r for r in rows if r["scenario"] == sc and r["tool"] == tool]
