@@ -15,6 +15,8 @@ mod notices;
 mod relay;
 mod run;
 mod sys;
+#[cfg(test)]
+mod test_support;
 mod trace;
 mod tty;
 

@@ -279,7 +279,9 @@ mod tests {
         let sockets = match sock_diag_dump() {
             Ok(sockets) => sockets,
             Err(e) => {
-                eprintln!("skipping: sock_diag is not available here ({e})");
+                crate::test_support::skip_or_fail(&format!(
+                    "sock_diag is not available here ({e})"
+                ));
                 return;
             }
         };
@@ -299,7 +301,7 @@ mod tests {
         let path = dir.path().join("d");
         let socket = UnixDatagram::bind(&path).unwrap();
         if sock_diag_dump().is_err() {
-            eprintln!("skipping: sock_diag is not available here");
+            crate::test_support::skip_or_fail("sock_diag is not available here");
             return;
         }
         let (meta, _) = id(&path);
