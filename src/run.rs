@@ -1,6 +1,7 @@
 //! The top level: open stdin, stdout and the screen, then run the mode `config` decided,
-//! once: connect (or scan, or probe), or listen for one client, clients in turn (`-k`),
-//! or datagrams. Each connection is handed to the loop's `drive`.
+//! once: connect (or scan, or probe), or listen for one client, for many at once on the
+//! hub (`-k`, `--broker`, `--chat`), or for datagrams. One connection is handed to the
+//! loop's `drive`, a hub to `drive_hub`.
 
 use std::os::fd::AsFd;
 use std::time::Duration;
