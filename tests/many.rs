@@ -642,3 +642,22 @@ fn many_exec_over_a_unix_socket_with_keep_open() {
     rnc.signal("TERM");
     rnc.finish().assert_code(143);
 }
+
+#[test]
+fn many_keep_open_reports_a_client_reset_and_its_tcp_info_at_vvv() {
+    let (mut rnc, port) = listener(&["-vvv", "-k"]);
+    let mut client = connect_tcp(&format!("127.0.0.1:{port}"));
+    rnc.wait_stderr("connection from");
+    rnc.write_stdin(b"hello\n");
+    assert_eq!(read_exact_within(&mut client, 6), b"hello\n");
+    crate::util::reset_close(client);
+    let line = rnc.wait_stderr("client 1 from");
+    assert!(
+        line.ends_with("left: it reset the connection (RST)"),
+        "{line}"
+    );
+    rnc.wait_stderr("tcp_info at close");
+    rnc.wait_stderr("close(");
+    rnc.signal("TERM");
+    rnc.finish().assert_code(143);
+}

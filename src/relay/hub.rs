@@ -356,6 +356,9 @@ impl Hub {
                 self.reaper
                     .end(program.process, Instant::now(), !program_done);
             }
+            // `-vvv`: the kernel's view of the connection as rnc lets it go; `-vv`: the
+            // close itself.
+            member.trace_close();
             let departure = Departure {
                 number: member.number,
                 addr: std::mem::take(&mut member.addr),

@@ -20,6 +20,7 @@ use crate::relay::direction::{Direction, Source};
 use crate::relay::ends::{SocketSink, SocketSource, StdinSource, StdoutSink};
 use crate::relay::stdio::StdStream;
 use crate::relay::tls::{TlsLayer, TlsSink, TlsSource};
+use crate::trace;
 
 /// Each way between a client and its program holds at most this much.
 const PROGRAM_QUEUE_BYTES: usize = 64 * 1024;
@@ -125,6 +126,28 @@ impl Member {
         }
     }
 
+    /// `-vvv`'s `TCP_INFO` and `-vv`'s `close(FD)` as the member goes.
+    pub(super) fn trace_close(&self) {
+        use std::os::fd::AsRawFd;
+        if self.endpoint.is_tcp() {
+            trace::snapshot("close", self.endpoint.fd());
+        }
+        let fd = self.endpoint.fd().as_raw_fd();
+        trace::call(|| format!("close({fd})"));
+    }
+
+    /// Why it went, in the words `-v` uses: a TCP reset is named as one.
+    fn lost(&self, e: &io::Error) -> String {
+        if e.kind() == io::ErrorKind::ConnectionReset && self.endpoint.is_tcp() {
+            if self.number > 0 {
+                trace::snapshot("reset", self.endpoint.fd());
+            }
+            "it reset the connection (RST)".into()
+        } else {
+            describe_io(e)
+        }
+    }
+
     /// The loop saw `ready` on one of its fds.
     pub(super) fn on_event(&mut self, role: Role, ready: Ready) {
         match role {
@@ -207,7 +230,7 @@ impl Member {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => None,
             Err(e) => {
                 self.readable = false;
-                self.gone = Some(describe_io(&e));
+                self.gone = Some(self.lost(&e));
                 None
             }
         }
@@ -248,7 +271,7 @@ impl Member {
             }
             Err(e) => {
                 self.outbox.clear();
-                self.gone = Some(describe_io(&e));
+                self.gone = Some(self.lost(&e));
                 0
             }
         }
@@ -278,7 +301,7 @@ impl Member {
         match result {
             Ok(moved) => moved,
             Err(e) => {
-                self.gone = Some(describe_io(&e));
+                self.gone = Some(self.lost(&e));
                 (true, 0, 0)
             }
         }
