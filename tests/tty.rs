@@ -1357,9 +1357,16 @@ fn tty_udp_keep_open_counts_its_peers() {
         socket
             .send_to(format!("hello from {i}\n").as_bytes(), ("127.0.0.1", port))
             .expect("send a datagram");
-        tty.wait_line(&format!("hello from {i}"));
+        // Each datagram is marked with its sender, as a TCP `-k` listener marks lines.
+        tty.wait_line(&format!("[127.0.0.1:{peer_port}] hello from {i}"));
         tty.wait_line(&format!("-- rnc: connection from 127.0.0.1:{peer_port}"));
     }
+    // One without a newline still gets a line of its own.
+    peers[0]
+        .0
+        .send_to(b"no newline", ("127.0.0.1", port))
+        .expect("send a datagram");
+    tty.wait_line(&format!("[127.0.0.1:{}] no newline", peers[0].1));
     tty.wait_for("two peers on the status row", |t| {
         let status = t.status_row();
         status.starts_with("udp connected 127.0.0.1:") && status.contains("⇄ 2 peers")

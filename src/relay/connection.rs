@@ -180,31 +180,50 @@ pub(crate) fn receive_datagrams(
     conn: &mut Connection,
     dir: &mut Direction,
     verbose: bool,
+    mark_senders: bool,
 ) -> Result<bool> {
     let mut progress = false;
+    // A `-u -l -k` listener shown in a terminal marks each datagram with its sender
+    // (`[ADDR] `), as a TCP `-k` listener marks lines: the mark goes in front.
+    let mark = mark_senders && matches!(conn.peer, DatagramPeer::Table(_));
+    let room_for_mark = if mark { MARK_MAX_BYTES } else { 0 };
     loop {
         let need = if matches!(conn.endpoint, Endpoint::Udp(_)) {
             DATAGRAM_RECV_BYTES
         } else {
             QUEUE_BYTES
         };
-        if dir.queue.room() < need {
+        if dir.queue.room() < need + room_for_mark {
             break;
         }
-        let tail = dir.queue.tail_mut(need);
+        let tail = dir.queue.tail_mut(need + room_for_mark);
+        let into = &mut tail[room_for_mark..];
         let received = if conn.peer == DatagramPeer::Connected {
-            conn.endpoint.read(tail).map(|n| (n, None))
+            conn.endpoint.read(into).map(|n| (n, None))
         } else {
-            conn.endpoint.recv_from(tail)
+            conn.endpoint.recv_from(into)
         };
         match received {
             Ok((n, from)) => {
                 let now = Instant::now();
-                if let Some(from) = from
-                    && !accept_sender(conn, from, now, verbose)
+                if let Some(from) = &from
+                    && !accept_sender(conn, from.clone(), now, verbose)
                 {
                     continue;
                 }
+                let n = match (&from, mark) {
+                    (Some(from), true) => {
+                        let tail = dir.queue.tail_mut(need + room_for_mark);
+                        mark_datagram(tail, room_for_mark, n, &from.to_string())
+                    }
+                    _ if mark => {
+                        dir.queue
+                            .tail_mut(need + room_for_mark)
+                            .copy_within(room_for_mark..room_for_mark + n, 0);
+                        n
+                    }
+                    _ => n,
+                };
                 dir.queue.commit(n);
                 progress = true;
                 conn.bytes_received += n as u64;
@@ -226,6 +245,24 @@ pub(crate) fn receive_datagrams(
         }
     }
     Ok(progress)
+}
+
+/// Room kept in front of a received datagram for its sender's mark.
+const MARK_MAX_BYTES: usize = 80;
+
+/// Put `[FROM] ` in front of the `n` bytes at `tail[offset..]`, and a newline after them
+/// when they have none, so that each datagram shows on its own line. Returns the length.
+fn mark_datagram(tail: &mut [u8], offset: usize, n: usize, from: &str) -> usize {
+    let mut mark = format!("[{from}] ").into_bytes();
+    mark.truncate(offset);
+    tail.copy_within(offset..offset + n, mark.len());
+    tail[..mark.len()].copy_from_slice(&mark);
+    let mut len = mark.len() + n;
+    if n > 0 && tail[len - 1] != b'\n' && len < tail.len() {
+        tail[len] = b'\n';
+        len += 1;
+    }
+    len
 }
 
 /// A queued datagram → the socket, whole or not at all. A refusal reported now belongs to
@@ -334,5 +371,21 @@ fn peer_name(conn: &Connection) -> String {
             .clone()
             .or_else(|| conn.endpoint.peer_description())
             .unwrap_or_else(|| "peer".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_datagram_mark_goes_in_front_with_a_line_end() {
+        let mut tail = vec![0u8; 100];
+        tail[MARK_MAX_BYTES..MARK_MAX_BYTES + 2].copy_from_slice(b"hi");
+        let n = mark_datagram(&mut tail, MARK_MAX_BYTES, 2, "127.0.0.1:5");
+        assert_eq!(&tail[..n], b"[127.0.0.1:5] hi\n");
+        tail[MARK_MAX_BYTES..MARK_MAX_BYTES + 3].copy_from_slice(b"ok\n");
+        let n = mark_datagram(&mut tail, MARK_MAX_BYTES, 3, "[::1]:7");
+        assert_eq!(&tail[..n], b"[[::1]:7] ok\n", "no second newline");
     }
 }

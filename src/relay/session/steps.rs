@@ -155,7 +155,8 @@ impl Session {
         }
         if conn.datagram {
             let before = self.from_peer.queue.len();
-            let received = receive_datagrams(conn, &mut self.from_peer, verbose);
+            let mark = self.ui.is_interactive();
+            let received = receive_datagrams(conn, &mut self.from_peer, verbose, mark);
             if let Some(tap) = &mut self.tap {
                 tap.record(Way::FromPeer, &self.from_peer.queue.as_slice()[before..]);
             }
