@@ -426,3 +426,35 @@ fn tcp_scan_ends_at_once_on_sigterm() {
     exit.assert_code(143);
     assert_eq!(exit.stderr, "");
 }
+
+/// `-vv` traces each probe's socket calls, its `close` included, so a learner sees why
+/// the same fd number comes back for the next port.
+#[test]
+fn tcp_scan_vv_traces_each_probe_to_its_close() {
+    let closed = [closed_tcp_port(), closed_tcp_port()];
+    let text = list(&[closed[0].port(), closed[1].port()]);
+    let exit = Rnc::run(&["-vv", "-z", "127.0.0.1", &text]);
+    exit.assert_code(1);
+    let calls: Vec<&str> = exit
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("rnc: socket(") || l.starts_with("rnc: close("))
+        .collect();
+    let opened: Vec<&str> = calls
+        .iter()
+        .filter_map(|l| l.rsplit_once(" = ").map(|(_, fd)| fd))
+        .collect();
+    let closed_fds: Vec<&str> = calls
+        .iter()
+        .filter_map(|l| l.strip_prefix("rnc: close(")?.strip_suffix(')'))
+        .collect();
+    assert_eq!(opened.len(), 2, "{}", exit.stderr);
+    assert_eq!(closed_fds.len(), 2, "{}", exit.stderr);
+    for fd in closed_fds {
+        assert!(
+            opened.contains(&fd),
+            "close({fd}) of a socket never opened\n{}",
+            exit.stderr
+        );
+    }
+}

@@ -353,6 +353,7 @@ impl<'a> TcpScan<'a> {
                 // On loopback the answer is usually in before connect(2) returns: one
                 // getsockopt(2) then saves registering with the poll and deregistering.
                 Some(verdict) => {
+                    close_probe(stream);
                     self.decide(index, addr, verdict);
                     Ok(true)
                 }
@@ -420,6 +421,7 @@ impl<'a> TcpScan<'a> {
     fn finish(&mut self, lp: &mut Loop, token: Token, verdict: Verdict) {
         if let Some(mut probe) = self.in_flight.remove(&token) {
             lp.unwatch(&mut probe.stream, token);
+            close_probe(probe.stream);
             self.decide(probe.index, probe.addr, verdict);
         }
     }
@@ -441,6 +443,15 @@ impl<'a> TcpScan<'a> {
             lp.unwatch(&mut probe.stream, token);
         }
     }
+}
+
+/// Close a decided probe; `-vv` says so, so that a learner sees why its fd number comes
+/// back for the next port.
+fn close_probe(stream: TcpStream) {
+    use std::os::fd::AsRawFd;
+    let fd = stream.as_raw_fd();
+    drop(stream);
+    crate::trace::call(|| format!("close({fd})"));
 }
 
 /// How a connect ended, or `None` while it is in progress.
