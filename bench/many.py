@@ -22,6 +22,7 @@ Only loopback. Needs Python >= 3.10, the standard library, and an open-file limi
 """
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -69,6 +70,26 @@ def wait_listening(port, proc, limit=10.0):
         except OSError:
             time.sleep(0.02)
     raise RuntimeError("listener never listened")
+
+
+def interleaved(reps):
+    """(rep, tool) in the order they run: rnc, ncat, rnc, ncat, …"""
+    for rep in range(reps):
+        for name in ("rnc", "ncat"):
+            yield rep, name
+
+
+@contextlib.contextmanager
+def listener(commands, name):
+    """`name`'s listener from `commands(port)` on a free port, up and listening; stopped
+    when the block ends, however it ends."""
+    port = free_port()
+    proc = start(commands(port)[name])
+    try:
+        wait_listening(port, proc)
+        yield port, proc
+    finally:
+        stop(proc)
 
 
 def rss_kib(pid, field="VmRSS"):
@@ -169,106 +190,94 @@ def tools(port):
 
 def scenario_broker(n, reps):
     rows = []
-    for rep in range(reps):
-        for name in ["rnc", "ncat"]:
-            port = free_port()
-            proc = start(tools(port)[name])
+    for rep, name in interleaved(reps):
+        with listener(tools, name) as (port, proc):
+            t0 = time.monotonic()
+            socks = connect_many(port, n, t0 + 120)
+            connect_s = time.monotonic() - t0
+            time.sleep(1.0)  # let the listener accept the backlog
+            alive = proc.poll() is None
+            idle_rss = rss_kib(proc.pid)
+            sender = socket.create_connection(("127.0.0.1", port), timeout=2)
+            time.sleep(0.5)
+            msg = b"m" * 63 + b"\n"
+            t1 = time.monotonic()
             try:
-                wait_listening(port, proc)
-                t0 = time.monotonic()
-                socks = connect_many(port, n, t0 + 120)
-                connect_s = time.monotonic() - t0
-                time.sleep(1.0)  # let the listener accept the backlog
-                alive = proc.poll() is None
-                idle_rss = rss_kib(proc.pid)
-                sender = socket.create_connection(("127.0.0.1", port), timeout=2)
-                time.sleep(0.5)
-                msg = b"m" * 63 + b"\n"
-                t1 = time.monotonic()
-                try:
-                    sender.sendall(msg)
-                except OSError:
-                    pass
-                done, last = read_all(socks, len(msg), 30)
-                deliver_s = (last - t1) if last else None
-                peak = rss_kib(proc.pid, "VmHWM")
-                rows.append({"scenario": "broker", "tool": name, "rep": rep, "clients": len(socks),
-                             "delivered": done, "connect_s": round(connect_s, 3),
-                             "deliver_s": round(deliver_s, 4) if deliver_s else None,
-                             "idle_rss_kib": idle_rss, "peak_rss_kib": peak,
-                             "alive_after_connect": alive,
-                             "exited": proc.poll()})
-                sender.close()
-                for s in socks:
-                    s.close()
-            finally:
-                stop(proc)
-            print(json.dumps(rows[-1]), flush=True)
+                sender.sendall(msg)
+            except OSError:
+                pass
+            done, last = read_all(socks, len(msg), 30)
+            deliver_s = (last - t1) if last else None
+            peak = rss_kib(proc.pid, "VmHWM")
+            rows.append({"scenario": "broker", "tool": name, "rep": rep, "clients": len(socks),
+                         "delivered": done, "connect_s": round(connect_s, 3),
+                         "deliver_s": round(deliver_s, 4) if deliver_s else None,
+                         "idle_rss_kib": idle_rss, "peak_rss_kib": peak,
+                         "alive_after_connect": alive,
+                         "exited": proc.poll()})
+            sender.close()
+            for s in socks:
+                s.close()
+        print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
 def scenario_fanout(n, msgs, reps):
     rows = []
-    for rep in range(reps):
-        for name in ["rnc", "ncat"]:
-            port = free_port()
-            proc = start(tools(port)[name])
-            try:
-                wait_listening(port, proc)
-                socks = connect_many(port, n, time.monotonic() + 60)
-                sender = socket.create_connection(("127.0.0.1", port), timeout=2)
-                time.sleep(1.0)
-                sent_at = {}
-                lat = []
-                sel = selectors.DefaultSelector()
-                bufs = {}
-                for s in socks:
-                    sel.register(s, selectors.EVENT_READ)
-                    bufs[s] = b""
-                stop_at = time.monotonic() + 30
-                seq = 0
-                next_send = time.monotonic()
-                received = 0
-                while time.monotonic() < stop_at and received < msgs * len(socks):
-                    now = time.monotonic()
-                    if seq < msgs and now >= next_send:
-                        line = f"{seq:08d}".encode() + b"x" * 55 + b"\n"
-                        sent_at[seq] = time.monotonic()
-                        try:
-                            sender.sendall(line)
-                        except OSError:
-                            break  # the listener is gone: report what was delivered
-                        seq += 1
-                        next_send = now + 0.005
-                    for key, _ in sel.select(timeout=0.001):
-                        s = key.fileobj
-                        try:
-                            data = s.recv(65536)
-                        except (BlockingIOError, InterruptedError):
-                            continue
-                        t = time.monotonic()
-                        if not data:
-                            sel.unregister(s)
-                            continue
-                        bufs[s] += data
-                        while len(bufs[s]) >= 64:
-                            line, bufs[s] = bufs[s][:64], bufs[s][64:]
-                            k = int(line[:8])
-                            lat.append(t - sent_at[k])
-                            received += 1
-                sel.close()
-                lat.sort()
-                q = lambda p: round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 3) if lat else None
-                rows.append({"scenario": "fanout", "tool": name, "rep": rep, "clients": len(socks),
-                             "listener_exited": proc.poll(),
-                             "messages": msgs, "delivered": received,
-                             "expected": msgs * len(socks), "p50_ms": q(0.5), "p99_ms": q(0.99)})
-                sender.close()
-                for s in socks:
-                    s.close()
-            finally:
-                stop(proc)
-            print(json.dumps(rows[-1]), flush=True)
+    for rep, name in interleaved(reps):
+        with listener(tools, name) as (port, proc):
+            socks = connect_many(port, n, time.monotonic() + 60)
+            sender = socket.create_connection(("127.0.0.1", port), timeout=2)
+            time.sleep(1.0)
+            sent_at = {}
+            lat = []
+            sel = selectors.DefaultSelector()
+            bufs = {}
+            for s in socks:
+                sel.register(s, selectors.EVENT_READ)
+                bufs[s] = b""
+            stop_at = time.monotonic() + 30
+            seq = 0
+            next_send = time.monotonic()
+            received = 0
+            while time.monotonic() < stop_at and received < msgs * len(socks):
+                now = time.monotonic()
+                if seq < msgs and now >= next_send:
+                    line = f"{seq:08d}".encode() + b"x" * 55 + b"\n"
+                    sent_at[seq] = time.monotonic()
+                    try:
+                        sender.sendall(line)
+                    except OSError:
+                        break  # the listener is gone: report what was delivered
+                    seq += 1
+                    next_send = now + 0.005
+                for key, _ in sel.select(timeout=0.001):
+                    s = key.fileobj
+                    try:
+                        data = s.recv(65536)
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    t = time.monotonic()
+                    if not data:
+                        sel.unregister(s)
+                        continue
+                    bufs[s] += data
+                    while len(bufs[s]) >= 64:
+                        line, bufs[s] = bufs[s][:64], bufs[s][64:]
+                        k = int(line[:8])
+                        lat.append(t - sent_at[k])
+                        received += 1
+            sel.close()
+            lat.sort()
+            q = lambda p: round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 3) if lat else None
+            rows.append({"scenario": "fanout", "tool": name, "rep": rep, "clients": len(socks),
+                         "listener_exited": proc.poll(),
+                         "messages": msgs, "delivered": received,
+                         "expected": msgs * len(socks), "p50_ms": q(0.5), "p99_ms": q(0.99)})
+            sender.close()
+            for s in socks:
+                s.close()
+        print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
@@ -282,98 +291,86 @@ def echo_tools(port):
 def scenario_echo_bulk(size, reps):
     rows = []
     block = os.urandom(1 << 16)
-    for rep in range(reps):
-        for name in ["rnc", "ncat"]:
-            port = free_port()
-            proc = start(echo_tools(port)[name])
-            try:
-                wait_listening(port, proc)
-                s = socket.create_connection(("127.0.0.1", port))
-                # A server that deadlocks (it blocks writing to the program while the
-                # program blocks writing back) is reported as stalled, not waited for.
-                s.settimeout(STALL_S)
-                t0 = time.monotonic()
+    for rep, name in interleaved(reps):
+        with listener(echo_tools, name) as (port, proc):
+            s = socket.create_connection(("127.0.0.1", port))
+            # A server that deadlocks (it blocks writing to the program while the
+            # program blocks writing back) is reported as stalled, not waited for.
+            s.settimeout(STALL_S)
+            t0 = time.monotonic()
 
-                def send():
-                    left = size
-                    try:
-                        while left > 0:
-                            s.sendall(block[: min(left, len(block))])
-                            left -= min(left, len(block))
-                        s.shutdown(socket.SHUT_WR)
-                    except OSError:
-                        pass
+            def send():
+                left = size
+                try:
+                    while left > 0:
+                        s.sendall(block[: min(left, len(block))])
+                        left -= min(left, len(block))
+                    s.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
 
-                th = threading.Thread(target=send, daemon=True)
-                th.start()
-                got = 0
-                stalled = False
-                while True:
-                    try:
-                        data = s.recv(1 << 20)
-                    except socket.timeout:
-                        stalled = True
-                        break
-                    if not data:
-                        break
-                    got += len(data)
-                secs = time.monotonic() - t0 - (STALL_S if stalled else 0)
-                s.close()
-                th.join(timeout=STALL_S)
-                rows.append({"scenario": "echo-bulk", "tool": name, "rep": rep, "bytes": got,
-                             "ok": got == size, "stalled": stalled, "secs": round(secs, 3),
-                             "mib_s": round(size / secs / (1 << 20), 1) if not stalled else None})
-            finally:
-                stop(proc)
-            print(json.dumps(rows[-1]), flush=True)
+            th = threading.Thread(target=send, daemon=True)
+            th.start()
+            got = 0
+            stalled = False
+            while True:
+                try:
+                    data = s.recv(1 << 20)
+                except socket.timeout:
+                    stalled = True
+                    break
+                if not data:
+                    break
+                got += len(data)
+            secs = time.monotonic() - t0 - (STALL_S if stalled else 0)
+            s.close()
+            th.join(timeout=STALL_S)
+            rows.append({"scenario": "echo-bulk", "tool": name, "rep": rep, "bytes": got,
+                         "ok": got == size, "stalled": stalled, "secs": round(secs, 3),
+                         "mib_s": round(size / secs / (1 << 20), 1) if not stalled else None})
+        print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
 def scenario_echo_short(conns, workers, reps, label):
     rows = []
-    for rep in range(reps):
-        for name in ["rnc", "ncat"]:
-            port = free_port()
-            proc = start(echo_tools(port)[name])
-            try:
-                wait_listening(port, proc)
-                failures = []
+    for rep, name in interleaved(reps):
+        with listener(echo_tools, name) as (port, proc):
+            failures = []
 
-                def work(count, wid):
-                    for i in range(count):
-                        line = f"worker {wid} request {i}\n".encode()
-                        try:
-                            s = socket.create_connection(("127.0.0.1", port), timeout=5)
-                            s.sendall(line)
-                            # Read the echo before closing: ncat -e drops a program's
-                            # output once the client has half-closed (measured: every
-                            # request of a client that sent its FIN first got nothing).
-                            got = b""
-                            while len(got) < len(line):
-                                d = s.recv(4096)
-                                if not d:
-                                    break
-                                got += d
-                            s.close()
-                            if got != line:
-                                failures.append(got)
-                        except OSError as e:
-                            failures.append(str(e))
+            def work(count, wid):
+                for i in range(count):
+                    line = f"worker {wid} request {i}\n".encode()
+                    try:
+                        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                        s.sendall(line)
+                        # Read the echo before closing: ncat -e drops a program's
+                        # output once the client has half-closed (measured: every
+                        # request of a client that sent its FIN first got nothing).
+                        got = b""
+                        while len(got) < len(line):
+                            d = s.recv(4096)
+                            if not d:
+                                break
+                            got += d
+                        s.close()
+                        if got != line:
+                            failures.append(got)
+                    except OSError as e:
+                        failures.append(str(e))
 
-                per = conns // workers
-                t0 = time.monotonic()
-                ths = [threading.Thread(target=work, args=(per, w)) for w in range(workers)]
-                for t in ths:
-                    t.start()
-                for t in ths:
-                    t.join()
-                secs = time.monotonic() - t0
-                rows.append({"scenario": label, "tool": name, "rep": rep,
-                             "connections": per * workers, "failures": len(failures),
-                             "secs": round(secs, 3), "per_s": round(per * workers / secs, 1)})
-            finally:
-                stop(proc)
-            print(json.dumps(rows[-1]), flush=True)
+            per = conns // workers
+            t0 = time.monotonic()
+            ths = [threading.Thread(target=work, args=(per, w)) for w in range(workers)]
+            for t in ths:
+                t.start()
+            for t in ths:
+                t.join()
+            secs = time.monotonic() - t0
+            rows.append({"scenario": label, "tool": name, "rep": rep,
+                         "connections": per * workers, "failures": len(failures),
+                         "secs": round(secs, 3), "per_s": round(per * workers / secs, 1)})
+        print(json.dumps(rows[-1]), flush=True)
     return rows
 
 

@@ -123,6 +123,29 @@ pub fn needs_escape(c: char) -> bool {
     matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Why `out` would not be safe to show, if it would not: not UTF-8, or a character that
+/// must be escaped (tab and CRLF line ends are text). What the sanitiser's output always
+/// passes; the property tests and the fuzz target check it.
+pub fn display_unsafety(out: &[u8]) -> Option<String> {
+    let text = match std::str::from_utf8(out) {
+        Ok(text) => text,
+        Err(e) => return Some(format!("not UTF-8 ({e})")),
+    };
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let ok = match c {
+            '\t' => true,
+            '\r' => chars.get(i + 1) == Some(&'\n'),
+            '\n' => i > 0 && chars[i - 1] == '\r',
+            _ => !needs_escape(c),
+        };
+        if !ok {
+            return Some(format!("{c:?} at {i} in {text:?}"));
+        }
+    }
+    None
+}
+
 /// A name (address, path, note) as one safe line: every control character is escaped,
 /// tab and newlines included, so the result never moves the cursor.
 pub fn escape_for_display(text: &str) -> String {
@@ -223,17 +246,8 @@ mod tests {
     }
 
     fn assert_display_safe(out: &[u8], input: &[u8]) {
-        let text = std::str::from_utf8(out)
-            .unwrap_or_else(|e| panic!("not UTF-8 ({e}) for input {input:?}: {out:?}"));
-        let chars: Vec<char> = text.chars().collect();
-        for (i, &c) in chars.iter().enumerate() {
-            let ok = match c {
-                '\t' => true,
-                '\r' => chars.get(i + 1) == Some(&'\n'),
-                '\n' => i > 0 && chars[i - 1] == '\r',
-                _ => !needs_escape(c),
-            };
-            assert!(ok, "unsafe {c:?} at {i} for input {input:?}: {text:?}");
+        if let Some(why) = display_unsafety(out) {
+            panic!("unsafe output for input {input:?}: {why}");
         }
     }
 
