@@ -37,19 +37,7 @@ pub(super) fn run_client(
     if config.serve.exec.is_some() {
         return serve_program(lp, config, endpoint, false, layer, session.take_tap());
     }
-    let route = proxy::route_text(config, &endpoint);
-    session.ui().new_connection(None);
-    lp.attach(session, endpoint, false)?;
-    if let Some(route) = route {
-        // Errors later in the session name the target and the hop, not the proxy alone.
-        session.name_peer(route);
-    }
-    if let Some(layer) = layer {
-        session.start_tls(layer);
-    }
-    let outcome = drive(lp, session, config);
-    let stats = lp.detach(session);
-    print_summary(config, stats);
+    let (outcome, stats) = serve_measured(lp, session, config, endpoint, false, layer);
     let outcome = outcome?;
     let silent = matches!(stats, Some((sent, 0, _)) if sent > 0);
     if let (Some(port), Outcome::Finished, true) = (tls_port, outcome, silent)

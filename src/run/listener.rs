@@ -2,7 +2,7 @@
 //! (`-k`, `--broker`, `--chat`); and a program per connection (`-e`, `-c`) in a session of
 //! its own.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::Interest;
 
@@ -165,10 +165,25 @@ pub(super) fn serve_one(
     waiting_for_sender: bool,
     tls: Option<TlsLayer>,
 ) -> Result<Outcome> {
+    serve_measured(lp, session, config, endpoint, waiting_for_sender, tls).0
+}
+
+/// As `serve_one`, and also `(bytes sent, bytes received, duration)` of the connection.
+pub(super) fn serve_measured(
+    lp: &mut Loop,
+    session: &mut Session,
+    config: &Config,
+    endpoint: Endpoint,
+    waiting_for_sender: bool,
+    tls: Option<TlsLayer>,
+) -> (Result<Outcome>, Option<(u64, u64, Duration)>) {
     let route = proxy::route_text(config, &endpoint);
     session.ui().new_connection(None);
-    lp.attach(session, endpoint, waiting_for_sender)?;
+    if let Err(e) = lp.attach(session, endpoint, waiting_for_sender) {
+        return (Err(e), None);
+    }
     if let Some(route) = route {
+        // Errors later in the session name the target and the hop, not the proxy alone.
         session.name_peer(route);
     }
     if let Some(layer) = tls {
@@ -177,7 +192,7 @@ pub(super) fn serve_one(
     let outcome = drive(lp, session, config);
     let stats = lp.detach(session);
     print_summary(config, stats);
-    outcome
+    (outcome, stats)
 }
 
 /// `-e`/`-c` for one connection: the program's stdout and stdin take the place of
