@@ -36,7 +36,7 @@ mod listener;
 mod secure;
 
 use client::{run_client, run_probe, run_scan};
-use listener::{run_listener, serve_measured, serve_program};
+use listener::{run_listener, serve_measured, serve_one};
 use secure::{TlsSide, listener_tls, secure};
 
 /// Run rnc as `config` says.

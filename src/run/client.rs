@@ -35,7 +35,7 @@ pub(super) fn run_client(
         .peer_port()
         .filter(|port| layer.is_none() && endpoint.is_tcp() && USUAL_TLS_PORTS.contains(port));
     if config.serve.exec.is_some() {
-        return serve_program(lp, config, endpoint, false, layer, session.take_tap());
+        return serve_one(lp, session, config, endpoint, false, layer);
     }
     let (outcome, stats) = serve_measured(lp, session, config, endpoint, false, layer);
     let outcome = outcome?;

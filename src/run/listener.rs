@@ -42,7 +42,7 @@ pub(super) fn run_listener(
             let endpoint = Endpoint::Udp(net::udp_listener(&candidates, &config.socket_options)?);
             let local = endpoint.local_description();
             announce(session, &local, ConnState::WaitingForDatagram);
-            return run_datagram_listener(lp, session, config, endpoint);
+            return serve_one(lp, session, config, endpoint, true, None);
         }
         (Target::Unix(path), _) => {
             let (socket, file) = net::unix_datagram_listener(path)?;
@@ -53,7 +53,7 @@ pub(super) fn run_listener(
             );
             // The file stays until the session ends.
             let endpoint = Endpoint::UnixDatagram(socket, None);
-            let result = run_datagram_listener(lp, session, config, endpoint);
+            let result = serve_one(lp, session, config, endpoint, true, None);
             drop(file);
             return result;
         }
@@ -98,9 +98,6 @@ fn serve_first_client(
         Ok(layer) => layer,
         Err(outcome) => return Ok(outcome),
     };
-    if config.serve.exec.is_some() {
-        return serve_program(lp, config, endpoint, false, layer, session.take_tap());
-    }
     serve_one(lp, session, config, endpoint, false, layer)
 }
 
@@ -143,20 +140,9 @@ pub(super) fn run_hub(
     outcome
 }
 
-pub(super) fn run_datagram_listener(
-    lp: &mut Loop,
-    session: &mut Session,
-    config: &Config,
-    endpoint: Endpoint,
-) -> Result<Outcome> {
-    if config.serve.exec.is_some() {
-        return serve_program(lp, config, endpoint, true, None, session.take_tap());
-    }
-    serve_one(lp, session, config, endpoint, true, None)
-}
-
 /// One connection (or a datagram listener's whole life): attach it, drive it to its end,
-/// detach it and print the `-v` summary.
+/// detach it and print the `-v` summary. With `-e`/`-c`, a program serves it instead of
+/// stdin and stdout.
 pub(super) fn serve_one(
     lp: &mut Loop,
     session: &mut Session,
@@ -165,6 +151,10 @@ pub(super) fn serve_one(
     waiting_for_sender: bool,
     tls: Option<TlsLayer>,
 ) -> Result<Outcome> {
+    if config.serve.exec.is_some() {
+        let tap = session.take_tap();
+        return serve_program(lp, config, endpoint, waiting_for_sender, tls, tap);
+    }
     serve_measured(lp, session, config, endpoint, waiting_for_sender, tls).0
 }
 
@@ -199,7 +189,7 @@ pub(super) fn serve_measured(
 /// rnc's stdin and stdout in a session of their own, so every rule of a session (EOF,
 /// half-close, TLS, datagrams, zero-copy between pipe and socket) holds for it. The
 /// program is stopped and reaped when the connection ends.
-pub(super) fn serve_program(
+fn serve_program(
     lp: &mut Loop,
     config: &Config,
     endpoint: Endpoint,
@@ -232,7 +222,7 @@ pub(super) fn serve_program(
     session.set_tap(tap);
     lp.watch_stdio(&mut session)?;
     let mut reaper = Reaper::new(config.verbose);
-    let outcome = serve_one(lp, &mut session, config, endpoint, waiting_for_sender, tls);
+    let (outcome, _) = serve_measured(lp, &mut session, config, endpoint, waiting_for_sender, tls);
     let program_done = session.is_stdin_ended();
     drop(session);
     reaper.end(program, Instant::now(), !program_done);
